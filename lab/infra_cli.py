@@ -1,0 +1,45 @@
+"""`python -m lab infra up|down`: keep PostgreSQL and Redis up for other programs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lab import config, infra
+from lab.errors import LabError
+from lab.signals import interrupt_on_sigterm, wait_for_interrupt
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lab infra",
+        description="Start PostgreSQL and Redis (or use DATABASE_URL / REDIS_URL), print "
+        "their URLs, and keep them up until Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument(
+        "--redis-persistence",
+        action="store_true",
+        help="Redis appends every write to disk (sessions survive a Redis restart)",
+    )
+    args = parser.parse_args(argv)
+    cfg = config.infra_config(redis_persistence=args.redis_persistence)
+    if args.action == "down":
+        print(infra.down(cfg.state_dir))
+        return 0
+    interrupt_on_sigterm()
+    try:
+        running = infra.start(cfg)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(f"DATABASE_URL={running.database_url}")
+        print(f"REDIS_URL={running.redis_url}")
+        print("ready", flush=True)
+        wait_for_interrupt()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+    return 0

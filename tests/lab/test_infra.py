@@ -1,0 +1,154 @@
+"""The lab's infrastructure: embedded PostgreSQL + Redis that start, answer and stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from lab import infra, procs
+from lab.errors import AlreadyRunning
+from lab.infra import InfraConfig
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def state_dir(lab_state_root: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    path = lab_state_root / request.node.name
+    yield path
+
+
+def test_embedded_servers_answer_and_stop_completely(state_dir: Path) -> None:
+    running = infra.start(InfraConfig(state_dir=state_dir))
+    pids = running.component_pids()
+    assert set(pids) == {"postgres", "redis"}
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _PROBE, running.database_url, running.redis_url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert out.split() == ["2", "PONG"]
+    finally:
+        running.stop()
+    assert not any(procs.pid_alive(pid) for pid in pids.values())
+    assert not (state_dir / "infra.json").exists()
+
+
+_PROBE = """
+import asyncio, sys
+import asyncpg, redis.asyncio as r
+async def main():
+    conn = await asyncpg.connect(sys.argv[1])
+    print(await conn.fetchval("select 1 + 1"))
+    await conn.close()
+    client = r.from_url(sys.argv[2])
+    print("PONG" if await client.ping() else "no")
+    await client.aclose()
+asyncio.run(main())
+"""
+
+
+def test_a_second_start_on_the_same_state_folder_is_refused_with_the_urls(state_dir: Path) -> None:
+    first = infra.start(InfraConfig(state_dir=state_dir))
+    try:
+        with pytest.raises(AlreadyRunning) as refused:
+            infra.start(InfraConfig(state_dir=state_dir))
+        assert first.database_url in str(refused.value)
+        assert first.redis_url in str(refused.value)
+    finally:
+        first.stop()
+    again = infra.start(InfraConfig(state_dir=state_dir))
+    again.stop()
+
+
+def test_given_urls_start_nothing(tmp_path: Path) -> None:
+    given = infra.start(
+        InfraConfig(
+            state_dir=tmp_path,
+            database_url="postgresql://u@db.invalid:5432/x",
+            redis_url="redis://cache.invalid:6379/0",
+        )
+    )
+    assert given.component_pids() == {}
+    assert not given.embedded
+    assert given.database_url == "postgresql://u@db.invalid:5432/x"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_owner_takes_its_servers_down_and_the_next_start_works(state_dir: Path) -> None:
+    env = {**os.environ, "LAB_STATE_DIR": str(state_dir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    owner = subprocess.Popen(
+        [sys.executable, "-m", "lab", "infra", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    lines = [owner.stdout.readline().strip() for _ in range(3)]
+    assert lines[2] == "ready", lines
+    db_port = int(lines[0].rsplit(":", 1)[1].split("/")[0])
+    redis_port = int(lines[1].rsplit(":", 1)[1].split("/")[0])
+    assert procs.port_open("127.0.0.1", db_port)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait(10)
+    owner.stdout.close()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (
+        procs.port_open("127.0.0.1", db_port) or procs.port_open("127.0.0.1", redis_port)
+    ):
+        time.sleep(0.1)
+    assert not procs.port_open("127.0.0.1", db_port)
+    assert not procs.port_open("127.0.0.1", redis_port)
+    restarted = infra.start(InfraConfig(state_dir=state_dir / "infra"))
+    restarted.stop()
+
+
+def test_infra_up_stops_cleanly_on_sigterm(state_dir: Path) -> None:
+    env = {**os.environ, "LAB_STATE_DIR": str(state_dir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    owner = subprocess.Popen(
+        [sys.executable, "-m", "lab", "infra", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert owner.stdout is not None
+    lines = [owner.stdout.readline().strip() for _ in range(3)]
+    assert lines[2] == "ready", lines
+    redis_port = int(lines[1].rsplit(":", 1)[1].split("/")[0])
+    owner.send_signal(signal.SIGTERM)
+    assert owner.wait(20) == 0
+    owner.stdout.close()
+    assert not procs.port_open("127.0.0.1", redis_port)
+
+
+async def test_session_infrastructure_is_usable(database_url: str, redis_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("select current_setting('server_version_num')::int") >= 140000
+    finally:
+        await conn.close()
+    client = aioredis.from_url(redis_url)
+    try:
+        assert await client.ping()
+    finally:
+        await client.aclose()
