@@ -21,12 +21,21 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _parent_death_signal(sig: int) -> Callable[[], None]:
-    def set_it() -> None:
+def _child_setup(
+    sig: int, cgroup_procs: Path | None, cpu_affinity: set[int] | None
+) -> Callable[[], None]:
+    """Runs in the child between fork and exec, so the limits hold from its first instruction
+    and bind every process it forks."""
+
+    def set_up() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if cgroup_procs is not None:
+            cgroup_procs.write_text(str(os.getpid()))
+        if cpu_affinity:
+            os.sched_setaffinity(0, cpu_affinity)
 
-    return set_it
+    return set_up
 
 
 def spawn(
@@ -37,6 +46,8 @@ def spawn(
     death_signal: int = signal.SIGTERM,
     user: str | None = None,
     cwd: Path | None = None,
+    cgroup_procs: Path | None = None,
+    cpu_affinity: set[int] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start argv with stdout and stderr appended to log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +61,7 @@ def spawn(
             cwd=cwd,
             user=user,
             start_new_session=True,
-            preexec_fn=_parent_death_signal(death_signal),
+            preexec_fn=_child_setup(death_signal, cgroup_procs, cpu_affinity),
         )
 
 

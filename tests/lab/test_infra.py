@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,9 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def state_dir(lab_state_root: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
-    path = lab_state_root / request.node.name
-    yield path
+def state_dir(lab_state_root: Path, request: pytest.FixtureRequest) -> Path:
+    return lab_state_root / request.node.name
 
 
 def test_embedded_servers_answer_and_stop_completely(state_dir: Path) -> None:

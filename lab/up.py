@@ -1,0 +1,74 @@
+"""`python -m lab up`: infra + N service instances (+ the balancer) until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lab import config, cpulimit, infra
+from lab.errors import LabError
+from lab.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.topology import Topology, TopologyConfig
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lab up",
+        description="Start PostgreSQL + Redis (or use DATABASE_URL/REDIS_URL), N service "
+        "instances and optionally the balancer; print their URLs, then `ready`; stop "
+        "everything on Ctrl-C or SIGTERM.",
+    )
+    p.add_argument("--instances", type=int, default=1, help="service instances (default 1)")
+    p.add_argument("--balancer", action="store_true", help="put the balancer in front")
+    p.add_argument("--bcrypt-rounds", type=int, default=10, help="bcrypt cost (default 10)")
+    p.add_argument(
+        "--cpus-per-instance",
+        type=float,
+        default=None,
+        help="CPU limit per instance (cgroup quota, else pinning for whole CPUs)",
+    )
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    interrupt_on_sigterm()
+    stack: list[infra.Infra | Topology] = []
+    try:
+        limiter = cpulimit.choose(args.cpus_per_instance) if args.cpus_per_instance else None
+        running = infra.start(config.infra_config())
+        stack.append(running)
+        run_dir = config.state_root() / "runs" / time.strftime("up-%Y%m%d-%H%M%S")
+        topology = Topology(
+            TopologyConfig(
+                instances=args.instances,
+                balancer=args.balancer,
+                database_url=running.database_url,
+                redis_url=running.redis_url,
+                run_dir=Path(run_dir),
+                bcrypt_rounds=args.bcrypt_rounds,
+            ),
+            limiter=limiter,
+        )
+        stack.append(topology)
+        topology.start()
+        print(f"DATABASE_URL={running.database_url}")
+        print(f"REDIS_URL={running.redis_url}")
+        for line in topology.describe_lines():
+            print(line)
+        if limiter:
+            print(f"cpu_limit={args.cpus_per_instance} per instance ({limiter.method})")
+        print(f"logs={run_dir}")
+        print("ready", flush=True)
+        wait_for_interrupt()
+    except KeyboardInterrupt:
+        pass
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for part in reversed(stack):
+            part.stop()
+    return 0
