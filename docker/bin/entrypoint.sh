@@ -26,6 +26,12 @@ for name in DATABASE_URL REDIS_URL BALANCER_ADMIN_TOKEN AUTH_JWT_SECRET; do
     unset "${name}_FILE"
 done
 
+# Docker sets HOSTNAME to the container's short id: a name that tells replicas apart in
+# the JSON logs when nothing better (a Swarm task name) is given.
+if [ -z "${AUTH_INSTANCE_ID:-}" ] && [ -n "${HOSTNAME:-}" ]; then
+    export AUTH_INSTANCE_ID="$HOSTNAME"
+fi
+
 if [ "$#" -eq 0 ]; then
     echo "usage: authscale-entrypoint service|balancer|loadgen|lab [ARGS...]" >&2
     exit 64
