@@ -1,0 +1,211 @@
+"""The Sanic application: ``create_app`` wires configuration, stores and routes together.
+
+Run it with ``python -m service`` or ``sanic service.app:create_app --factory`` (the latter
+reads only the environment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import orjson
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sanic import Request, Sanic
+from sanic.config import Config
+from sanic.response import BaseHTTPResponse
+from sanic.worker.loader import AppLoader
+
+from service.config import ServiceConfig, config_from_environment
+from service.context import ServiceContext
+from service.errors import Unavailable
+from service.logs import SERVICE, access_line, setup_logging
+from service.metrics import ServiceMetrics
+from service.openapi import openapi_document
+from service.passwords import PasswordHasher, PasswordPolicy
+from service.routes import Routes
+from service.sessions import SessionStore
+from service.throttle import LoginThrottle
+from service.tokens import AccessTokens
+from service.users import UserStore, open_pool
+from service.web import JsonErrorHandler
+
+APP_NAME = "authscale"
+ServiceApp = Sanic[Config, ServiceContext]
+
+
+def create_app(config: ServiceConfig | None = None) -> ServiceApp:
+    """A ready-to-serve app; stores are opened when the server starts."""
+    if config is None:
+        config = config_from_environment()
+    setup_logging(log_format=config.log_format, instance=config.name)
+    tokens = AccessTokens.from_config(config)
+    ctx = ServiceContext(
+        config=config,
+        metrics=ServiceMetrics(),
+        tokens=tokens,
+        policy=PasswordPolicy(),
+        jwks_body=orjson.dumps(tokens.jwks()),
+        openapi_body=orjson.dumps(openapi_document()),
+    )
+    app: ServiceApp = Sanic(APP_NAME, ctx=ctx, error_handler=JsonErrorHandler())
+    app.config.update(
+        {
+            "AUTO_EXTEND": False,
+            "ACCESS_LOG": False,
+            "NOISY_EXCEPTIONS": False,
+            "FALLBACK_ERROR_FORMAT": "json",
+            "REQUEST_MAX_SIZE": config.max_body_bytes,
+            "GRACEFUL_SHUTDOWN_TIMEOUT": 10.0,
+        }
+    )
+    Routes(ctx).register(app)
+    app.register_listener(_open_stores, "before_server_start")
+    app.register_listener(_announce, "after_server_start")
+    app.register_listener(_close_stores, "after_server_stop")
+    app.register_middleware(_start_timer, "request")
+    app.register_middleware(
+        partial(_record, ctx.metrics, config.access_log),  # type: ignore[arg-type]
+        "response",
+    )
+    return app
+
+
+async def _start_timer(request: Request) -> None:
+    request.ctx.started = time.perf_counter()
+
+
+async def _record(
+    metrics: ServiceMetrics, access_log: bool, request: Request, response: BaseHTTPResponse
+) -> None:
+    started = getattr(request.ctx, "started", None)
+    elapsed = 0.0 if started is None else time.perf_counter() - started
+    route = request.route
+    label = "/" + route.path if route is not None else "unmatched"
+    status = response.status
+    metrics.observe_request(label, request.method, status, elapsed)
+    if access_log:
+        access_line(
+            request_id=request.headers.get("x-request-id", ""),
+            method=request.method,
+            route=label,
+            status=status,
+            duration_ms=elapsed * 1000.0,
+        )
+
+
+def open_redis(config: ServiceConfig) -> Redis:
+    """A client that fails fast: one immediate reconnect attempt, short socket timeouts."""
+    pool = ConnectionPool.from_url(
+        config.redis_url,
+        socket_timeout=config.io_timeout,
+        socket_connect_timeout=config.io_timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+    )
+    return Redis.from_pool(pool)
+
+
+async def _wait_for_redis(redis: Redis, *, patience: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    while True:
+        try:
+            await redis.ping()
+            return
+        except (RedisConnectionError, OSError) as exc:
+            if loop.time() >= deadline:
+                raise Unavailable(f"Redis did not answer at startup: {exc}") from exc
+            SERVICE.warning("waiting for Redis: %s", exc)
+            await asyncio.sleep(0.5)
+
+
+async def _open_stores(app: ServiceApp) -> None:
+    ctx = app.ctx
+    config = ctx.config
+    ctx.executor = ThreadPoolExecutor(
+        max_workers=config.bcrypt_threads, thread_name_prefix="bcrypt"
+    )
+    ctx.hasher = PasswordHasher(
+        rounds=config.bcrypt_rounds,
+        executor=ctx.executor,
+        max_in_flight=config.bcrypt_threads,
+        on_start=ctx.metrics.bcrypt_started,
+        on_finish=ctx.metrics.bcrypt_finished,
+    )
+    ctx.pool = await open_pool(
+        config.database_url,
+        min_size=config.db_pool_min,
+        max_size=config.db_pool_max,
+        io_timeout=config.io_timeout,
+        startup_timeout=config.startup_timeout,
+    )
+    ctx.redis = open_redis(config)
+    await _wait_for_redis(ctx.redis, patience=config.startup_timeout)
+    ctx.users = UserStore(ctx.pool, timeout=config.io_timeout)
+    ctx.sessions = SessionStore(
+        ctx.redis, prefix=config.redis_prefix, refresh_ttl=config.refresh_ttl
+    )
+    ctx.throttle = LoginThrottle(
+        ctx.redis,
+        prefix=config.redis_prefix,
+        max_failures=config.login_max_failures,
+        max_failures_per_address=config.login_max_failures_per_address,
+        window=config.login_window,
+    )
+
+
+async def _announce(app: ServiceApp) -> None:
+    config = app.ctx.config
+    SERVICE.info(
+        "serving on http://%s:%s (jwt %s, bcrypt cost %d, %d hashing threads)",
+        config.host,
+        config.port,
+        config.jwt_algorithm,
+        config.bcrypt_rounds,
+        config.bcrypt_threads,
+    )
+
+
+async def _close_stores(app: ServiceApp) -> None:
+    ctx = app.ctx
+    closers: list[Any] = []
+    if hasattr(ctx, "redis"):
+        closers.append(ctx.redis.aclose())
+    if hasattr(ctx, "pool"):
+        closers.append(asyncio.wait_for(ctx.pool.close(), timeout=5.0))
+    results = await asyncio.gather(*closers, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            SERVICE.warning("error while closing a store: %r", result)
+    if hasattr(ctx, "executor"):
+        ctx.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def serve(config: ServiceConfig) -> None:
+    """Run the service in the foreground until SIGINT/SIGTERM.
+
+    One worker runs in this process (simplest to supervise and to measure); more workers
+    are processes of Sanic's manager, each building the app from the same configuration,
+    so they share the signing key even when it is an ephemeral ``--dev`` key.
+    """
+    loader = AppLoader(factory=partial(create_app, config))
+    app = loader.load()
+    single = config.workers == 1
+    app.prepare(
+        host=config.host,
+        port=config.port,
+        workers=config.workers,
+        single_process=single,
+        access_log=False,
+        motd=False,
+    )
+    if single:
+        Sanic.serve_single(primary=app)
+    else:
+        Sanic.serve(primary=app, app_loader=loader)

@@ -1,0 +1,329 @@
+"""Service configuration: one frozen dataclass, built from the environment and argv here only.
+
+Environment variables (flags override the ones they name):
+
+    DATABASE_URL, REDIS_URL                     backing stores
+    AUTH_JWT_ALG                                EdDSA (default) or HS256
+    AUTH_JWT_PRIVATE_KEY_FILE                   PEM Ed25519 private key (EdDSA)
+    AUTH_JWT_PREVIOUS_PUBLIC_KEY_FILE           PEM public key still accepted during rotation
+    AUTH_JWT_SECRET                             HMAC secret, at least 32 bytes (HS256)
+    AUTH_JWT_ISSUER, AUTH_JWT_AUDIENCE          ``iss`` / ``aud`` of access tokens
+    AUTH_JWT_LEEWAY                             clock skew tolerated, seconds (10, at most 30)
+    AUTH_ACCESS_TTL, AUTH_REFRESH_TTL           seconds (900, 1209600)
+    AUTH_BCRYPT_ROUNDS                          bcrypt cost (12)
+    AUTH_BCRYPT_THREADS                         hashing threads (usable CPUs)
+    AUTH_TRUSTED_PROXIES                        proxy hops trusted for X-Forwarded-For (0)
+    AUTH_DB_POOL_MIN, AUTH_DB_POOL_MAX          asyncpg pool size (2, 10)
+    AUTH_IO_TIMEOUT                             Postgres/Redis command timeout, seconds (2)
+    AUTH_LOGIN_MAX_FAILURES                     failed logins per account per window (10)
+    AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS         failed logins per client address per window (100)
+    AUTH_LOGIN_WINDOW                           throttling window, seconds (300)
+    AUTH_LOG_FORMAT                             plain (default) or json
+    AUTH_ACCESS_LOG                             1/0: one line per request (default: on a terminal)
+    AUTH_INSTANCE_ID                            name in logs (default host:port)
+    AUTH_DEV                                    1: as ``--dev``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from service.errors import ConfigError
+from service.keys import generate_private_key_pem, load_private_key, load_public_key
+
+JWT_ALGORITHMS = ("EdDSA", "HS256")
+LOG_FORMATS = ("plain", "json")
+MAX_LEEWAY = 30
+MIN_SECRET_BYTES = 32
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (respects pinning), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """Everything an instance needs to know; validated on construction."""
+
+    host: str = "127.0.0.1"
+    port: int = 8001
+    workers: int = 1
+    dev: bool = False
+    instance_id: str = ""
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "authscale:"
+    jwt_algorithm: str = "EdDSA"
+    jwt_private_key_pem: bytes | None = field(default=None, repr=False)
+    jwt_previous_public_key_pem: bytes | None = field(default=None, repr=False)
+    jwt_secret: bytes | None = field(default=None, repr=False)
+    jwt_issuer: str = "authscale"
+    jwt_audience: str = "authscale"
+    jwt_leeway: int = 10
+    ephemeral_key: bool = False
+    access_ttl: int = 900
+    refresh_ttl: int = 1_209_600
+    bcrypt_rounds: int = 12
+    bcrypt_threads: int = field(default_factory=usable_cpus)
+    trusted_proxies: int = 0
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    io_timeout: float = 2.0
+    ready_timeout: float = 1.0
+    startup_timeout: float = 15.0
+    login_max_failures: int = 10
+    login_max_failures_per_address: int = 100
+    login_window: int = 300
+    max_body_bytes: int = 16 * 1024
+    log_format: str = "plain"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        self._check(0 <= self.port <= 65535, f"port must be 0..65535, got {self.port}")
+        self._check(self.workers >= 1, "workers must be at least 1")
+        self._check(
+            self.jwt_algorithm in JWT_ALGORITHMS,
+            f"AUTH_JWT_ALG must be one of {', '.join(JWT_ALGORITHMS)}, got {self.jwt_algorithm!r}",
+        )
+        if self.jwt_algorithm == "EdDSA":
+            self._check(
+                self.jwt_private_key_pem is not None,
+                "no JWT signing key: set AUTH_JWT_PRIVATE_KEY_FILE to a PEM Ed25519 private key "
+                "(create one with `python -m service keygen PATH`), or run with --dev for an "
+                "ephemeral key",
+            )
+            load_private_key(self.jwt_private_key_pem or b"")
+            if self.jwt_previous_public_key_pem is not None:
+                load_public_key(self.jwt_previous_public_key_pem)
+        else:
+            self._check(
+                self.jwt_secret is not None and len(self.jwt_secret) >= MIN_SECRET_BYTES,
+                f"HS256 needs AUTH_JWT_SECRET of at least {MIN_SECRET_BYTES} bytes",
+            )
+        self._check(bool(self.jwt_issuer), "AUTH_JWT_ISSUER must not be empty")
+        self._check(bool(self.jwt_audience), "AUTH_JWT_AUDIENCE must not be empty")
+        self._check(
+            0 <= self.jwt_leeway <= MAX_LEEWAY, f"AUTH_JWT_LEEWAY must be 0..{MAX_LEEWAY} s"
+        )
+        self._check(self.access_ttl > 0, "AUTH_ACCESS_TTL must be positive")
+        self._check(
+            self.refresh_ttl >= self.access_ttl,
+            "AUTH_REFRESH_TTL must be at least AUTH_ACCESS_TTL",
+        )
+        self._check(4 <= self.bcrypt_rounds <= 31, "AUTH_BCRYPT_ROUNDS must be 4..31")
+        self._check(self.bcrypt_threads >= 1, "AUTH_BCRYPT_THREADS must be at least 1")
+        self._check(self.trusted_proxies >= 0, "AUTH_TRUSTED_PROXIES must not be negative")
+        self._check(
+            0 <= self.db_pool_min <= self.db_pool_max and self.db_pool_max >= 1,
+            "need 0 <= AUTH_DB_POOL_MIN <= AUTH_DB_POOL_MAX and AUTH_DB_POOL_MAX >= 1",
+        )
+        self._check(self.io_timeout > 0, "AUTH_IO_TIMEOUT must be positive")
+        self._check(self.ready_timeout > 0, "ready_timeout must be positive")
+        self._check(self.login_max_failures >= 1, "AUTH_LOGIN_MAX_FAILURES must be at least 1")
+        self._check(
+            self.login_max_failures_per_address >= 1,
+            "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS must be at least 1",
+        )
+        self._check(self.login_window >= 1, "AUTH_LOGIN_WINDOW must be at least 1 s")
+        self._check(self.max_body_bytes >= 1, "max_body_bytes must be positive")
+        self._check(
+            self.log_format in LOG_FORMATS,
+            f"AUTH_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}",
+        )
+        self._check(
+            self.database_url.startswith(("postgres://", "postgresql://")),
+            "DATABASE_URL must be a postgresql:// URL",
+        )
+        self._check(
+            self.redis_url.startswith(("redis://", "rediss://", "unix://")),
+            "REDIS_URL must be a redis:// URL",
+        )
+
+    @staticmethod
+    def _check(condition: bool, message: str) -> None:
+        if not condition:
+            raise ConfigError(message)
+
+    @property
+    def name(self) -> str:
+        """How this instance names itself in logs."""
+        return self.instance_id or f"{self.host}:{self.port}"
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    return value if value else None
+
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str) -> float | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {value!r}")
+
+
+def _file(env: Mapping[str, str], name: str) -> bytes | None:
+    path = _text(env, name)
+    if path is None:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
+
+
+def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The configuration fields the environment sets (unset variables are left out)."""
+    secret = _text(env, "AUTH_JWT_SECRET")
+    found: dict[str, Any] = {
+        "instance_id": _text(env, "AUTH_INSTANCE_ID"),
+        "dev": _bool(env, "AUTH_DEV"),
+        "database_url": _text(env, "DATABASE_URL"),
+        "redis_url": _text(env, "REDIS_URL"),
+        "jwt_algorithm": _text(env, "AUTH_JWT_ALG"),
+        "jwt_private_key_pem": _file(env, "AUTH_JWT_PRIVATE_KEY_FILE"),
+        "jwt_previous_public_key_pem": _file(env, "AUTH_JWT_PREVIOUS_PUBLIC_KEY_FILE"),
+        "jwt_secret": secret.encode("utf-8") if secret else None,
+        "jwt_issuer": _text(env, "AUTH_JWT_ISSUER"),
+        "jwt_audience": _text(env, "AUTH_JWT_AUDIENCE"),
+        "jwt_leeway": _int(env, "AUTH_JWT_LEEWAY"),
+        "access_ttl": _int(env, "AUTH_ACCESS_TTL"),
+        "refresh_ttl": _int(env, "AUTH_REFRESH_TTL"),
+        "bcrypt_rounds": _int(env, "AUTH_BCRYPT_ROUNDS"),
+        "bcrypt_threads": _int(env, "AUTH_BCRYPT_THREADS"),
+        "trusted_proxies": _int(env, "AUTH_TRUSTED_PROXIES"),
+        "db_pool_min": _int(env, "AUTH_DB_POOL_MIN"),
+        "db_pool_max": _int(env, "AUTH_DB_POOL_MAX"),
+        "io_timeout": _float(env, "AUTH_IO_TIMEOUT"),
+        "login_max_failures": _int(env, "AUTH_LOGIN_MAX_FAILURES"),
+        "login_max_failures_per_address": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS"),
+        "login_window": _int(env, "AUTH_LOGIN_WINDOW"),
+        "log_format": _text(env, "AUTH_LOG_FORMAT"),
+        "access_log": _bool(env, "AUTH_ACCESS_LOG"),
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def build_config(settings: Mapping[str, Any], *, interactive: bool = False) -> ServiceConfig:
+    """Validate ``settings`` into a config; in dev mode, make up the missing signing key.
+
+    ``interactive`` (stderr is a terminal) turns the access log on unless it is set.
+    """
+    values = dict(settings)
+    if "access_log" not in values:
+        values["access_log"] = interactive or values.get("log_format") == "json"
+    needs_key = values.get("jwt_algorithm", "EdDSA") == "EdDSA"
+    if values.get("dev") and needs_key and values.get("jwt_private_key_pem") is None:
+        values["jwt_private_key_pem"] = generate_private_key_pem()
+        values["ephemeral_key"] = True
+    return ServiceConfig(**values)
+
+
+def config_from_environment(env: Mapping[str, str] | None = None) -> ServiceConfig:
+    """The configuration the environment describes (``os.environ`` by default)."""
+    source = os.environ if env is None else env
+    return build_config(settings_from_env(source), interactive=sys.stderr.isatty())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="authscale auth service: signup, login, refresh, logout on Postgres + Redis",
+        epilog="Other settings come from the environment: see `service/config.py`.",
+    )
+    parser.add_argument("--host", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (8001)")
+    parser.add_argument("--workers", type=int, help="worker processes (1)")
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        default=None,
+        help="generate an ephemeral signing key when none is configured (one instance only)",
+    )
+    parser.add_argument("--database-url", help="PostgreSQL URL (DATABASE_URL)")
+    parser.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
+    parser.add_argument("--bcrypt-rounds", type=int, help="bcrypt cost (AUTH_BCRYPT_ROUNDS)")
+    parser.add_argument("--instance-id", help="name in logs (AUTH_INSTANCE_ID)")
+    parser.add_argument("--log-format", choices=LOG_FORMATS, help="AUTH_LOG_FORMAT")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one log line per request (AUTH_ACCESS_LOG)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    keygen = commands.add_parser("keygen", help="write a new Ed25519 private key (PEM) to PATH")
+    keygen.add_argument("path", type=Path)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration fields given on the command line."""
+    names = (
+        "host",
+        "port",
+        "workers",
+        "dev",
+        "database_url",
+        "redis_url",
+        "bcrypt_rounds",
+        "instance_id",
+        "log_format",
+        "access_log",
+    )
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def config_from_argv(
+    argv: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[argparse.Namespace, ServiceConfig | None]:
+    """Parse the command line; flags override the environment.
+
+    Returns the parsed arguments and, unless a subcommand was given, the configuration.
+    """
+    args = build_parser().parse_args(list(argv))
+    if args.command is not None:
+        return args, None
+    source = os.environ if env is None else env
+    settings = {**settings_from_env(source), **settings_from_args(args)}
+    return args, build_config(settings, interactive=sys.stderr.isatty())
+
+
+def with_overrides(config: ServiceConfig, **changes: Any) -> ServiceConfig:
+    """A copy of ``config`` with ``changes`` applied and validated again."""
+    return replace(config, **changes)

@@ -1,0 +1,1 @@
+"""Ordered SQL migrations, applied once each at startup (see ``service.users.migrate``)."""

@@ -1,0 +1,225 @@
+"""The OpenAPI 3.0 description of the service contract, served at ``/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_CODES = [
+    "invalid_json",
+    "invalid_request",
+    "invalid_credentials",
+    "invalid_token",
+    "token_reused",
+    "not_found",
+    "method_not_allowed",
+    "email_taken",
+    "payload_too_large",
+    "unsupported_media_type",
+    "invalid_email",
+    "weak_password",
+    "password_too_long",
+    "too_many_attempts",
+    "internal",
+    "unavailable",
+]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(_ref("Error"))}
+
+
+def _body(schema_name: str, *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": _json(_ref(schema_name))}
+
+
+COMMON_ERRORS = {
+    "400": _error("invalid_json or invalid_request"),
+    "413": _error("payload_too_large (body over 16 KiB)"),
+    "415": _error("unsupported_media_type"),
+    "503": _error("unavailable: Postgres or Redis does not answer"),
+}
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def _string(**extra: Any) -> dict[str, Any]:
+    return {"type": "string", **extra}
+
+
+def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
+    credentials = {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {"email": _string(format="email"), "password": _string()},
+    }
+    tokens = {
+        "type": "object",
+        "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+        "properties": {
+            "access_token": _string(),
+            "refresh_token": _string(),
+            "token_type": {"type": "string", "enum": ["Bearer"]},
+            "expires_in": {"type": "integer", "minimum": 1},
+        },
+    }
+    user = {
+        "type": "object",
+        "required": ["id", "email"],
+        "properties": {"id": _string(format="uuid"), "email": _string()},
+    }
+    error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": _string(),
+                },
+            }
+        },
+    }
+    status = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": _string(), "checks": {"type": "object"}},
+    }
+    paths: dict[str, Any] = {
+        "/auth/signup": {
+            "post": {
+                "operationId": "signup",
+                "requestBody": _body("Credentials"),
+                "responses": {
+                    "201": {"description": "created", "content": _json(_ref("User"))},
+                    "409": _error("email_taken"),
+                    "422": _error("invalid_email, weak_password or password_too_long"),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/auth/login": {
+            "post": {
+                "operationId": "login",
+                "requestBody": _body("Credentials"),
+                "responses": {
+                    "200": {"description": "logged in", "content": _json(_ref("Tokens"))},
+                    "401": _error("invalid_credentials"),
+                    "429": _error("too_many_attempts (see Retry-After)"),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/auth/refresh": {
+            "post": {
+                "operationId": "refresh",
+                "requestBody": _body("RefreshRequest"),
+                "responses": {
+                    "200": {"description": "rotated", "content": _json(_ref("Tokens"))},
+                    "401": _error("invalid_token or token_reused"),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/auth/logout": {
+            "post": {
+                "operationId": "logout",
+                "security": BEARER,
+                "requestBody": _body("LogoutRequest", required=False),
+                "responses": {
+                    "204": {"description": "logged out"},
+                    "401": _error("invalid_token"),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/auth/me": {
+            "get": {
+                "operationId": "me",
+                "security": BEARER,
+                "responses": {
+                    "200": {"description": "the caller", "content": _json(_ref("User"))},
+                    "401": _error("invalid_token"),
+                    "503": COMMON_ERRORS["503"],
+                },
+            }
+        },
+        "/.well-known/jwks.json": {
+            "get": {
+                "operationId": "jwks",
+                "responses": {
+                    "200": {
+                        "description": "public verification keys",
+                        "content": _json({"type": "object", "required": ["keys"]}),
+                    }
+                },
+            }
+        },
+        "/health/live": {
+            "get": {
+                "operationId": "live",
+                "responses": {"200": {"description": "alive", "content": _json(status)}},
+            }
+        },
+        "/health/ready": {
+            "get": {
+                "operationId": "ready",
+                "responses": {
+                    "200": {"description": "ready", "content": _json(status)},
+                    "503": {"description": "Postgres or Redis down", "content": _json(status)},
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition",
+                        "content": {"text/plain": {"schema": _string()}},
+                    }
+                },
+            }
+        },
+    }
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "authscale auth service",
+            "version": "1.0.0",
+            "description": "Signup, login, refresh and logout; errors are "
+            '{"error": {"code", "message"}}.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {
+                "Credentials": credentials,
+                "RefreshRequest": {
+                    "type": "object",
+                    "required": ["refresh_token"],
+                    "properties": {"refresh_token": _string()},
+                },
+                "LogoutRequest": {
+                    "type": "object",
+                    "properties": {"refresh_token": _string()},
+                },
+                "Tokens": tokens,
+                "User": user,
+                "Error": error,
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+    }
+    if server_url:
+        document["servers"] = [{"url": server_url}]
+    return document

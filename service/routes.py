@@ -1,0 +1,198 @@
+"""The HTTP routes of the contract (see DESIGN.md, "Service API")."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from service.context import ServiceContext
+from service.emails import canonical_form, parse_email
+from service.errors import (
+    ApiError,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidRequest,
+    InvalidToken,
+    TokenReused,
+    TooManyAttempts,
+)
+from service.health import check_ready
+from service.logs import auth_event
+from service.metrics import CONTENT_TYPE
+from service.throttle import account_key, client_address
+from service.tokens import IssuedToken
+from service.web import bearer_token, json_body, json_response, string_field
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class Routes:
+    """Handlers bound to one app's context."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self._max_body = ctx.config.max_body_bytes
+
+    def register(self, app: Sanic) -> None:  # type: ignore[type-arg]
+        add = app.add_route
+        add(self.signup, "/auth/signup", methods=["POST"], name="signup")
+        add(self.login, "/auth/login", methods=["POST"], name="login")
+        add(self.refresh, "/auth/refresh", methods=["POST"], name="refresh")
+        add(self.logout, "/auth/logout", methods=["POST"], name="logout")
+        add(self.me, "/auth/me", methods=["GET"], name="me")
+        add(self.jwks, "/.well-known/jwks.json", methods=["GET"], name="jwks")
+        add(self.live, "/health/live", methods=["GET"], name="live")
+        add(self.ready, "/health/ready", methods=["GET"], name="ready")
+        add(self.metrics, "/metrics", methods=["GET"], name="metrics")
+        add(self.openapi, "/openapi.json", methods=["GET"], name="openapi")
+
+    def _tokens_response(self, issued: IssuedToken, refresh_token: str) -> HTTPResponse:
+        body = {
+            "access_token": issued.token,
+            "refresh_token": refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.ctx.tokens.ttl,
+        }
+        return json_response(body, headers=NO_STORE)
+
+    async def signup(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        try:
+            data = json_body(request, max_bytes=self._max_body)
+            raw_email = string_field(data, "email")
+            password = string_field(data, "password")
+            email = parse_email(raw_email)
+            ctx.policy.check(password, email=email.canonical)
+            password_hash = await ctx.hasher.hash(password)
+            user = await ctx.users.create(
+                email=email.display, email_canonical=email.canonical, password_hash=password_hash
+            )
+        except ApiError as error:
+            ctx.metrics.signups.labels(error.code).inc()
+            raise
+        ctx.metrics.signups.labels("ok").inc()
+        return json_response({"id": user.id, "email": user.email}, status=201)
+
+    async def login(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        data = json_body(request, max_bytes=self._max_body)
+        raw_email = string_field(data, "email")
+        password = string_field(data, "password")
+        try:
+            canonical: str | None = parse_email(raw_email).canonical
+        except InvalidEmail:
+            canonical = None
+        address = client_address(
+            request.conn_info.client_ip if request.conn_info else "",
+            request.headers.getall("x-forwarded-for", []),
+            ctx.config.trusted_proxies,
+        )
+        account = canonical if canonical is not None else canonical_form(raw_email)
+        try:
+            attempt = await ctx.throttle.begin(email_canonical=account, address=address)
+        except TooManyAttempts:
+            ctx.metrics.logins.labels("throttled").inc()
+            auth_event(
+                "login_throttled",
+                level=logging.WARNING,
+                account=account_key(account),
+                client=address,
+            )
+            raise
+        credentials = await ctx.users.find_credentials(canonical) if canonical else None
+        if credentials is None:
+            verified = await ctx.hasher.verify_unknown(password)
+        else:
+            verified = await ctx.hasher.verify(password, credentials.password_hash)
+        if not verified or credentials is None:
+            await ctx.throttle.failed(attempt)
+            ctx.metrics.logins.labels("invalid_credentials").inc()
+            auth_event("login_failed", account=account_key(account), client=address)
+            raise InvalidCredentials()
+        await ctx.throttle.succeeded(attempt)
+        session = await ctx.sessions.create(user_id=credentials.id, email=credentials.email)
+        issued = ctx.tokens.issue(subject=credentials.id, session_id=session.session_id)
+        ctx.metrics.logins.labels("ok").inc()
+        auth_event("login_ok", user_id=credentials.id, client=address)
+        return self._tokens_response(issued, session.refresh_token)
+
+    async def refresh(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        data = json_body(request, max_bytes=self._max_body)
+        refresh_token = string_field(data, "refresh_token")
+        try:
+            session = await ctx.sessions.rotate(refresh_token)
+        except TokenReused:
+            ctx.metrics.refresh_reuse.inc()
+            auth_event(
+                "refresh_token_reused",
+                level=logging.WARNING,
+                session=refresh_token.partition(".")[0],
+            )
+            raise
+        issued = ctx.tokens.issue(subject=session.user_id, session_id=session.session_id)
+        return self._tokens_response(issued, session.refresh_token)
+
+    async def logout(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        claims = ctx.tokens.verify(bearer_token(request))
+        data = json_body(request, max_bytes=self._max_body, required=False)
+        refresh_token = data.get("refresh_token")
+        if refresh_token is not None and not isinstance(refresh_token, str):
+            raise InvalidRequest("the field 'refresh_token' must be a string")
+        deny_for = claims.expires_at - int(time.time()) + ctx.tokens.leeway
+        logged_out = await ctx.sessions.logout(
+            session_id=claims.session_id,
+            token_id=claims.token_id,
+            deny_for=deny_for,
+            refresh_token=refresh_token,
+        )
+        if not logged_out:
+            raise InvalidToken("the session has already ended")
+        auth_event("logout", user_id=claims.subject)
+        return HTTPResponse(status=204)
+
+    async def me(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        claims = ctx.tokens.verify(bearer_token(request))
+        email = await ctx.sessions.email_if_active(
+            session_id=claims.session_id, token_id=claims.token_id
+        )
+        if email is None:
+            raise InvalidToken("the session has ended")
+        return json_response({"id": claims.subject, "email": email})
+
+    async def jwks(self, request: Request) -> HTTPResponse:
+        return HTTPResponse(
+            self.ctx.jwks_body,
+            content_type="application/json",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    async def live(self, request: Request) -> HTTPResponse:
+        return json_response({"status": "ok"})
+
+    async def ready(self, request: Request) -> HTTPResponse:
+        ctx = self.ctx
+        checks = await check_ready(
+            {"postgres": ctx.users.ping, "redis": ctx.sessions.ping},
+            limit=ctx.config.ready_timeout,
+        )
+        if all(state == "ok" for state in checks.values()):
+            return json_response({"status": "ok", "checks": checks})
+        down = ", ".join(name for name, state in checks.items() if state != "ok")
+        body = {
+            "status": "unavailable",
+            "checks": checks,
+            "error": {"code": "unavailable", "message": f"not answering: {down}"},
+        }
+        return json_response(body, status=503, headers={"Retry-After": "1"})
+
+    async def metrics(self, request: Request) -> HTTPResponse:
+        return HTTPResponse(self.ctx.metrics.render(), content_type=CONTENT_TYPE)
+
+    async def openapi(self, request: Request) -> HTTPResponse:
+        return HTTPResponse(self.ctx.openapi_body, content_type="application/json")

@@ -1,0 +1,180 @@
+"""The user store: users in PostgreSQL through an asyncpg pool, and the schema migrations.
+
+asyncpg errors stop here: a unique violation becomes :class:`EmailTaken`, a connection
+that fails or a query that times out becomes :class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import asyncpg
+
+from service.errors import EmailTaken, ServiceError, Unavailable
+
+log = logging.getLogger("authscale.service")
+
+# Any number, as long as every instance uses the same one.
+MIGRATION_LOCK_KEY = 0x6175_7468_7363_616C  # "authscal"
+
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    id: str
+    email: str
+    password_hash: str
+
+
+@contextlib.contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except asyncpg.UniqueViolationError as exc:
+        raise EmailTaken() from exc
+    except UNAVAILABLE_ERRORS as exc:
+        raise Unavailable("the user database is unavailable") from exc
+    except asyncpg.PostgresError as exc:
+        raise ServiceError(f"unexpected database error: {exc}") from exc
+
+
+class UserStore:
+    """Creates and finds users; every call is bounded by ``timeout`` seconds."""
+
+    def __init__(self, pool: asyncpg.Pool, *, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Any]:
+        with translate_errors():
+            async with self._pool.acquire(timeout=self._timeout) as connection:
+                yield connection
+
+    async def create(self, *, email: str, email_canonical: str, password_hash: str) -> User:
+        """Insert a user; :class:`EmailTaken` when the canonical address exists."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                "INSERT INTO users (email, email_canonical, password_hash)"
+                " VALUES ($1, $2, $3) RETURNING id",
+                email,
+                email_canonical,
+                password_hash,
+                timeout=self._timeout,
+            )
+        return User(id=str(row["id"]), email=email)
+
+    async def find_credentials(self, email_canonical: str) -> Credentials | None:
+        """The user with this canonical address and their password hash, if any."""
+        async with self._connection() as connection:
+            row = await connection.fetchrow(
+                "SELECT id, email, password_hash FROM users WHERE email_canonical = $1",
+                email_canonical,
+                timeout=self._timeout,
+            )
+        if row is None:
+            return None
+        return Credentials(
+            id=str(row["id"]), email=row["email"], password_hash=row["password_hash"]
+        )
+
+    async def ping(self) -> None:
+        """Raise :class:`Unavailable` unless the database answers a trivial query."""
+        async with self._connection() as connection:
+            await connection.fetchval("SELECT 1", timeout=self._timeout)
+
+
+def migration_files() -> list[tuple[str, str]]:
+    """(version, SQL) of every migration, in the order they apply."""
+    folder = resources.files("service.migrations")
+    found = [
+        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    ]
+    return sorted(found)
+
+
+async def migrate(connection: Any) -> list[str]:
+    """Apply the migrations not yet applied; safe when many instances start together.
+
+    A session advisory lock serialises instances; each migration runs in its own
+    transaction together with its row in ``schema_migrations``. Returns what was applied.
+    """
+    applied_now: list[str] = []
+    await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version text PRIMARY KEY,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        rows = await connection.fetch("SELECT version FROM schema_migrations")
+        done = {row["version"] for row in rows}
+        for version, sql in migration_files():
+            if version in done:
+                continue
+            async with connection.transaction():
+                await connection.execute(sql)
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version) VALUES ($1)", version
+                )
+            applied_now.append(version)
+    finally:
+        await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    return applied_now
+
+
+async def open_pool(
+    database_url: str, *, min_size: int, max_size: int, io_timeout: float, startup_timeout: float
+) -> asyncpg.Pool:
+    """Connect (retrying until ``startup_timeout``), apply migrations, return the pool."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + startup_timeout
+    while True:
+        try:
+            pool = await asyncpg.create_pool(
+                database_url,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=io_timeout,
+                command_timeout=io_timeout,
+            )
+            break
+        except (*UNAVAILABLE_ERRORS, asyncpg.exceptions.CannotConnectNowError) as exc:
+            if loop.time() >= deadline:
+                raise Unavailable(f"PostgreSQL did not answer at startup: {exc}") from exc
+            log.warning("waiting for PostgreSQL: %s", exc)
+            await asyncio.sleep(0.5)
+        except asyncpg.PostgresError as exc:
+            raise ServiceError(f"cannot connect to PostgreSQL: {exc}") from exc
+    try:
+        with translate_errors():
+            async with pool.acquire() as connection:
+                applied = await migrate(connection)
+    except BaseException:
+        await pool.close()
+        raise
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    return pool
