@@ -1,0 +1,398 @@
+"""The results document of `make bench`: what `results.json` holds, read, written, summarised.
+
+A bench writes one `Results`; the report, the verdict and the charts only read it. Units are
+in the names (`_ms`, `_s`, `_per_s`); latencies (`Latency`) are milliseconds, as in k6.
+Keys this version does not know are kept in `extra` and written back unchanged, so a file from
+a newer bench re-renders without losing figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+from typing import Any
+
+from lab.errors import LabError
+
+SCHEMA = 1
+#: The order topologies appear in in tables and charts; others follow in the order run.
+TOPOLOGY_ORDER = ("single", "single+lb", "scaled")
+
+
+class ResultsError(LabError):
+    """A results document that cannot be read; the message names the offending key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Doc:
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Latency(_Doc):
+    """A k6-style summary of durations, in milliseconds."""
+
+    avg: float
+    min: float
+    med: float
+    max: float
+    p90: float = field(metadata={"key": "p(90)"})
+    p95: float = field(metadata={"key": "p(95)"})
+    p99: float = field(metadata={"key": "p(99)"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(_Doc):
+    count: int
+    failed: int
+    http_req_duration: Latency
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimePoint(_Doc):
+    """One second of a measured window; `t` counts seconds from the window's start."""
+
+    t: float
+    reqs: int
+    failed: int = 0
+    iterations: int = 0
+    p95_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Host(_Doc):
+    cpu_seconds_busy: float
+    #: busy CPU seconds / (cores × window): 1.0 means every core was busy all the time.
+    utilisation: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run(_Doc):
+    """One measured window of one topology."""
+
+    topology: str
+    instances: int
+    balancer: bool
+    repeat: int
+    window_s: float
+    sound: bool
+    unsound_reasons: tuple[str, ...] = ()
+    iterations: int
+    iterations_per_s: float
+    iterations_failed: int
+    http_reqs: int
+    req_per_s: float
+    http_req_failed_rate: float
+    checks_rate: float
+    min_iterations_per_vu: int
+    max_iterations_per_vu: int
+    http_req_duration: Latency
+    iteration_duration: Latency
+    steps: Mapping[str, Step] = field(default_factory=dict)
+    timeseries: tuple[TimePoint, ...] = ()
+    #: CPU seconds over the window: `service_1`…`service_N`, `balancer`, `postgres`, …
+    cpu_seconds: Mapping[str, float] = field(default_factory=dict)
+    host: Host
+    #: Overrides the series' values when they differ per run (per-instance CPU quotas).
+    usable_cores: float | None = None
+    ceiling_iterations_per_s: float | None = None
+    efficiency: float | None = None
+    loadgen_warnings: tuple[str, ...] = ()
+
+    @property
+    def service_cpu_seconds(self) -> float:
+        return sum(v for k, v in self.cpu_seconds.items() if k.startswith("service"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Series(_Doc):
+    """The topologies measured under one condition (shared host, or a CPU quota each)."""
+
+    name: str
+    label: str
+    cpus_per_instance: float | None
+    usable_cores: float | None = None
+    ceiling_iterations_per_s: float | None = None
+    vus: int
+    bcrypt_cost: int
+    limit_method: str | None = None
+    runs: tuple[Run, ...]
+
+    def ceiling_for(self, run: Run) -> float | None:
+        """Iterations/s the bcrypt ceiling allows the run's instances."""
+        if run.ceiling_iterations_per_s is not None:
+            return run.ceiling_iterations_per_s
+        return self.ceiling_iterations_per_s
+
+    def usable_cores_for(self, run: Run) -> float | None:
+        if run.usable_cores is not None:
+            return run.usable_cores
+        if self.cpus_per_instance is not None:
+            return run.instances * self.cpus_per_instance
+        return self.usable_cores
+
+    def efficiency_of(self, run: Run) -> float | None:
+        """Measured iterations/s ÷ ceiling (as recorded, else computed)."""
+        if run.efficiency is not None:
+            return run.efficiency
+        ceiling = self.ceiling_for(run)
+        return run.iterations_per_s / ceiling if ceiling else None
+
+    def by_topology(self) -> dict[str, list[Run]]:
+        """Runs grouped by topology, in report order."""
+        groups: dict[str, list[Run]] = {}
+        for name in TOPOLOGY_ORDER:
+            groups[name] = [r for r in self.runs if r.topology == name]
+        for run in self.runs:
+            if run.topology not in TOPOLOGY_ORDER:
+                groups.setdefault(run.topology, []).append(run)
+        return {name: runs for name, runs in groups.items() if runs}
+
+    def medians(self) -> dict[str, Run]:
+        """One run per topology: the median of its repeats (see `median_runs`)."""
+        return {name: median_runs(runs) for name, runs in self.by_topology().items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ceiling(_Doc):
+    """bcrypt hash + verify pairs/s on this machine: one pair is one iteration's bcrypt work."""
+
+    bcrypt_cost: int
+    hash_ms: float
+    verify_ms: float
+    threads: int
+    pairs_per_s_parallel: float
+    pairs_per_s_single_thread: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Machine(_Doc):
+    cores: int
+    cpu_model: str
+    kernel: str
+    python: str
+    memory_gib: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Parameters(_Doc):
+    vus: int
+    duration_s: float
+    warmup_s: float
+    graceful_stop_s: float
+    bcrypt_cost: int
+    repeats: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalePoint(_Doc):
+    instances: int
+    iterations_per_s: float
+    req_per_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleCurve(_Doc):
+    series: str
+    cpus_per_instance: float | None
+    points: tuple[ScalePoint, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Results(_Doc):
+    schema: int
+    started_at: str
+    finished_at: str
+    command: str
+    machine: Machine
+    infra: Mapping[str, str]
+    parameters: Parameters
+    ceiling: Ceiling | None
+    series: tuple[Series, ...]
+    scale_curve: ScaleCurve | None = None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Results:
+        if isinstance(doc, Mapping) and doc.get("schema") != SCHEMA:
+            raise ResultsError(f"schema {doc.get('schema')!r} is not {SCHEMA}, the one I read")
+        return _decode(cls, doc, "results")  # type: ignore[no-any-return]
+
+    def to_dict(self) -> dict[str, Any]:
+        return _encode(self)  # type: ignore[no-any-return]
+
+
+def load_results(path: Path) -> Results:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ResultsError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ResultsError(f"{path} is not JSON: {exc}") from exc
+    try:
+        return Results.from_dict(doc)
+    except ResultsError as exc:
+        raise ResultsError(f"{path}: {exc}") from exc
+
+
+def dump_results(results: Results, path: Path) -> None:
+    text = json.dumps(results.to_dict(), indent=2, ensure_ascii=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def median_runs(runs: Sequence[Run]) -> Run:
+    """One run standing for the repeats of one topology.
+
+    Every figure is the median over the repeats (counts take the lower median so they stay
+    whole); the per-second timeline and names come from the run with the median throughput.
+    The merged run is sound only if every repeat was; the fewest and most iterations per VU
+    are the extremes over all repeats.
+    """
+    if not runs:
+        raise ValueError("median_runs needs at least one run")
+    if len(runs) == 1:
+        return runs[0]
+    middle = sorted(runs, key=lambda r: r.iterations_per_s)[(len(runs) - 1) // 2]
+    merged: Run = _median_of(list(runs), middle)
+    return dataclasses.replace(
+        merged,
+        sound=all(r.sound for r in runs),
+        unsound_reasons=_unique(
+            f"repeat {r.repeat}: {why}" for r in runs for why in r.unsound_reasons
+        ),
+        loadgen_warnings=_unique(w for r in runs for w in r.loadgen_warnings),
+        min_iterations_per_vu=min(r.min_iterations_per_vu for r in runs),
+        max_iterations_per_vu=max(r.max_iterations_per_vu for r in runs),
+    )
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def _median_of(values: list[Any], middle: Any) -> Any:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    if dataclasses.is_dataclass(middle) and not isinstance(middle, type):
+        merged = {
+            f.name: _median_of([getattr(v, f.name) for v in present], getattr(middle, f.name))
+            for f in dataclasses.fields(middle)
+            if f.name != "extra"
+        }
+        return dataclasses.replace(middle, **merged)
+    if isinstance(middle, bool) or not isinstance(middle, int | float | Mapping):
+        return middle
+    if isinstance(middle, Mapping):
+        keys = list(dict.fromkeys([*middle, *(k for v in present for k in v)]))
+        return {
+            k: _median_of([v.get(k) for v in present], middle.get(k, _first(present, k)))
+            for k in keys
+        }
+    if isinstance(middle, int):
+        return statistics.median_low(present)
+    return float(statistics.median(present))
+
+
+def _first(maps: list[Mapping[str, Any]], key: str) -> Any:
+    return next(m[key] for m in maps if key in m)
+
+
+# -- figures as text -------------------------------------------------------------------------
+
+
+def figure(value: float | None, digits: int = 2, unit: str = "") -> str:
+    """`value` with `digits` decimals, cut (not rounded) so it never reads better than measured:
+    0.8996 is "0.89", never "0.90". None and non-finite values read "n/a"."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    # 12 significant digits first, so 0.9 computed as 0.8999999999999999 stays 0.9
+    cut = Decimal(f"{value:.12g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN)
+    text = f"{abs(cut) if cut.is_zero() else cut:f}"
+    return f"{text} {unit}" if unit else text
+
+
+def change(before: float | None, after: float | None, digits: int = 1) -> str:
+    """Relative change as a signed percentage: "+5.7 %", "-17.0 %"."""
+    if before is None or after is None or before == 0:
+        return "n/a"
+    text = figure((after - before) / abs(before) * 100, digits)
+    return f"{'' if text.startswith('-') else '+'}{text} %"
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    return "n/a" if fraction is None else figure(fraction * 100, digits, "%")
+
+
+# -- decoding and encoding -------------------------------------------------------------------
+
+
+def _key(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata.get("key", f.name))
+
+
+def _decode(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _decode(options[0], value, where)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _decode_dataclass(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ResultsError(f"{where} should be a list, found {type(value).__name__}")
+        item = typing.get_args(tp)[0]
+        return tuple(_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is Mapping:
+        if not isinstance(value, dict):
+            raise ResultsError(f"{where} should be an object, found {type(value).__name__}")
+        item = typing.get_args(tp)[1]
+        return {str(k): _decode(item, v, f"{where}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ResultsError(f"{where} should be {tp.__name__}, found {value!r}")
+
+
+def _decode_dataclass(cls: type[Any], value: Any, where: str) -> Any:
+    if not isinstance(value, dict):
+        raise ResultsError(f"{where} should be an object, found {type(value).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.name != "extra"]
+    known = {_key(f) for f in fields}
+    kwargs: dict[str, Any] = {"extra": {k: v for k, v in value.items() if k not in known}}
+    for f in fields:
+        key = _key(f)
+        if key in value:
+            kwargs[f.name] = _decode(hints[f.name], value[key], f"{where}.{key}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ResultsError(f"{where} has no {key!r}")
+    return cls(**kwargs)
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {
+            _key(f): _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "extra"
+        }
+        out.update(getattr(value, "extra", {}))
+        return out
+    if isinstance(value, tuple | list):
+        return [_encode(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _encode(v) for k, v in value.items()}
+    return value

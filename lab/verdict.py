@@ -1,0 +1,373 @@
+"""The verdict: what limited throughput, by how much, and what scale-out bought — from the data.
+
+Each run (the median of its repeats) is classified by the first of these that holds:
+
+    loadgen      the load generator warned, or used ≥ ONE_CORE of CPU
+    balancer     the balancer (one event loop) used ≥ ONE_CORE
+    postgres     Postgres used ≥ ONE_CORE, or ≥ INFRA_SHARE of the busy CPU
+    redis        Redis (single-threaded) used ≥ ONE_CORE
+    bcrypt       ≥ NEAR_CEILING of the bcrypt ceiling with the usable cores saturated
+    cpu          the usable cores saturated, but not by bcrypt alone
+    unsaturated  nothing above: offered load or waiting set the pace
+
+The usable cores are saturated when the host is ≥ SATURATED busy (no CPU limits) or the
+instances used ≥ SATURATED of their quotas. The thresholds are deliberately round: the
+figures in each sentence let the reader judge the margin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from lab.fit import FitError, fit_amdahl, fit_usl
+from lab.results import Results, Run, Series, change, figure, percent
+
+ONE_CORE = 0.85
+INFRA_SHARE = 0.30
+NEAR_CEILING = 0.85
+SATURATED = 0.90
+#: Below this share Postgres and Redis are called negligible.
+INFRA_NEGLIGIBLE = 0.10
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finding:
+    kind: str
+    series: str | None
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One of the experiment's done-when targets, checked on the measurements."""
+
+    description: str
+    measured: str
+    met: bool
+
+
+def cores(run: Run, component: str) -> float:
+    """Average cores a component used over the window."""
+    return run.cpu_seconds.get(component, 0.0) / run.window_s if run.window_s else 0.0
+
+
+def quota_use(series: Series, run: Run) -> float | None:
+    usable = series.usable_cores_for(run)
+    if series.cpus_per_instance is None or not usable or not run.window_s:
+        return None
+    return run.service_cpu_seconds / run.window_s / usable
+
+
+def classify(series: Series, run: Run) -> str:
+    busy = run.host.cpu_seconds_busy
+    if run.loadgen_warnings or cores(run, "loadgen") >= ONE_CORE:
+        return "loadgen"
+    if cores(run, "balancer") >= ONE_CORE:
+        return "balancer"
+    postgres_share = run.cpu_seconds.get("postgres", 0.0) / busy if busy else 0.0
+    if cores(run, "postgres") >= ONE_CORE or postgres_share >= INFRA_SHARE:
+        return "postgres"
+    if cores(run, "redis") >= ONE_CORE:
+        return "redis"
+    used = quota_use(series, run)
+    saturated = run.host.utilisation >= SATURATED if used is None else used >= SATURATED
+    if saturated:
+        efficiency = series.efficiency_of(run)
+        return "bcrypt" if efficiency is not None and efficiency >= NEAR_CEILING else "cpu"
+    return "unsaturated"
+
+
+def findings(results: Results) -> list[Finding]:
+    out: list[Finding] = []
+    for series in results.series:
+        medians = series.medians()
+        label = series.label[:1].upper() + series.label[1:]
+        for found in (
+            _bottlenecks(series, medians, results.machine.cores)
+            + _scale_out(series, medians)
+            + _balancer_cost(series, medians)
+            + _infra_share(series, medians)
+        ):
+            out.append(Finding(kind=found.kind, series=series.name, text=f"{label} — {found.text}"))
+    out += _failures(results)
+    out += _soundness(results)
+    out += _fits(results)
+    return out
+
+
+def verdict(results: Results) -> list[str]:
+    """The verdict as short sentences, most important first."""
+    return [f.text for f in findings(results)]
+
+
+def targets(results: Results) -> list[Target]:
+    """The issue's done-when targets: single efficiency, CPU-limited scale-out, success."""
+    out: list[Target] = []
+    for series in results.series:
+        medians = series.medians()
+        single, scaled = medians.get("single"), medians.get("scaled")
+        if series.cpus_per_instance is None and single is not None:
+            eff = series.efficiency_of(single)
+            out.append(
+                Target(
+                    description=f"{series.label}: efficiency of single ≥ 0.90",
+                    measured=figure(eff),
+                    met=eff is not None and eff >= 0.90,
+                )
+            )
+        if series.cpus_per_instance is not None and single and scaled and single.req_per_s:
+            ratio = scaled.req_per_s / single.req_per_s
+            out.append(
+                Target(
+                    description=f"{series.label}: scaled ≥ 2.7× the req/s of single",
+                    measured=figure(ratio) + "×",
+                    met=ratio >= 2.7,
+                )
+            )
+    runs = [r for s in results.series for r in s.runs]
+    worst = min((r.checks_rate for r in runs), default=None)
+    out.append(
+        Target(
+            description="100 % success in every run",
+            measured=f"lowest {percent(worst, 2)}",
+            met=all(_succeeded(r) for r in runs),
+        )
+    )
+    return out
+
+
+def _succeeded(run: Run) -> bool:
+    return run.checks_rate >= 1.0 and run.http_req_failed_rate == 0 and not run.iterations_failed
+
+
+def _span(values: Sequence[float], show: Callable[[float], str], unit: str = "") -> str:
+    """ "0.93–0.94", or one figure when both ends read the same; the unit once, at the end."""
+    low, high = show(min(values)), show(max(values))
+    text = low if low == high else f"{low}–{high}"
+    return f"{text} {unit}" if unit else text
+
+
+def _pct(fraction: float) -> str:
+    return figure(fraction * 100, 1)
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _bottlenecks(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
+    groups: dict[str, list[str]] = {}
+    for topology, run in medians.items():
+        groups.setdefault(classify(series, run), []).append(topology)
+    out = []
+    for kind, topologies in groups.items():
+        runs = [medians[t] for t in topologies]
+        text = _BOTTLENECK_TEXT[kind](series, runs, host_cores)
+        where = _names(topologies)
+        out.append(Finding(kind=f"{kind}-bound", series=series.name, text=f"{where}: {text}"))
+    return out
+
+
+def _ceiling_share(series: Series, runs: Sequence[Run]) -> str:
+    shares = [e for r in runs if (e := series.efficiency_of(r)) is not None]
+    return _span(shares, figure) + " of the bcrypt ceiling" if shares else "ceiling not measured"
+
+
+def _text_bcrypt(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+    share = _ceiling_share(series, runs)
+    if series.cpus_per_instance is None:
+        busy = _span([r.host.utilisation for r in runs], _pct, "%")
+        return (
+            f"bcrypt saturated the host's {host_cores} cores ({busy} busy, {share}); "
+            "adding instances on the same host cannot add cores."
+        )
+    used = _span([quota_use(series, r) or 0.0 for r in runs], _pct, "%")
+    return (
+        f"bcrypt saturated each instance's {figure(series.cpus_per_instance)} CPU quota "
+        f"({used} of the quotas used, {share})."
+    )
+
+
+def _text_cpu(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+    busy = _span([r.host.utilisation for r in runs], _pct, "%")
+    top = max(runs[0].cpu_seconds, key=lambda c: runs[0].cpu_seconds[c], default="n/a")
+    return (
+        f"the CPU was saturated ({busy} of the host busy) but throughput reached only "
+        f"{_ceiling_share(series, runs)}: CPU went to work other than bcrypt "
+        f"(largest user: {top})."
+    )
+
+
+def _text_component(name: str, component: str) -> Callable[[Series, Sequence[Run], int], str]:
+    def text(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+        used = _span([cores(r, component) for r in runs], figure)
+        per_req = _span(
+            [r.cpu_seconds.get(component, 0.0) / r.http_reqs * 1e6 for r in runs if r.http_reqs],
+            lambda v: figure(v, 0),
+        )
+        return (
+            f"{name} was the bottleneck: it used {used} cores ({per_req} µs of CPU per request) "
+            f"while reaching {_ceiling_share(series, runs)}."
+        )
+
+    return text
+
+
+def _text_loadgen(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+    warnings = sorted({w for r in runs for w in r.loadgen_warnings})
+    used = _span([cores(r, "loadgen") for r in runs], figure)
+    said = f"; it warned: {'; '.join(warnings)}" if warnings else ""
+    return f"the load generator limited the offered load (it used {used} cores{said})."
+
+
+def _text_unsaturated(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+    busy = _span([r.host.utilisation for r in runs], _pct, "%")
+    return (
+        f"nothing saturated ({busy} of the host busy, {_ceiling_share(series, runs)}): "
+        f"{series.vus} VUs did not offer enough load, or requests waited on something "
+        "other than CPU."
+    )
+
+
+_COMPONENT = {
+    "balancer": "the balancer",
+    "postgres": "Postgres",
+    "redis": "Redis",
+    "loadgen": "the load generator",
+}
+
+_BOTTLENECK_TEXT: dict[str, Callable[[Series, Sequence[Run], int], str]] = {
+    "bcrypt": _text_bcrypt,
+    "cpu": _text_cpu,
+    "balancer": _text_component("the balancer's one event loop", "balancer"),
+    "postgres": _text_component("Postgres", "postgres"),
+    "redis": _text_component("Redis (single-threaded)", "redis"),
+    "loadgen": _text_loadgen,
+    "unsaturated": _text_unsaturated,
+}
+
+
+def _scale_out(series: Series, medians: dict[str, Run]) -> list[Finding]:
+    single, scaled = medians.get("single"), medians.get("scaled")
+    if single is None or scaled is None or not single.req_per_s or not scaled.instances:
+        return []
+    ratio = scaled.req_per_s / single.req_per_s
+    linear = ratio / (scaled.instances / single.instances)
+    text = (
+        f"{scaled.instances} instances did {figure(ratio)}× the req/s of {single.instances} "
+        f"({figure(single.req_per_s)} → {figure(scaled.req_per_s)} req/s, "
+        f"{percent(linear)} of linear). "
+    )
+    before, after = series.usable_cores_for(single), series.usable_cores_for(scaled)
+    limit = classify(series, scaled)
+    if limit in ("balancer", "postgres", "redis", "loadgen"):
+        text += (
+            f"The {scaled.instances} instances were not the limit: {_COMPONENT[limit]} "
+            "was (see above)."
+        )
+    elif before and after and after / before >= 1.05:
+        text += (
+            f"Usable cores grew {figure(before)} → {figure(after)} ({figure(after / before)}×) "
+            f"and throughput followed them ({percent(ratio / (after / before))} of the added "
+            "capacity): each instance brought its own CPU."
+        )
+    elif classify(series, single) in ("bcrypt", "cpu"):
+        text += (
+            f"All instances shared the same {figure(before)} cores, which one instance had "
+            "already saturated, so there was no capacity to add."
+        )
+    else:
+        text += f"The instances shared the same {figure(before)} cores."
+    return [Finding(kind="scale-out", series=series.name, text=text)]
+
+
+def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:
+    single, behind = medians.get("single"), medians.get("single+lb")
+    if single is None or behind is None:
+        return []
+    per_req = behind.cpu_seconds.get("balancer", 0.0) / behind.http_reqs * 1e6
+    text = (
+        f"the balancer in front of one instance changed req/s by "
+        f"{change(single.req_per_s, behind.req_per_s)} "
+        f"({figure(single.req_per_s)} → {figure(behind.req_per_s)}); it used "
+        f"{figure(behind.cpu_seconds.get('balancer', 0.0))} CPU-s, {figure(per_req, 0)} µs "
+        "per request."
+    )
+    return [Finding(kind="balancer-cost", series=series.name, text=text)]
+
+
+def _infra_share(series: Series, medians: dict[str, Run]) -> list[Finding]:
+    run = medians.get("scaled") or next(iter(medians.values()), None)
+    if run is None or not run.host.cpu_seconds_busy:
+        return []
+    infra = run.cpu_seconds.get("postgres", 0.0) + run.cpu_seconds.get("redis", 0.0)
+    share = infra / run.host.cpu_seconds_busy
+    if share >= INFRA_NEGLIGIBLE or classify(series, run) in ("postgres", "redis"):
+        return []
+    text = (
+        f"Postgres and Redis used {figure(run.cpu_seconds.get('postgres', 0.0))} and "
+        f"{figure(run.cpu_seconds.get('redis', 0.0))} CPU-s of "
+        f"{figure(run.host.cpu_seconds_busy)} busy in {run.topology} ({percent(share)}): "
+        "the shared database and Redis did not limit throughput."
+    )
+    return [Finding(kind="infra-share", series=series.name, text=text)]
+
+
+def _failures(results: Results) -> list[Finding]:
+    failed = [(s, r) for s in results.series for r in s.runs if not _succeeded(r)]
+    if not failed:
+        return [Finding(kind="success", series=None, text="Every run had 100 % success.")]
+    return [
+        Finding(
+            kind="failures",
+            series=s.name,
+            text=(
+                f"{s.label}, {r.topology} (repeat {r.repeat}): {percent(r.checks_rate, 2)} of "
+                f"checks passed, {percent(r.http_req_failed_rate, 2)} of requests failed, "
+                f"{r.iterations_failed} iterations failed."
+            ),
+        )
+        for s, r in failed
+    ]
+
+
+def _soundness(results: Results) -> list[Finding]:
+    return [
+        Finding(
+            kind="unsound",
+            series=s.name,
+            text=(
+                f"{s.label}, {r.topology} (repeat {r.repeat}) is not a sound measurement: "
+                f"{'; '.join(r.unsound_reasons) or 'no reason recorded'}. Its figures are "
+                "not evidence."
+            ),
+        )
+        for s in results.series
+        for r in s.runs
+        if not r.sound
+    ]
+
+
+def _fits(results: Results) -> list[Finding]:
+    curve = results.scale_curve
+    if curve is None:
+        return []
+    n = [float(p.instances) for p in curve.points]
+    x = [p.iterations_per_s for p in curve.points]
+    try:
+        usl, amdahl = fit_usl(n, x), fit_amdahl(n, x)
+    except FitError as exc:
+        return [Finding(kind="fit", series=curve.series, text=f"No model fitted: {exc}.")]
+    peak = usl.peak_instances
+    where = (
+        "no peak (κ ≈ 0)"
+        if peak is None
+        else f"a predicted peak at N ≈ {figure(peak, 1)} ({figure(usl.peak_throughput)} it/s)"
+    )
+    text = (
+        f"Scale-out curve ({int(min(n))}–{int(max(n))} instances): USL σ = "
+        f"{figure(usl.sigma, 4)}, κ = {figure(usl.kappa, 5)}, R² = {figure(usl.r_squared, 3)}, "
+        f"{where}; Amdahl σ = {figure(amdahl.sigma, 4)}, R² = {figure(amdahl.r_squared, 3)}."
+    )
+    return [Finding(kind="fit", series=curve.series, text=text)]

@@ -1,0 +1,193 @@
+"""The verdict names what limited throughput, from recorded results of three kinds of run.
+
+- bcrypt_bound.json: the default experiment's shared-host series, 3 repeats: one instance
+  already saturates both cores with bcrypt, so three instances add nothing.
+- balancer_bound.json: bcrypt cost 4 and a balancer costing ~1.7 ms of CPU per request, so
+  its one event loop saturates and single+lb loses 42 % of single's req/s.
+- scaling.json: both series; with 0.5 CPU per instance, 3 instances do 2.99× one; plus the
+  1–4 instance scale curve.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.results import Results
+from lab.verdict import classify, findings, targets, verdict
+
+DATA = Path(__file__).parent / "data"
+
+
+def doc(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((DATA / f"{name}.json").read_text())
+    return loaded
+
+
+def load(name: str) -> Results:
+    return Results.from_dict(doc(name))
+
+
+def kinds(results: Results, series: str | None = None) -> list[str]:
+    return [f.kind for f in findings(results) if series is None or f.series == series]
+
+
+def text_of(results: Results, kind: str, series: str | None = None) -> str:
+    found = [f.text for f in findings(results) if f.kind == kind and f.series == series]
+    assert len(found) == 1, (kind, series, found)
+    return found[0]
+
+
+def test_bcrypt_bound_host_is_named_with_its_figures() -> None:
+    results = load("bcrypt_bound")
+    assert kinds(results, "shared-host")[0] == "bcrypt-bound"
+    text = text_of(results, "bcrypt-bound", "shared-host")
+    assert "single, single+lb and scaled" in text
+    assert "saturated the host's 2 cores" in text
+    assert "98.9–99.2 % busy" in text
+    assert "0.93–0.94 of the bcrypt ceiling" in text
+    assert "adding instances on the same host cannot add cores" in text
+
+
+def test_bcrypt_bound_scale_out_bought_nothing_because_cores_were_shared() -> None:
+    results = load("bcrypt_bound")
+    text = text_of(results, "scale-out", "shared-host")
+    assert "3 instances did 0.99× the req/s of 1" in text
+    assert "60.40 → 59.80 req/s" in text
+    assert "33.0 % of linear" in text
+    assert "already saturated" in text
+
+
+def test_the_originals_suspicion_of_postgres_and_redis_is_checked() -> None:
+    text = text_of(load("bcrypt_bound"), "infra-share", "shared-host")
+    assert "0.93 and 0.27 CPU-s" in text
+    assert "(1.5 %)" in text
+    assert "did not limit throughput" in text
+
+
+def test_balancer_bound_case_blames_the_balancer_not_bcrypt() -> None:
+    results = load("balancer_bound")
+    found = kinds(results, "shared-host")
+    assert "balancer-bound" in found
+    assert "bcrypt-bound" not in found
+    text = text_of(results, "balancer-bound", "shared-host")
+    assert "single+lb and scaled" in text
+    assert "0.98 cores" in text
+    cost = text_of(results, "balancer-cost", "shared-host")
+    assert "-42.0 %" in cost
+    assert "960.00 → 556.00" in cost
+    scale = text_of(results, "scale-out", "shared-host")
+    assert "0.58×" in scale
+    assert "the balancer was" in scale
+
+
+def test_balancer_bound_single_is_cpu_but_not_bcrypt() -> None:
+    results = load("balancer_bound")
+    series = results.series[0]
+    assert classify(series, series.medians()["single"]) == "cpu"
+    assert "only 0.24 of the bcrypt ceiling" in text_of(results, "cpu-bound", "shared-host")
+
+
+def test_scaling_case_follows_the_cores() -> None:
+    results = load("scaling")
+    assert kinds(results, "cpu-limited")[0] == "bcrypt-bound"
+    quota = text_of(results, "bcrypt-bound", "cpu-limited")
+    assert "each instance's 0.50 CPU quota" in quota
+    scale = text_of(results, "scale-out", "cpu-limited")
+    assert "2.99× the req/s of 1" in scale
+    assert "99.7 % of linear" in scale
+    assert "0.50 → 1.50" in scale
+    assert "own CPU" in scale
+    # the shared-host series of the same run still shows the original's finding
+    assert "0.99×" in text_of(results, "scale-out", "shared-host")
+
+
+def test_scaling_case_reports_the_fitted_models() -> None:
+    text = text_of(load("scaling"), "fit", "cpu-limited")
+    assert "1–4 instances" in text
+    assert "USL σ = " in text
+    assert "Amdahl σ = " in text
+    assert "R² = 0.99" in text
+
+
+def test_success_is_stated_and_failures_are_listed() -> None:
+    assert "Every run had 100 % success." in verdict(load("scaling"))
+    data = doc("bcrypt_bound")
+    run = data["series"][0]["runs"][4]
+    run.update(checks_rate=0.9975, http_req_failed_rate=0.0025, iterations_failed=6)
+    results = Results.from_dict(data)
+    assert "success" not in kinds(results)
+    failed = [f.text for f in findings(results) if f.kind == "failures"]
+    assert failed == [
+        "shared host (no CPU limits), single+lb (repeat 1): 99.75 % of checks passed, "
+        "0.25 % of requests failed, 6 iterations failed."
+    ]
+
+
+def test_unsound_runs_are_named_with_their_reasons() -> None:
+    data = doc("scaling")
+    run = data["series"][0]["runs"][2]
+    run.update(sound=False, unsound_reasons=["window 10 s holds < 1 iteration per VU (min 0)"])
+    texts = [f.text for f in findings(Results.from_dict(data)) if f.kind == "unsound"]
+    assert len(texts) == 1
+    assert "scaled (repeat 0) is not a sound measurement" in texts[0]
+    assert "window 10 s holds < 1 iteration per VU" in texts[0]
+
+
+def test_loadgen_warnings_take_precedence() -> None:
+    data = doc("bcrypt_bound")
+    for run in data["series"][0]["runs"]:
+        run["loadgen_warnings"] = ["event loop lagged 180 ms"]
+    results = Results.from_dict(data)
+    assert kinds(results, "shared-host")[0] == "loadgen-bound"
+    assert "event loop lagged 180 ms" in text_of(results, "loadgen-bound", "shared-host")
+
+
+def test_busy_postgres_is_blamed() -> None:
+    data = doc("bcrypt_bound")
+    for run in data["series"][0]["runs"]:
+        run["cpu_seconds"]["postgres"] = 36.0
+    results = Results.from_dict(data)
+    assert "postgres-bound" in kinds(results, "shared-host")
+    assert "infra-share" not in kinds(results, "shared-host")
+
+
+def test_idle_host_is_unsaturated() -> None:
+    data = copy.deepcopy(doc("bcrypt_bound"))
+    for run in data["series"][0]["runs"]:
+        run["host"]["utilisation"] = 0.4
+        run["efficiency"] = 0.4
+    results = Results.from_dict(data)
+    assert kinds(results, "shared-host")[0] == "unsaturated-bound"
+    assert "200 VUs did not offer enough load" in text_of(
+        results, "unsaturated-bound", "shared-host"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("bcrypt_bound", [True, True]),
+        ("balancer_bound", [False, True]),
+        ("scaling", [True, True, True]),
+    ],
+)
+def test_targets(name: str, expected: list[bool]) -> None:
+    checked = targets(load(name))
+    assert [t.met for t in checked] == expected
+    assert checked[-1].description == "100 % success in every run"
+
+
+def test_scaling_targets_show_the_measured_figures() -> None:
+    checked = targets(load("scaling"))
+    assert [t.measured for t in checked] == ["0.94", "2.99×", "lowest 100.00 %"]
+
+
+def test_verdict_is_a_list_of_sentences() -> None:
+    sentences = verdict(load("scaling"))
+    assert len(sentences) >= 8
+    assert all(s.endswith(".") for s in sentences)
