@@ -1,0 +1,54 @@
+"""Command line: ``python -m loadgen --target URL --vus 200 --duration 10s [...]``.
+
+Prints live progress (unless ``--quiet``), then the k6-like summary on stdout (unless
+``--no-summary``), writes ``--out`` JSON, and exits with 99 when a threshold failed, 2 for
+invalid options, 1 when the run could not be carried out, else 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from loadgen.config import build_parser, config_from_args
+from loadgen.errors import ConfigError, RunError
+from loadgen.output import write_json
+from loadgen.progress import Progress
+from loadgen.runner import run_sync
+from loadgen.summary import render_summary
+
+USAGE_EXIT_CODE = 2
+RUN_ERROR_EXIT_CODE = 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        config = config_from_args(argv)
+    except ConfigError as exc:
+        build_parser().print_usage(sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    progress = Progress(config.window_s, enabled=not config.quiet)
+    try:
+        result = run_sync(config, progress.update)
+    except RunError as exc:
+        progress.finish()
+        print(f"error: {exc}", file=sys.stderr)
+        return RUN_ERROR_EXIT_CODE
+    except KeyboardInterrupt:
+        progress.finish()
+        print("interrupted", file=sys.stderr)
+        return 130
+    progress.finish()
+    if config.summary:
+        sys.stdout.write(render_summary(result.summary_data()))
+        sys.stdout.flush()
+    if config.out:
+        write_json(result, config.out)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return result.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

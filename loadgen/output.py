@@ -1,0 +1,298 @@
+"""The ``--out`` JSON document: k6's summary data plus our window, time series and self-check.
+
+Top level (k6's ``handleSummary`` data shape first, then our additions)::
+
+    metrics            {name: {"type", "contains", "values", "thresholds"?}}
+        type           "trend" | "counter" | "rate" | "gauge"
+        contains       "time" (values in milliseconds) | "data" (bytes) | "default"
+        values         trend:   avg, min, med, max, p(90), p(95), p(99) (+ any p(N) a
+                                threshold asks for), in ms
+                       counter: count, rate (per second of testRunDurationMs)
+                       rate:    rate (fraction), passes, fails
+                       gauge:   value, min, max
+        thresholds     {"p(95)<500": {"ok": bool}}  only where a threshold was given
+      names: http_req_duration, http_req_waiting, http_req_connecting, http_reqs,
+      http_req_failed, iteration_duration, iterations, iterations_failed, checks, vus,
+      vus_max, dropped_iterations, data_sent, data_received; per step also
+      "<metric>{step:signup|login|refresh|logout}" for the http_* metrics; in the open model
+      also http_req_duration_corrected and iteration_duration_corrected (latency from the
+      intended start, i.e. corrected for coordinated omission). http_req_duration is always
+      the service time (actual send -> end of body, connect time excluded, like k6).
+    root_group         {"name": "", "path": "", "id", "groups": [], "checks": [{"name",
+                       "path", "id", "passes", "fails"}]}
+    options            {"summaryTrendStats": [...], "summaryTimeUnit": "ms", "noColor": true}
+    state              {"testRunDurationMs": float}  from test start to the end of the
+                       graceful stop
+    thresholds_ok      false when any threshold failed (the CLI then exits with 99)
+    window             the measurement window [0, duration_s] (graceful stop excluded):
+                       duration_s, graceful_stop_s, iterations_started,
+                       iterations_completed (whenever they ended),
+                       iterations_completed_in_window, iterations_interrupted (cancelled
+                       at the end of the graceful stop), dropped_iterations,
+                       http_reqs_in_window, http_reqs_rate_in_window (per second),
+                       iterations_rate_in_window, vus_counted, min_iterations_per_vu,
+                       max_iterations_per_vu (iterations each VU completed in the window)
+    timeseries         columns, one entry per second; entry i covers [i, i+1) s after the
+                       test start, requests and iterations counted by their *end* time:
+                       t, http_reqs, http_req_failed, iterations, iterations_failed,
+                       dropped_iterations, vus (sampled at the end of the second),
+                       data_sent, data_received, http_req_duration_avg / _p50 / _p95 / _p99 /
+                       _max (ms), in the open model http_req_duration_corrected_p50 / _p95 /
+                       _p99 (ms), loadgen_cpu_percent (of one core, summed over processes),
+                       loadgen_loop_lag_max_ms
+    loadgen            self-monitoring: processes [{process_index, wall_s, cpu_s,
+                       cpu_percent_of_core, cpu_us_per_request, loop_lag_ms {p50, p99, max,
+                       samples}, max_rss_kib, warnings}], cpu_s, cpu_us_per_request,
+                       max_cpu_percent_of_core, max_loop_lag_p99_ms, bottleneck (bool),
+                       warnings [str], latency_model, when_busy
+    config             the options of the run (target, executor, vus, max_vus, duration_s,
+                       stages, rate_per_s, when_busy, graceful_stop_s, think_time_s,
+                       request_timeout_s, thresholds, processes, run_id, email_domain)
+    started_at         ISO 8601 UTC start time
+
+``data_sent`` / ``data_received`` count HTTP/1.1 message bytes (request and status lines,
+headers, bodies; request headers estimated from aiohttp's defaults), not TCP/IP overhead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loadgen.histogram import Histogram
+from loadgen.stats import METRICS, STEPS, TREND, Recorder, StepStats
+
+if TYPE_CHECKING:
+    from loadgen.result import RunResult
+
+TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+_DEFAULT_PERCENTILES = {"med": 50.0, "p(90)": 90.0, "p(95)": 95.0, "p(99)": 99.0}
+
+
+def trend_values(histogram: Histogram, extra: tuple[float, ...] = ()) -> dict[str, float]:
+    """k6 trend values in milliseconds (µs resolution)."""
+    wanted = {**_DEFAULT_PERCENTILES, **{f"p({_number(p)})": p for p in extra}}
+    found = histogram.percentiles(wanted.values())
+    values = {
+        "avg": round(histogram.mean_us / 1000, 3),
+        "min": histogram.min_us / 1000,
+        "max": histogram.max / 1000,
+    }
+    for name, percentile in wanted.items():
+        values[name] = found[percentile] / 1000
+    return {name: values[name] for name in (*TREND_STATS, *values) if name in values}
+
+
+def counter_values(count: int, duration_s: float) -> dict[str, float]:
+    return {"count": count, "rate": count / duration_s if duration_s > 0 else 0.0}
+
+
+def rate_values(passes: int, fails: int) -> dict[str, float]:
+    total = passes + fails
+    return {"rate": passes / total if total else 0.0, "passes": passes, "fails": fails}
+
+
+def gauge_values(value: int, low: int, high: int) -> dict[str, float]:
+    return {"value": value, "min": low, "max": high}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _metric(name: str, values: dict[str, float]) -> dict[str, Any]:
+    base = name.split("{", 1)[0]
+    kind, contains = METRICS[base]
+    return {"type": kind, "contains": contains, "values": values}
+
+
+def _trend_sources(recorder: Recorder, total: StepStats) -> dict[str, Histogram]:
+    sources = {
+        "http_req_duration": total.duration,
+        "http_req_waiting": total.waiting,
+        "http_req_connecting": total.connecting,
+        "iteration_duration": recorder.iteration_duration,
+    }
+    for step, stats in recorder.steps.items():
+        sources[f"http_req_duration{{step:{step}}}"] = stats.duration
+        sources[f"http_req_waiting{{step:{step}}}"] = stats.waiting
+        if stats.connecting.count:
+            sources[f"http_req_connecting{{step:{step}}}"] = stats.connecting
+    if total.corrected.count or recorder.iteration_corrected.count:
+        sources["http_req_duration_corrected"] = total.corrected
+        sources["iteration_duration_corrected"] = recorder.iteration_corrected
+        for step, stats in recorder.steps.items():
+            sources[f"http_req_duration_corrected{{step:{step}}}"] = stats.corrected
+    return sources
+
+
+def build_metrics(result: RunResult) -> dict[str, dict[str, Any]]:
+    """The ``metrics`` object, with threshold verdicts attached."""
+    recorder, config = result.recorder, result.config
+    duration_s = recorder.duration_ns / 1e9
+    total = recorder.step_total()
+    extra: dict[str, tuple[float, ...]] = {}
+    for threshold in config.thresholds:
+        if threshold.percentile is not None:
+            extra[threshold.key] = (*extra.get(threshold.key, ()), threshold.percentile)
+    metrics: dict[str, dict[str, Any]] = {}
+    for name, histogram in _trend_sources(recorder, total).items():
+        metrics[name] = _metric(name, trend_values(histogram, extra.get(name, ())))
+    metrics["http_reqs"] = _metric("http_reqs", counter_values(total.requests, duration_s))
+    metrics["http_req_failed"] = _metric(
+        "http_req_failed", rate_values(total.failed, total.requests - total.failed)
+    )
+    for step, stats in recorder.steps.items():
+        metrics[f"http_reqs{{step:{step}}}"] = _metric(
+            "http_reqs", counter_values(stats.requests, duration_s)
+        )
+        metrics[f"http_req_failed{{step:{step}}}"] = _metric(
+            "http_req_failed", rate_values(stats.failed, stats.requests - stats.failed)
+        )
+    passes = sum(p for p, _ in recorder.checks.values())
+    fails = sum(f for _, f in recorder.checks.values())
+    counters = {
+        "iterations": recorder.iterations,
+        "iterations_failed": recorder.iterations_failed,
+        "dropped_iterations": recorder.dropped,
+        "data_sent": total.bytes_sent,
+        "data_received": total.bytes_received,
+    }
+    for name, count in counters.items():
+        metrics[name] = _metric(name, counter_values(count, duration_s))
+    metrics["checks"] = _metric("checks", rate_values(passes, fails))
+    metrics["vus"] = _metric("vus", gauge_values(recorder.vus, recorder.vus_min, recorder.vus_peak))
+    metrics["vus_max"] = _metric(
+        "vus_max", gauge_values(recorder.vus_max, recorder.vus_max, recorder.vus_max)
+    )
+    for threshold in config.thresholds:
+        metric = metrics.get(threshold.key)
+        if metric is None:
+            metric = metrics[threshold.key] = _metric(threshold.key, {})
+        ok, _ = threshold.evaluate(metric["values"])
+        metric.setdefault("thresholds", {})[threshold.expression] = {"ok": ok}
+    return dict(sorted(metrics.items()))
+
+
+def _check_id(path: str) -> str:
+    return hashlib.md5(path.encode(), usedforsecurity=False).hexdigest()
+
+
+def build_root_group(recorder: Recorder) -> dict[str, Any]:
+    checks = [
+        {"name": name, "path": f"::{name}", "id": _check_id(f"::{name}"), "passes": p, "fails": f}
+        for name, (p, f) in recorder.checks.items()
+    ]
+    return {"name": "", "path": "", "id": _check_id(""), "groups": [], "checks": checks}
+
+
+def build_window(result: RunResult) -> dict[str, Any]:
+    recorder, config = result.recorder, result.config
+    window_s = config.window_s
+    per_vu = list(recorder.per_vu_in_window.values())
+    return {
+        "duration_s": window_s,
+        "graceful_stop_s": config.graceful_stop_s,
+        "iterations_started": recorder.iterations_started,
+        "iterations_completed": recorder.iterations,
+        "iterations_completed_in_window": recorder.iterations_in_window,
+        "iterations_interrupted": recorder.iterations_interrupted,
+        "dropped_iterations": recorder.dropped,
+        "http_reqs_in_window": recorder.requests_in_window,
+        "http_reqs_rate_in_window": recorder.requests_in_window / window_s,
+        "iterations_rate_in_window": recorder.iterations_in_window / window_s,
+        "vus_counted": len(per_vu),
+        "min_iterations_per_vu": min(per_vu, default=0),
+        "max_iterations_per_vu": max(per_vu, default=0),
+    }
+
+
+def build_timeseries(recorder: Recorder, open_model: bool) -> dict[str, Any]:
+    seconds = recorder.seconds
+    columns: dict[str, list[Any]] = {
+        "t": list(range(len(seconds))),
+        "http_reqs": [s.requests for s in seconds],
+        "http_req_failed": [s.failed for s in seconds],
+        "iterations": [s.iterations for s in seconds],
+        "iterations_failed": [s.iterations_failed for s in seconds],
+        "dropped_iterations": [s.dropped for s in seconds],
+        "vus": [s.vus for s in seconds],
+        "data_sent": [s.bytes_sent for s in seconds],
+        "data_received": [s.bytes_received for s in seconds],
+        "http_req_duration_avg": [round(s.duration.mean_us / 1000, 3) for s in seconds],
+    }
+    percentiles = [s.duration.percentiles((50, 95, 99)) for s in seconds]
+    for p in (50, 95, 99):
+        columns[f"http_req_duration_p{p}"] = [found[p] / 1000 for found in percentiles]
+    columns["http_req_duration_max"] = [s.duration.max / 1000 for s in seconds]
+    if open_model:
+        corrected = [s.corrected.percentiles((50, 95, 99)) for s in seconds]
+        for p in (50, 95, 99):
+            columns[f"http_req_duration_corrected_p{p}"] = [found[p] / 1000 for found in corrected]
+    columns["loadgen_cpu_percent"] = [round(100 * s.cpu_s, 1) for s in seconds]
+    columns["loadgen_loop_lag_max_ms"] = [s.loop_lag_max_us / 1000 for s in seconds]
+    return {"interval_s": 1, **columns}
+
+
+def build_loadgen(result: RunResult) -> dict[str, Any]:
+    monitors = result.monitors
+    cpu_s = sum(m.cpu_s for m in monitors)
+    requests = sum(m.requests for m in monitors)
+    warnings = result.warnings
+    if result.config.open_model:
+        model = (
+            "open model: http_req_duration is the service time (from the actual send); "
+            "http_req_duration_corrected is measured from each request's intended start"
+        )
+    else:
+        model = (
+            "closed model: latencies are service times (from the actual send), "
+            "not user-experienced latency"
+        )
+    return {
+        "processes": [m.to_dict() for m in monitors],
+        "cpu_s": round(cpu_s, 3),
+        "cpu_us_per_request": round(1e6 * cpu_s / requests, 1) if requests else None,
+        "max_cpu_percent_of_core": max(
+            (round(100 * m.cpu_fraction, 1) for m in monitors), default=0.0
+        ),
+        "max_loop_lag_p99_ms": max((m.lag_p99_ms for m in monitors), default=0.0),
+        "bottleneck": bool(warnings),
+        "warnings": warnings,
+        "latency_model": model,
+        "when_busy": result.config.when_busy if result.config.open_model else None,
+    }
+
+
+def build_summary_data(result: RunResult) -> dict[str, Any]:
+    metrics = build_metrics(result)
+    thresholds_ok = all(
+        verdict["ok"]
+        for metric in metrics.values()
+        for verdict in metric.get("thresholds", {}).values()
+    )
+    return {
+        "metrics": metrics,
+        "root_group": build_root_group(result.recorder),
+        "options": {
+            "summaryTrendStats": list(TREND_STATS),
+            "summaryTimeUnit": "ms",
+            "noColor": True,
+        },
+        "state": {"testRunDurationMs": result.recorder.duration_ns / 1e6},
+        "thresholds_ok": thresholds_ok,
+        "window": build_window(result),
+        "timeseries": build_timeseries(result.recorder, result.config.open_model),
+        "loadgen": build_loadgen(result),
+        "config": result.config.to_dict(),
+        "started_at": result.started_at,
+        "steps": list(STEPS),
+    }
+
+
+def write_json(result: RunResult, path: str | Path) -> None:
+    Path(path).write_text(result.to_json() + "\n", encoding="utf-8")
+
+
+__all__ = ["TREND", "build_summary_data", "trend_values", "write_json"]

@@ -1,0 +1,49 @@
+"""The outcome of a run: merged measurements, self-monitoring and verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from loadgen.config import LoadConfig
+from loadgen.monitor import MonitorReport
+from loadgen.stats import Recorder
+
+THRESHOLDS_FAILED_EXIT_CODE = 99
+"""k6's ``ThresholdsHaveFailed``."""
+
+
+@dataclass(kw_only=True, eq=False)
+class RunResult:
+    """Everything a run measured; :meth:`summary_data` is the k6-shaped view of it."""
+
+    config: LoadConfig
+    recorder: Recorder
+    monitors: list[MonitorReport]
+    started_at: str
+    _summary: dict[str, Any] | None = field(default=None, repr=False)
+
+    def summary_data(self) -> dict[str, Any]:
+        """The ``--out`` JSON document (see :mod:`loadgen.output`), computed once."""
+        if self._summary is None:
+            from loadgen.output import build_summary_data
+
+            self._summary = build_summary_data(self)
+        return self._summary
+
+    def to_json(self) -> str:
+        return orjson.dumps(self.summary_data(), option=orjson.OPT_INDENT_2).decode()
+
+    @property
+    def thresholds_ok(self) -> bool:
+        return bool(self.summary_data()["thresholds_ok"])
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.thresholds_ok else THRESHOLDS_FAILED_EXIT_CODE
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for monitor in self.monitors for w in monitor.warnings]

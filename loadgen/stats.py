@@ -1,0 +1,422 @@
+"""Everything one run measures, in k6's vocabulary, and how partial results merge.
+
+A :class:`Recorder` lives in each generator process. The scenario calls
+:meth:`Recorder.record_request` once per HTTP request and :meth:`Recorder.end_iteration`
+once per iteration; both are plain attribute arithmetic plus histogram records, so the hot
+path stays cheap. :meth:`Recorder.to_wire` / :meth:`Recorder.from_wire` and
+:meth:`Recorder.merge` combine the recorders of several processes exactly (HDR histograms are
+added bucket by bucket, never averaged).
+
+Times are recorded as integer microseconds; the time series is indexed by whole seconds since
+the test start (``t0``), using each request's *end* time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from loadgen.histogram import Histogram
+
+STEPS: tuple[str, ...] = ("signup", "login", "refresh", "logout")
+
+TREND, COUNTER, RATE, GAUGE = "trend", "counter", "rate", "gauge"
+
+METRICS: dict[str, tuple[str, str]] = {
+    "checks": (RATE, "default"),
+    "data_received": (COUNTER, "data"),
+    "data_sent": (COUNTER, "data"),
+    "dropped_iterations": (COUNTER, "default"),
+    "http_req_connecting": (TREND, "time"),
+    "http_req_duration": (TREND, "time"),
+    "http_req_duration_corrected": (TREND, "time"),
+    "http_req_failed": (RATE, "default"),
+    "http_req_waiting": (TREND, "time"),
+    "http_reqs": (COUNTER, "default"),
+    "iteration_duration": (TREND, "time"),
+    "iteration_duration_corrected": (TREND, "time"),
+    "iterations": (COUNTER, "default"),
+    "iterations_failed": (COUNTER, "default"),
+    "vus": (GAUGE, "default"),
+    "vus_max": (GAUGE, "default"),
+}
+"""Metric name -> (k6 type, k6 ``contains``)."""
+
+STEP_METRICS = frozenset(
+    {
+        "http_req_connecting",
+        "http_req_duration",
+        "http_req_duration_corrected",
+        "http_req_failed",
+        "http_req_waiting",
+        "http_reqs",
+    }
+)
+"""Metrics that also exist per step, as ``name{step:<step>}`` sub-metrics."""
+
+OPEN_MODEL_METRICS = frozenset({"http_req_duration_corrected", "iteration_duration_corrected"})
+"""Only measured when iterations have an intended start (constant-arrival-rate)."""
+
+SERIES_SIGNIFICANT_FIGURES = 2
+
+
+class StepStats:
+    """Per-step request statistics; the overall figures are the merge of all steps."""
+
+    __slots__ = (
+        "bytes_received",
+        "bytes_sent",
+        "connecting",
+        "corrected",
+        "duration",
+        "failed",
+        "requests",
+        "waiting",
+    )
+
+    def __init__(self) -> None:
+        self.duration = Histogram()
+        self.waiting = Histogram()
+        self.connecting = Histogram()
+        self.corrected = Histogram()
+        self.requests = 0
+        self.failed = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+
+    def merge(self, other: StepStats) -> None:
+        self.duration.merge(other.duration)
+        self.waiting.merge(other.waiting)
+        self.connecting.merge(other.connecting)
+        self.corrected.merge(other.corrected)
+        self.requests += other.requests
+        self.failed += other.failed
+        self.bytes_sent += other.bytes_sent
+        self.bytes_received += other.bytes_received
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "duration": self.duration.to_wire(),
+            "waiting": self.waiting.to_wire(),
+            "connecting": self.connecting.to_wire(),
+            "corrected": self.corrected.to_wire(),
+            "requests": self.requests,
+            "failed": self.failed,
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> StepStats:
+        stats = cls()
+        stats.duration = Histogram.from_wire(wire["duration"])
+        stats.waiting = Histogram.from_wire(wire["waiting"])
+        stats.connecting = Histogram.from_wire(wire["connecting"])
+        stats.corrected = Histogram.from_wire(wire["corrected"])
+        stats.requests = int(wire["requests"])
+        stats.failed = int(wire["failed"])
+        stats.bytes_sent = int(wire["bytes_sent"])
+        stats.bytes_received = int(wire["bytes_received"])
+        return stats
+
+
+_SECOND_COUNTERS = (
+    "requests",
+    "failed",
+    "iterations",
+    "iterations_failed",
+    "dropped",
+    "bytes_sent",
+    "bytes_received",
+)
+
+
+class SecondStats:
+    """What happened during one second of the run (requests by their end time)."""
+
+    __slots__ = (*_SECOND_COUNTERS, "corrected", "cpu_s", "duration", "loop_lag_max_us", "vus")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.failed = 0
+        self.iterations = 0
+        self.iterations_failed = 0
+        self.dropped = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.vus = 0
+        self.cpu_s = 0.0
+        self.loop_lag_max_us = 0
+        self.duration = Histogram(SERIES_SIGNIFICANT_FIGURES)
+        self.corrected = Histogram(SERIES_SIGNIFICANT_FIGURES)
+
+    def merge(self, other: SecondStats) -> None:
+        for name in _SECOND_COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.vus += other.vus
+        self.cpu_s += other.cpu_s
+        self.loop_lag_max_us = max(self.loop_lag_max_us, other.loop_lag_max_us)
+        self.duration.merge(other.duration)
+        self.corrected.merge(other.corrected)
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {name: getattr(self, name) for name in _SECOND_COUNTERS}
+        wire.update(
+            vus=self.vus,
+            cpu_s=self.cpu_s,
+            loop_lag_max_us=self.loop_lag_max_us,
+            duration=self.duration.to_wire(),
+            corrected=self.corrected.to_wire(),
+        )
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> SecondStats:
+        second = cls()
+        for name in _SECOND_COUNTERS:
+            setattr(second, name, int(wire[name]))
+        second.vus = int(wire["vus"])
+        second.cpu_s = float(wire["cpu_s"])
+        second.loop_lag_max_us = int(wire["loop_lag_max_us"])
+        second.duration = Histogram.from_wire(wire["duration"])
+        second.corrected = Histogram.from_wire(wire["corrected"])
+        return second
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Snapshot:
+    """Running totals for the progress line (summed over processes)."""
+
+    elapsed_s: float = 0.0
+    vus: int = 0
+    vus_max: int = 0
+    iterations: int = 0
+    iterations_failed: int = 0
+    requests: int = 0
+    requests_failed: int = 0
+    dropped: int = 0
+
+    def __add__(self, other: Snapshot) -> Snapshot:
+        return Snapshot(
+            elapsed_s=max(self.elapsed_s, other.elapsed_s),
+            vus=self.vus + other.vus,
+            vus_max=self.vus_max + other.vus_max,
+            iterations=self.iterations + other.iterations,
+            iterations_failed=self.iterations_failed + other.iterations_failed,
+            requests=self.requests + other.requests,
+            requests_failed=self.requests_failed + other.requests_failed,
+            dropped=self.dropped + other.dropped,
+        )
+
+
+class Recorder:
+    """All measurements of one generator process (or the merge of several)."""
+
+    def __init__(self, t0_ns: int = 0, window_s: float = 0.0) -> None:
+        self.t0_ns = t0_ns
+        self.window_end_ns = t0_ns + int(window_s * 1e9)
+        self.steps: dict[str, StepStats] = {step: StepStats() for step in STEPS}
+        self.iteration_duration = Histogram()
+        self.iteration_corrected = Histogram()
+        self.iterations_started = 0
+        self.iterations = 0
+        self.iterations_failed = 0
+        self.iterations_in_window = 0
+        self.requests_in_window = 0
+        self.dropped = 0
+        self.checks: dict[str, list[int]] = {}
+        self.seconds: list[SecondStats] = []
+        self.vus = 0
+        self.vus_min = 0
+        self.vus_peak = 0
+        self.vus_max = 0
+        self.per_vu_in_window: dict[int, int] = {}
+        self.duration_ns = 0
+
+    def start(self, t0_ns: int, window_s: float) -> None:
+        """Fix the test start; all time series seconds count from here."""
+        self.t0_ns = t0_ns
+        self.window_end_ns = t0_ns + int(window_s * 1e9)
+
+    def second(self, t_ns: int) -> SecondStats:
+        index = (t_ns - self.t0_ns) // 1_000_000_000
+        seconds = self.seconds
+        if index < 0:
+            index = 0
+        while len(seconds) <= index:
+            seconds.append(SecondStats())
+        return seconds[index]
+
+    def record_request(
+        self,
+        step: StepStats,
+        t_send: int,
+        t_head: int,
+        t_end: int,
+        t_intended: int,
+        connect_ns: int,
+        ok: bool,
+        sent: int,
+        received: int,
+    ) -> None:
+        """One finished HTTP request (``t_*`` from ``perf_counter_ns``).
+
+        ``t_intended`` is the request's intended start in the open model, else 0.
+        """
+        duration_us = (t_end - t_send - connect_ns) // 1000
+        step.duration.record(duration_us)
+        step.waiting.record((t_head - t_send - connect_ns) // 1000)
+        if connect_ns:
+            step.connecting.record(connect_ns // 1000)
+        step.requests += 1
+        step.bytes_sent += sent
+        step.bytes_received += received
+        second = self.second(t_end)
+        second.requests += 1
+        second.bytes_sent += sent
+        second.bytes_received += received
+        second.duration.record(duration_us)
+        if t_intended:
+            corrected_us = (t_end - t_intended) // 1000
+            step.corrected.record(corrected_us)
+            second.corrected.record(corrected_us)
+        if not ok:
+            step.failed += 1
+            second.failed += 1
+        if t_end <= self.window_end_ns:
+            self.requests_in_window += 1
+
+    def check(self, name: str, passed: bool) -> None:
+        counts = self.checks.get(name)
+        if counts is None:
+            counts = self.checks[name] = [0, 0]
+        counts[0 if passed else 1] += 1
+
+    def begin_iteration(self) -> None:
+        self.iterations_started += 1
+
+    def end_iteration(
+        self, vu_id: int, t_start: int, t_end: int, t_intended: int, failed: bool
+    ) -> None:
+        """One iteration that ran to its end (successfully or not)."""
+        self.iterations += 1
+        self.iteration_duration.record((t_end - t_start) // 1000)
+        if t_intended:
+            self.iteration_corrected.record((t_end - t_intended) // 1000)
+        second = self.second(t_end)
+        second.iterations += 1
+        if failed:
+            self.iterations_failed += 1
+            second.iterations_failed += 1
+        if t_end <= self.window_end_ns:
+            self.iterations_in_window += 1
+            self.per_vu_in_window[vu_id] = self.per_vu_in_window.get(vu_id, 0) + 1
+
+    def drop_iteration(self, t_ns: int) -> None:
+        self.dropped += 1
+        self.second(t_ns).dropped += 1
+
+    def add_vu(self, vu_id: int) -> None:
+        self.per_vu_in_window.setdefault(vu_id, 0)
+
+    def set_vus(self, active: int, allocated: int) -> None:
+        if not self.vus_peak and not self.vus_min:
+            self.vus_min = active
+        self.vus = active
+        self.vus_min = min(self.vus_min, active)
+        self.vus_peak = max(self.vus_peak, active)
+        self.vus_max = max(self.vus_max, allocated)
+
+    @property
+    def iterations_interrupted(self) -> int:
+        return self.iterations_started - self.iterations
+
+    def step_total(self) -> StepStats:
+        total = StepStats()
+        for stats in self.steps.values():
+            total.merge(stats)
+        return total
+
+    def snapshot(self, now_ns: int) -> Snapshot:
+        steps = self.steps.values()
+        return Snapshot(
+            elapsed_s=max(0.0, (now_ns - self.t0_ns) / 1e9),
+            vus=self.vus,
+            vus_max=self.vus_max,
+            iterations=self.iterations,
+            iterations_failed=self.iterations_failed,
+            requests=sum(s.requests for s in steps),
+            requests_failed=sum(s.failed for s in steps),
+            dropped=self.dropped,
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "steps": {name: stats.to_wire() for name, stats in self.steps.items()},
+            "iteration_duration": self.iteration_duration.to_wire(),
+            "iteration_corrected": self.iteration_corrected.to_wire(),
+            "counters": {
+                "iterations_started": self.iterations_started,
+                "iterations": self.iterations,
+                "iterations_failed": self.iterations_failed,
+                "iterations_in_window": self.iterations_in_window,
+                "requests_in_window": self.requests_in_window,
+                "dropped": self.dropped,
+                "vus": self.vus,
+                "vus_min": self.vus_min,
+                "vus_peak": self.vus_peak,
+                "vus_max": self.vus_max,
+                "duration_ns": self.duration_ns,
+            },
+            "checks": self.checks,
+            "seconds": [second.to_wire() for second in self.seconds],
+            "per_vu_in_window": sorted(self.per_vu_in_window.items()),
+        }
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> Recorder:
+        recorder = cls()
+        recorder.steps = {name: StepStats.from_wire(w) for name, w in wire["steps"].items()}
+        recorder.iteration_duration = Histogram.from_wire(wire["iteration_duration"])
+        recorder.iteration_corrected = Histogram.from_wire(wire["iteration_corrected"])
+        for name, value in wire["counters"].items():
+            setattr(recorder, name, int(value))
+        recorder.checks = {name: [int(p), int(f)] for name, (p, f) in wire["checks"].items()}
+        recorder.seconds = [SecondStats.from_wire(w) for w in wire["seconds"]]
+        recorder.per_vu_in_window = {int(vu): int(n) for vu, n in wire["per_vu_in_window"]}
+        return recorder
+
+    def merge(self, other: Recorder) -> None:
+        """Add another process's measurements (its VU ids must not overlap ours)."""
+        for name, stats in other.steps.items():
+            self.steps.setdefault(name, StepStats()).merge(stats)
+        self.iteration_duration.merge(other.iteration_duration)
+        self.iteration_corrected.merge(other.iteration_corrected)
+        self.iterations_started += other.iterations_started
+        self.iterations += other.iterations
+        self.iterations_failed += other.iterations_failed
+        self.iterations_in_window += other.iterations_in_window
+        self.requests_in_window += other.requests_in_window
+        self.dropped += other.dropped
+        self.vus += other.vus
+        self.vus_min += other.vus_min
+        self.vus_peak += other.vus_peak
+        self.vus_max += other.vus_max
+        self.duration_ns = max(self.duration_ns, other.duration_ns)
+        for name, (passes, fails) in other.checks.items():
+            counts = self.checks.setdefault(name, [0, 0])
+            counts[0] += passes
+            counts[1] += fails
+        while len(self.seconds) < len(other.seconds):
+            self.seconds.append(SecondStats())
+        for mine, theirs in zip(self.seconds, other.seconds, strict=False):
+            mine.merge(theirs)
+        self.per_vu_in_window.update(other.per_vu_in_window)
+
+
+def merge_recorders(recorders: Iterable[Recorder]) -> Recorder:
+    merged = Recorder()
+    for recorder in recorders:
+        merged.merge(recorder)
+    return merged
