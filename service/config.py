@@ -21,6 +21,7 @@ Environment variables (flags override the ones they name):
     AUTH_LOG_FORMAT                             plain (default) or json
     AUTH_ACCESS_LOG                             1/0: one line per request (default: on a terminal)
     AUTH_INSTANCE_ID                            name in logs (default host:port)
+    AUTH_REDIS_PREFIX                           prefix of every Redis key ("authscale:")
     AUTH_DEV                                    1: as ``--dev``
 """
 
@@ -215,6 +216,7 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "dev": _bool(env, "AUTH_DEV"),
         "database_url": _text(env, "DATABASE_URL"),
         "redis_url": _text(env, "REDIS_URL"),
+        "redis_prefix": _text(env, "AUTH_REDIS_PREFIX"),
         "jwt_algorithm": _text(env, "AUTH_JWT_ALG"),
         "jwt_private_key_pem": _file(env, "AUTH_JWT_PRIVATE_KEY_FILE"),
         "jwt_previous_public_key_pem": _file(env, "AUTH_JWT_PREVIOUS_PUBLIC_KEY_FILE"),
