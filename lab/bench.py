@@ -1,0 +1,461 @@
+"""`make bench` / `python -m lab bench`: the scale-out experiment, measured and explained.
+
+Two series of three topologies each: on the shared host with the original parameters
+(200 VUs, bcrypt cost 10), then with a CPU quota per instance so that every instance behaves
+like a machine of its own. `bench-scale` measures 1…N instances under such quotas and fits
+Amdahl's law and the Universal Scalability Law to the curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lab import ceiling, config, cpulimit, infra, loadrun, records
+from lab.errors import LabError
+from lab.progress import StatusLine
+from lab.signals import interrupt_on_sigterm
+from lab.topology import Topology, TopologyConfig
+from loadgen.config import parse_duration
+
+TOPOLOGIES: dict[str, tuple[int | None, bool]] = {
+    # name: (instances — None means the --instances option —, behind the balancer)
+    "single": (1, False),
+    "single+lb": (1, True),
+    "scaled": (None, True),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    series: str
+    topology: str
+    instances: int
+    balancer: bool
+    repeat: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeriesSpec:
+    name: str
+    label: str
+    vus: int
+    cpus_per_instance: float | None
+    runs: tuple[RunSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig:
+    vus: int = 200
+    limited_vus: int = 50
+    duration_s: float = 45.0
+    warmup_s: float = 10.0
+    graceful_stop_s: float = 30.0
+    bcrypt_cost: int = 10
+    repeats: int = 1
+    instances: int = 3
+    cpus_per_instance: float = 0.5
+    series: tuple[str, ...] = ("shared", "limited")
+    topologies: tuple[str, ...] = ("single", "single+lb", "scaled")
+    scale_max: int = 4
+    scale: bool = False
+    out_dir: Path = Path("reports")
+    loadgen_processes: int = 1
+    ceiling_seconds: float = 3.0
+    command: str = ""
+
+    def __post_init__(self) -> None:
+        if self.vus < 1 or self.limited_vus < 1:
+            raise ValueError("VUs must be at least 1")
+        if self.duration_s <= 0:
+            raise ValueError("the window must be longer than 0 s")
+        if self.repeats < 1:
+            raise ValueError("--repeats must be at least 1")
+        if self.instances < 1 or self.scale_max < 1:
+            raise ValueError("instance counts must be at least 1")
+        unknown = set(self.topologies) - set(TOPOLOGIES)
+        if unknown:
+            raise ValueError(f"unknown topologies {sorted(unknown)}; known: {list(TOPOLOGIES)}")
+        if set(self.series) - {"shared", "limited"}:
+            raise ValueError("--series takes shared and/or limited")
+
+
+def plan(cfg: BenchConfig) -> list[SeriesSpec]:
+    """The runs to make, in order (pure)."""
+    out = []
+    if cfg.scale:
+        runs = tuple(
+            RunSpec(
+                series="cpu-limited", topology=f"scale-{n}", instances=n, balancer=True, repeat=r
+            )
+            for n in range(1, cfg.scale_max + 1)
+            for r in range(cfg.repeats)
+        )
+        return [
+            SeriesSpec(
+                name="cpu-limited",
+                label=f"{cfg.cpus_per_instance:g} CPU per instance, 1…{cfg.scale_max} instances",
+                vus=cfg.limited_vus,
+                cpus_per_instance=cfg.cpus_per_instance,
+                runs=runs,
+            )
+        ]
+    for series in cfg.series:
+        name = "shared-host" if series == "shared" else "cpu-limited"
+        runs = tuple(
+            RunSpec(
+                series=name,
+                topology=topology,
+                instances=TOPOLOGIES[topology][0] or cfg.instances,
+                balancer=TOPOLOGIES[topology][1],
+                repeat=r,
+            )
+            for topology in cfg.topologies
+            for r in range(cfg.repeats)
+        )
+        if series == "shared":
+            out.append(
+                SeriesSpec(
+                    name=name,
+                    label="shared host (no CPU limits)",
+                    vus=cfg.vus,
+                    cpus_per_instance=None,
+                    runs=runs,
+                )
+            )
+        else:
+            out.append(
+                SeriesSpec(
+                    name=name,
+                    label=f"{cfg.cpus_per_instance:g} CPU per instance (each instance its own "
+                    "machine)",
+                    vus=cfg.limited_vus,
+                    cpus_per_instance=cfg.cpus_per_instance,
+                    runs=runs,
+                )
+            )
+    return out
+
+
+def usable_cores(spec: SeriesSpec, run: RunSpec, host_cores: int) -> float:
+    if spec.cpus_per_instance is None:
+        return float(host_cores)
+    return min(float(host_cores), spec.cpus_per_instance * run.instances)
+
+
+@dataclass
+class Bench:
+    cfg: BenchConfig
+    status: StatusLine = field(default_factory=StatusLine)
+    host_cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        series_plan = plan(cfg)
+        total = sum(len(s.runs) for s in series_plan)
+        started = datetime.now(UTC)
+        stamp = started.strftime("%Y%m%d-%H%M%S")
+        run_root = config.state_root() / "runs" / f"bench-{stamp}"
+        limiter_method = None
+        if any(s.cpus_per_instance for s in series_plan):
+            probe = cpulimit.choose(cfg.cpus_per_instance)
+            limiter_method = probe.method
+            probe.cleanup()
+        self.status.done(
+            f"bench: {total} runs of {cfg.warmup_s:g} s warm-up + {cfg.duration_s:g} s window, "
+            f"bcrypt cost {cfg.bcrypt_cost}; measuring the bcrypt ceiling first"
+        )
+        the_ceiling = ceiling.measure(cfg.bcrypt_cost, seconds=cfg.ceiling_seconds)
+        self.status.done(
+            f"ceiling: {the_ceiling.pairs_per_s_parallel:.2f} hash+verify pairs/s on "
+            f"{the_ceiling.threads} threads (hash {the_ceiling.hash_ms:.1f} ms, verify "
+            f"{the_ceiling.verify_ms:.1f} ms)"
+        )
+        running = infra.start(config.infra_config())
+        series_out: list[dict[str, Any]] = []
+        done = 0
+        try:
+            for spec in series_plan:
+                runs_out = []
+                for run in spec.runs:
+                    done += 1
+                    runs_out.append(
+                        self._one_run(spec, run, running, the_ceiling, run_root, done, total)
+                    )
+                series_out.append(
+                    {
+                        "name": spec.name,
+                        "label": spec.label,
+                        "cpus_per_instance": spec.cpus_per_instance,
+                        "limit_method": limiter_method if spec.cpus_per_instance else None,
+                        "usable_cores": float(self.host_cores)
+                        if spec.cpus_per_instance is None
+                        else None,
+                        "ceiling_iterations_per_s": the_ceiling.iterations_per_s(self.host_cores)
+                        if spec.cpus_per_instance is None
+                        else None,
+                        "vus": spec.vus,
+                        "bcrypt_cost": cfg.bcrypt_cost,
+                        "runs": runs_out,
+                    }
+                )
+        finally:
+            infra_description = running.describe()
+            running.stop()
+        results = self._results(started, the_ceiling, infra_description, series_out)
+        return self._report(results, stamp)
+
+    def _one_run(
+        self,
+        spec: SeriesSpec,
+        run: RunSpec,
+        running: infra.Infra,
+        the_ceiling: ceiling.Ceiling,
+        run_root: Path,
+        done: int,
+        total: int,
+    ) -> dict[str, Any]:
+        cfg = self.cfg
+        cores = usable_cores(spec, run, self.host_cores)
+        run_ceiling = the_ceiling.iterations_per_s(cores)
+        name = f"{spec.name}/{run.topology}" + (f"#{run.repeat + 1}" if cfg.repeats > 1 else "")
+        forecast = records.soundness_forecast(spec.vus, cfg.duration_s, run_ceiling)
+        if forecast:
+            self.status.done(f"warning [{name}]: {forecast}")
+        run_dir = run_root / f"{spec.name}-{run.topology}-{run.repeat}"
+        limiter = cpulimit.choose(spec.cpus_per_instance) if spec.cpus_per_instance else None
+        topology = Topology(
+            TopologyConfig(
+                instances=run.instances,
+                balancer=run.balancer,
+                database_url=running.database_url,
+                redis_url=running.redis_url,
+                run_dir=run_dir,
+                bcrypt_rounds=cfg.bcrypt_cost,
+            ),
+            limiter=limiter,
+        )
+        self.status.update(f"[{done}/{total}] {name}: starting {run.instances} instance(s)")
+        with topology:
+            infra_pids = running.component_pids()
+
+            def pids() -> dict[str, int]:
+                return {**infra_pids, **topology.component_pids()}
+
+            span = cfg.warmup_s + cfg.duration_s
+
+            def tick(elapsed: float) -> None:
+                phase = (
+                    "warm-up"
+                    if elapsed < cfg.warmup_s
+                    else "measuring"
+                    if elapsed < span
+                    else "graceful stop"
+                )
+                self.status.update(
+                    f"[{done}/{total}] {name}: {phase} {min(elapsed, span):5.1f}/{span:g} s, "
+                    f"{spec.vus} VUs, host CPU {psutil.cpu_percent():5.1f} %"
+                )
+
+            result, usage, timeline = loadrun.run_load(
+                loadrun.LoadSpec(
+                    target=topology.entry_url,
+                    vus=spec.vus,
+                    duration_s=cfg.duration_s,
+                    warmup_s=cfg.warmup_s,
+                    graceful_stop_s=cfg.graceful_stop_s,
+                    processes=cfg.loadgen_processes,
+                ),
+                pids=pids,
+                run_dir=run_dir,
+                on_tick=tick,
+            )
+        record = records.run_record(
+            result,
+            topology=run.topology,
+            instances=run.instances,
+            balancer=run.balancer,
+            repeat=run.repeat,
+            cpu=usage.to_dict(),
+            ceiling_iterations_per_s=run_ceiling,
+            cpu_timeline=timeline,
+        )
+        verdict = "sound" if record["sound"] else "UNSOUND"
+        self.status.done(
+            f"[{done}/{total}] {name}: {record['req_per_s']:.2f} req/s, "
+            f"{record['iterations_per_s']:.2f} it/s (efficiency {record['efficiency']:.2f}), "
+            f"avg {record['http_req_duration']['avg']:.0f} ms, "
+            f"failed {record['http_req_failed_rate'] * 100:.2f} %, {verdict}"
+        )
+        return record
+
+    def _results(
+        self,
+        started: datetime,
+        the_ceiling: ceiling.Ceiling,
+        infra_description: dict[str, str],
+        series_out: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        cfg = self.cfg
+        results: dict[str, Any] = {
+            "schema": 1,
+            "started_at": started.isoformat().replace("+00:00", "Z"),
+            "finished_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "command": cfg.command,
+            "machine": machine_description(),
+            "infra": infra_description,
+            "parameters": {
+                "vus": cfg.vus,
+                "limited_vus": cfg.limited_vus,
+                "duration_s": cfg.duration_s,
+                "warmup_s": cfg.warmup_s,
+                "graceful_stop_s": cfg.graceful_stop_s,
+                "bcrypt_cost": cfg.bcrypt_cost,
+                "repeats": cfg.repeats,
+                "instances": cfg.instances,
+                "cpus_per_instance": cfg.cpus_per_instance,
+            },
+            "ceiling": the_ceiling.to_dict(),
+            "series": series_out,
+            "scale_curve": None,
+        }
+        if cfg.scale and series_out:
+            by_n: dict[int, list[dict[str, Any]]] = {}
+            for run in series_out[0]["runs"]:
+                by_n.setdefault(int(run["instances"]), []).append(run)
+            results["scale_curve"] = {
+                "series": series_out[0]["name"],
+                "cpus_per_instance": cfg.cpus_per_instance,
+                "points": [
+                    {
+                        "instances": n,
+                        "iterations_per_s": statistics.median(r["iterations_per_s"] for r in rs),
+                        "req_per_s": statistics.median(r["req_per_s"] for r in rs),
+                    }
+                    for n, rs in sorted(by_n.items())
+                ],
+            }
+        return results
+
+    def _report(self, results: dict[str, Any], stamp: str) -> Path:
+        from lab import report
+        from lab.results import Results
+
+        out_dir = self.cfg.out_dir / stamp
+        parsed = Results.from_dict(results)
+        report.build_report(parsed, out_dir)
+        print(report.render_terminal(parsed))
+        return out_dir
+
+
+def machine_description() -> dict[str, Any]:
+    model = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__)
+    add = p.add_argument
+    add("--vus", type=int, default=200, help="VUs on the shared host (default 200)")
+    add(
+        "--limited-vus",
+        type=int,
+        default=50,
+        help="VUs for CPU-limited runs, sized so each VU completes several iterations (50)",
+    )
+    add("--duration", default="45s", help="measured window per run (default 45s)")
+    add("--warmup", default="10s", help="load before the window opens (default 10s)")
+    add("--graceful-stop", default="30s", help="time in-flight iterations may finish (30s)")
+    add("--bcrypt-cost", type=int, default=10, help="bcrypt cost of every instance (10)")
+    add("--repeats", type=int, default=1, help="runs per topology; medians when > 1")
+    add("--cpus-per-instance", type=float, default=0.5, help="CPU quota per instance (0.5)")
+    add("--out", default="reports", help="folder for reports (default reports/)")
+    add("--loadgen-processes", type=int, default=1, help="load generator processes (1)")
+    if scale:
+        add("--max-instances", type=int, default=4, help="largest instance count (4)")
+    else:
+        add("--instances", type=int, default=3, help="instances of the scaled topology (3)")
+        add(
+            "--series",
+            default="shared,limited",
+            help="shared (no limits) and/or limited (CPU quota per instance)",
+        )
+        add(
+            "--topologies",
+            default="single,single+lb,scaled",
+            help="which of single, single+lb, scaled to run",
+        )
+    return p
+
+
+def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchConfig:
+    verb = "bench-scale" if scale else "bench"
+    return BenchConfig(
+        vus=args.vus,
+        limited_vus=args.limited_vus,
+        duration_s=parse_duration(args.duration),
+        warmup_s=parse_duration(args.warmup),
+        graceful_stop_s=parse_duration(args.graceful_stop),
+        bcrypt_cost=args.bcrypt_cost,
+        repeats=args.repeats,
+        cpus_per_instance=args.cpus_per_instance,
+        out_dir=Path(args.out),
+        loadgen_processes=args.loadgen_processes,
+        scale=scale,
+        scale_max=getattr(args, "max_instances", 4),
+        instances=getattr(args, "instances", 3),
+        series=tuple(s for s in getattr(args, "series", "shared").split(",") if s),
+        topologies=tuple(t for t in getattr(args, "topologies", "single").split(",") if t),
+        command=shlex.join(["python", "-m", "lab", verb, *argv]),
+    )
+
+
+def _main(argv: list[str], *, scale: bool) -> int:
+    verb = "bench-scale" if scale else "bench"
+    args = parser(f"python -m lab {verb}", scale=scale).parse_args(argv)
+    interrupt_on_sigterm()
+    try:
+        out = Bench(_config(args, scale=scale, argv=argv)).run()
+    except (LabError, ValueError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process the bench started has been stopped", file=sys.stderr)
+        return 130
+    print(f"report: {out}")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    return _main(argv, scale=False)
+
+
+def main_scale(argv: list[str]) -> int:
+    return _main(argv, scale=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,155 @@
+"""Pure pieces of the bench: a load generator's JSON → one run record of results.json, and
+the judgement whether that run was a sound measurement."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+STEPS = ("signup", "login", "refresh", "logout")
+TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
+
+#: Each VU must complete at least this many iterations inside the window…
+MIN_ITERATIONS_PER_VU = 2
+#: …and the average VU at least this many, or the window measured a ramp, not a steady state.
+MEAN_ITERATIONS_PER_VU = 3.0
+
+
+def _metric(result: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    metric = result.get("metrics", {}).get(name)
+    return metric.get("values", {}) if isinstance(metric, Mapping) else {}
+
+
+def _trend(values: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(values.get(k, 0.0) or 0.0) for k in TREND_KEYS}
+
+
+def _columns(series: Any) -> list[dict[str, Any]]:
+    """The time series as rows, whether the load generator wrote rows or columns."""
+    if isinstance(series, Mapping):
+        keys = list(series)
+        length = min((len(series[k]) for k in keys), default=0)
+        return [{k: series[k][i] for k in keys} for i in range(length)]
+    return [dict(row) for row in series or [] if isinstance(row, Mapping)]
+
+
+def window_timeseries(result: Mapping[str, Any]) -> list[dict[str, float]]:
+    """Per-second rows inside the window, t counted from the window's start."""
+    window = result.get("window", {})
+    start = float(window.get("warmup_s", 0.0))
+    end = start + float(window.get("duration_s", 0.0))
+    rows = []
+    for row in _columns(result.get("timeseries", [])):
+        t = float(row.get("t", 0))
+        if start <= t < end:
+            rows.append(
+                {
+                    "t": t - start,
+                    "reqs": float(row.get("http_reqs", 0) or 0),
+                    "failed": float(row.get("http_req_failed", 0) or 0),
+                    "iterations": float(row.get("iterations", 0) or 0),
+                    "p95_ms": float(row.get("http_req_duration_p95", 0) or 0),
+                }
+            )
+    return rows
+
+
+def run_record(
+    result: Mapping[str, Any],
+    *,
+    topology: str,
+    instances: int,
+    balancer: bool,
+    repeat: int,
+    cpu: Mapping[str, Any],
+    ceiling_iterations_per_s: float,
+    cpu_timeline: Sequence[Mapping[str, float]] = (),
+) -> dict[str, Any]:
+    """One run of results.json from the load generator's output and the window's CPU."""
+    window = result.get("window", {})
+    window_s = float(window.get("duration_s", 0.0))
+    iterations = int(window.get("iterations_completed_in_window", 0))
+    reqs = int(window.get("http_reqs_in_window", _metric(result, "http_reqs").get("count", 0)))
+    iterations_per_s = iterations / window_s if window_s else 0.0
+    failed = _metric(result, "http_req_failed")
+    checks = _metric(result, "checks")
+    loadgen = result.get("loadgen", {})
+    steps = {}
+    for step in STEPS:
+        tagged = f"{{step:{step}}}"
+        step_failed = _metric(result, f"http_req_failed{tagged}")
+        steps[step] = {
+            "count": int(_metric(result, f"http_reqs{tagged}").get("count", 0)),
+            "failed": int(step_failed.get("passes", 0)),
+            "http_req_duration": _trend(_metric(result, f"http_req_duration{tagged}")),
+        }
+    record: dict[str, Any] = {
+        "topology": topology,
+        "instances": instances,
+        "balancer": balancer,
+        "repeat": repeat,
+        "window_s": window_s,
+        "iterations": iterations,
+        "iterations_per_s": iterations_per_s,
+        "iterations_failed": int(_metric(result, "iterations_failed").get("count", 0)),
+        "http_reqs": reqs,
+        "req_per_s": reqs / window_s if window_s else 0.0,
+        # k6's http_req_failed is a Rate whose "passes" are the failed requests.
+        "http_req_failed_rate": float(failed.get("rate", 0.0)),
+        "checks_rate": float(checks.get("rate", 1.0)),
+        "min_iterations_per_vu": int(window.get("min_iterations_per_vu", 0)),
+        "max_iterations_per_vu": int(window.get("max_iterations_per_vu", 0)),
+        "vus": int(window.get("vus_counted", result.get("config", {}).get("vus", 0))),
+        "http_req_duration": _trend(_metric(result, "http_req_duration")),
+        "iteration_duration": _trend(_metric(result, "iteration_duration")),
+        "steps": steps,
+        "timeseries": window_timeseries(result),
+        "cpu_timeline": list(cpu_timeline),
+        **cpu,
+        "ceiling_iterations_per_s": ceiling_iterations_per_s,
+        "efficiency": iterations_per_s / ceiling_iterations_per_s
+        if ceiling_iterations_per_s
+        else 0.0,
+        "loadgen_warnings": list(loadgen.get("warnings", [])),
+    }
+    record["unsound_reasons"] = unsound_reasons(record, bottleneck=bool(loadgen.get("bottleneck")))
+    record["sound"] = not record["unsound_reasons"]
+    return record
+
+
+def unsound_reasons(record: Mapping[str, Any], *, bottleneck: bool = False) -> list[str]:
+    """Why a run does not measure a steady state (empty when it does)."""
+    reasons = []
+    vus = int(record.get("vus", 0)) or 1
+    mean = record["iterations"] / vus
+    least = int(record.get("min_iterations_per_vu", 0))
+    if least < MIN_ITERATIONS_PER_VU or mean < MEAN_ITERATIONS_PER_VU:
+        reasons.append(
+            f"VUs completed {mean:.1f} iterations each on average (fewest {least}) in the "
+            f"{record['window_s']:g} s window; a steady-state measurement needs at least "
+            f"{MEAN_ITERATIONS_PER_VU:g} on average and {MIN_ITERATIONS_PER_VU} each: lengthen "
+            "the window or lower the VUs or the bcrypt cost"
+        )
+    if bottleneck:
+        reasons.append("the load generator was itself a bottleneck (see its warnings)")
+    if record.get("iterations", 0) == 0:
+        reasons.append("no iteration completed inside the window")
+    return reasons
+
+
+def predicted_iteration_s(vus: int, ceiling_iterations_per_s: float) -> float:
+    """In a closed system at the ceiling, each VU waits its turn: vus / throughput."""
+    return vus / ceiling_iterations_per_s if ceiling_iterations_per_s > 0 else float("inf")
+
+
+def soundness_forecast(vus: int, window_s: float, ceiling_iterations_per_s: float) -> str | None:
+    """Before running: a warning when even at the ceiling the window is too short."""
+    per_iteration = predicted_iteration_s(vus, ceiling_iterations_per_s)
+    expected = window_s / per_iteration
+    if expected < MEAN_ITERATIONS_PER_VU:
+        return (
+            f"{vus} VUs at a ceiling of {ceiling_iterations_per_s:.1f} it/s take about "
+            f"{per_iteration:.1f} s per iteration, so a {window_s:g} s window holds about "
+            f"{expected:.1f} iterations per VU: the run will be marked unsound"
+        )
+    return None
