@@ -57,7 +57,7 @@ class SeriesSpec:
 @dataclass(frozen=True, kw_only=True)
 class BenchConfig:
     vus: int = 200
-    limited_vus: int = 50
+    limited_vus: int = 40
     duration_s: float = 45.0
     warmup_s: float = 10.0
     graceful_stop_s: float = 30.0
@@ -383,8 +383,8 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
     add(
         "--limited-vus",
         type=int,
-        default=50,
-        help="VUs for CPU-limited runs, sized so each VU completes several iterations (50)",
+        default=40,
+        help="VUs for CPU-limited runs, sized so each VU completes several iterations (40)",
     )
     add("--duration", default="45s", help="measured window per run (default 45s)")
     add("--warmup", default="10s", help="load before the window opens (default 10s)")

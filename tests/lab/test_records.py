@@ -1,0 +1,141 @@
+"""Run records and their soundness, from recorded load-generator output (no sockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lab import bench, records
+
+
+def loadgen_output(
+    *, iterations: int, vus: int, least: int, window_s: float = 40.0
+) -> dict[str, Any]:
+    trend = {
+        "avg": 480.0,
+        "min": 2.0,
+        "med": 300.0,
+        "max": 2300.0,
+        "p(90)": 900.0,
+        "p(95)": 1200.0,
+        "p(99)": 2000.0,
+    }
+    metrics: dict[str, Any] = {
+        "http_reqs": {"type": "counter", "values": {"count": iterations * 4 + 13, "rate": 1.0}},
+        "http_req_failed": {
+            "type": "rate",
+            "values": {"rate": 0.0, "passes": 0, "fails": iterations * 4},
+        },
+        "checks": {"type": "rate", "values": {"rate": 1.0}},
+        "http_req_duration": {"type": "trend", "values": trend},
+        "iteration_duration": {"type": "trend", "values": {k: v * 4 for k, v in trend.items()}},
+        "iterations_failed": {"type": "counter", "values": {"count": 0}},
+    }
+    for step in records.STEPS:
+        metrics[f"http_reqs{{step:{step}}}"] = {"values": {"count": iterations}}
+        metrics[f"http_req_failed{{step:{step}}}"] = {"values": {"rate": 0.0, "passes": 0}}
+        metrics[f"http_req_duration{{step:{step}}}"] = {"values": trend}
+    return {
+        "metrics": metrics,
+        "window": {
+            "duration_s": window_s,
+            "warmup_s": 10.0,
+            "iterations_completed_in_window": iterations,
+            "http_reqs_in_window": iterations * 4,
+            "vus_counted": vus,
+            "min_iterations_per_vu": least,
+            "max_iterations_per_vu": least + 2,
+        },
+        "timeseries": {
+            "t": [9, 10, 11, 49, 50],
+            "http_reqs": [5, 60, 61, 59, 7],
+            "http_req_failed": [0] * 5,
+            "iterations": [1, 15, 15, 14, 2],
+            "http_req_duration_p95": [1.0] * 5,
+        },
+        "loadgen": {"bottleneck": False, "warnings": []},
+        "config": {"vus": vus},
+    }
+
+
+def record(**kw: Any) -> dict[str, Any]:
+    return records.run_record(
+        loadgen_output(**kw),
+        topology="single",
+        instances=1,
+        balancer=False,
+        repeat=0,
+        cpu={"cpu_seconds": {"service_1": 70.0}, "host": {"utilisation": 0.97}},
+        ceiling_iterations_per_s=16.0,
+    )
+
+
+def test_rates_count_only_the_window() -> None:
+    r = record(iterations=600, vus=200, least=2)
+    assert r["req_per_s"] == pytest.approx(2400 / 40)
+    assert r["iterations_per_s"] == pytest.approx(15.0)
+    assert r["efficiency"] == pytest.approx(15.0 / 16.0)
+    assert [row["t"] for row in r["timeseries"]] == [0, 1, 39]
+    assert r["steps"]["login"]["count"] == 600
+    assert r["cpu_seconds"] == {"service_1": 70.0}
+
+
+def test_a_steady_state_run_is_sound() -> None:
+    r = record(iterations=600, vus=200, least=2)
+    assert r["sound"], r["unsound_reasons"]
+
+
+def test_the_original_ten_second_window_is_unsound_and_says_why() -> None:
+    r = record(iterations=120, vus=200, least=0, window_s=10.0)
+    assert not r["sound"]
+    assert "0.6 iterations each on average" in r["unsound_reasons"][0]
+
+
+def test_a_bottlenecked_generator_makes_the_run_unsound() -> None:
+    out = loadgen_output(iterations=600, vus=200, least=3)
+    out["loadgen"] = {"bottleneck": True, "warnings": ["event loop lag p99 40 ms"]}
+    r = records.run_record(
+        out,
+        topology="scaled",
+        instances=3,
+        balancer=True,
+        repeat=0,
+        cpu={},
+        ceiling_iterations_per_s=16.0,
+    )
+    assert r["unsound_reasons"] == ["the load generator was itself a bottleneck (see its warnings)"]
+    assert r["loadgen_warnings"] == ["event loop lag p99 40 ms"]
+
+
+def test_forecast_warns_before_an_unsound_run() -> None:
+    assert records.soundness_forecast(200, 10.0, 16.0) is not None
+    assert records.soundness_forecast(200, 45.0, 16.0) is None
+    assert records.soundness_forecast(50, 45.0, 2.0) is not None
+
+
+def test_default_plan_is_three_topologies_in_two_series() -> None:
+    series = bench.plan(bench.BenchConfig())
+    assert [s.name for s in series] == ["shared-host", "cpu-limited"]
+    assert [(r.topology, r.instances, r.balancer) for r in series[0].runs] == [
+        ("single", 1, False),
+        ("single+lb", 1, True),
+        ("scaled", 3, True),
+    ]
+    assert series[0].vus == 200
+    assert series[1].vus == 40
+    assert series[1].cpus_per_instance == 0.5
+
+
+def test_scale_plan_counts_instances_up() -> None:
+    (series,) = bench.plan(bench.BenchConfig(scale=True, scale_max=4, repeats=2))
+    assert [r.instances for r in series.runs] == [1, 1, 2, 2, 3, 3, 4, 4]
+    assert bench.usable_cores(series, series.runs[-1], 2) == 2.0
+    assert bench.usable_cores(series, series.runs[0], 2) == 0.5
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown topologies"):
+        bench.BenchConfig(topologies=("single", "triple"))
+    with pytest.raises(ValueError, match="repeats"):
+        bench.BenchConfig(repeats=0)
