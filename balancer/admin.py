@@ -1,0 +1,104 @@
+"""Admin API (aiohttp.web, same event loop as the proxy).
+
+``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``DELETE /backends/{id}``
+(drain, then remove), ``POST /backends/{id}/drain``, ``/enable``, ``/disable``,
+``GET /metrics`` (Prometheus) and ``GET /`` (the status page). With a token configured every
+route needs ``Authorization: Bearer <token>``. Errors use the proxy's JSON shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from balancer.errors import AdminError
+from balancer.metrics import make_registry, render
+
+if TYPE_CHECKING:
+    from balancer.proxy import ProxyContext
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def backends_payload(ctx: ProxyContext) -> dict[str, Any]:
+    return {
+        "algorithm": ctx.config.algorithm,
+        "backends": [b.to_json() for b in ctx.backends.backends.values()],
+    }
+
+
+def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
+    registry = make_registry(ctx)
+    page = resources.files("balancer").joinpath("status.html").read_bytes()
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token is not None:
+            supplied = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+                response = _error(401, "unauthorized", "a valid bearer token is required")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                return response
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return _error(exc.status, exc.code, exc.message)
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
+
+    async def list_backends(request: web.Request) -> web.Response:
+        return _json(backends_payload(ctx))
+
+    async def add_backend(request: web.Request) -> web.Response:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            raise AdminError(400, "invalid_json", "the body must be a JSON object") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            raise AdminError(400, "invalid_backend", 'expected {"url": "http://host:port"}')
+        weight = data.get("weight", 1)
+        if not isinstance(weight, int) or isinstance(weight, bool):
+            raise AdminError(400, "invalid_weight", "weight must be an integer")
+        backend = ctx.backends.add(data["url"], weight=weight, up=False)
+        return _json(backend.to_json(), 201)
+
+    async def delete_backend(request: web.Request) -> web.Response:
+        backend = ctx.backends.remove(request.match_info["id"])
+        return _json(backend.to_json(), 202)
+
+    def set_state(state: str) -> Handler:
+        async def handler(request: web.Request) -> web.Response:
+            backend = ctx.backends.set_admin_state(request.match_info["id"], state)
+            return _json(backend.to_json())
+
+        return handler
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=render(registry), headers={"Content-Type": "text/plain; version=0.0.4"}
+        )
+
+    app = web.Application(middlewares=[guard])
+    app.router.add_get("/", index)
+    app.router.add_get("/backends", list_backends)
+    app.router.add_post("/backends", add_backend)
+    app.router.add_delete("/backends/{id}", delete_backend)
+    app.router.add_post("/backends/{id}/drain", set_state("draining"))
+    app.router.add_post("/backends/{id}/enable", set_state("enabled"))
+    app.router.add_post("/backends/{id}/disable", set_state("disabled"))
+    app.router.add_get("/metrics", metrics)
+    return app

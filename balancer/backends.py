@@ -1,0 +1,287 @@
+"""The backend registry: each backend's state and counters, and the set the proxy picks from.
+
+Admin API and DNS discovery change the set through the same methods (:meth:`BackendSet.add`,
+:meth:`BackendSet.remove` …), which keep :attr:`BackendSet.available` — the list selection
+runs over — up to date. Nothing here does I/O; listeners registered with
+:meth:`BackendSet.subscribe` (health checker, connection pool) act on the changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from balancer.errors import AdminError
+from balancer.health import CheckResult, HealthState
+from balancer.selection import Selector
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from balancer.upstream import UpstreamConnection
+
+logger = logging.getLogger("balancer.backends")
+
+# Request duration buckets (seconds) for the per-backend histogram.
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def parse_backend_url(url: str) -> tuple[str, int]:
+    """``http://host:port`` → ``(host, port)``; raises ValueError for anything else."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"backend URL must look like http://host:port, got {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"backend URL must not have a path or query: {url!r}")
+    return parts.hostname, parts.port or 80
+
+
+class Backend:
+    """One upstream server. ``active`` counts requests holding one of its ``maxconn`` slots."""
+
+    __slots__ = (
+        "active",
+        "admin_state",
+        "connections",
+        "duration_counts",
+        "duration_sum",
+        "ejected_until",
+        "failures",
+        "health",
+        "host",
+        "id",
+        "idle",
+        "last_check",
+        "port",
+        "removing",
+        "statuses",
+        "streak",
+        "total",
+        "url",
+        "waiters",
+        "weight",
+    )
+
+    def __init__(self, backend_id: str, url: str, *, weight: int, health: HealthState) -> None:
+        self.id = backend_id
+        self.url = url
+        self.host, self.port = parse_backend_url(url)
+        self.weight = weight
+        self.health = health
+        self.admin_state = "enabled"
+        self.removing = False
+        self.active = 0
+        self.total = 0
+        self.failures = 0
+        self.streak = 0
+        self.statuses = [0, 0, 0, 0, 0, 0]
+        self.duration_counts = [0] * (len(DURATION_BUCKETS) + 1)
+        self.duration_sum = 0.0
+        self.idle: list[UpstreamConnection] = []
+        self.connections = 0
+        self.waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
+        self.last_check: CheckResult | None = None
+        self.ejected_until = 0.0
+
+    @property
+    def state(self) -> str:
+        if self.admin_state != "enabled":
+            return self.admin_state
+        return "up" if self.health.up else "down"
+
+    @property
+    def available(self) -> bool:
+        return self.admin_state == "enabled" and self.health.up
+
+    @property
+    def is_idle(self) -> bool:
+        return self.active == 0 and not self.waiters
+
+    def to_json(self) -> dict[str, Any]:
+        check = self.last_check
+        return {
+            "id": self.id,
+            "url": self.url,
+            "state": self.state,
+            "weight": self.weight,
+            "active": self.active,
+            "total": self.total,
+            "failures": self.failures,
+            "consecutive_failures": self.streak,
+            "queued": len(self.waiters),
+            "connections": {"open": self.connections, "idle": len(self.idle)},
+            "responses": {f"{i}xx": self.statuses[i] for i in range(1, 6)},
+            "idle": self.is_idle,
+            "removing": self.removing,
+            "last_check": None
+            if check is None
+            else {
+                "ok": check.ok,
+                "status": check.status,
+                "latency_ms": round(check.latency * 1000, 3),
+                "error": check.error,
+                "at": check.at,
+            },
+        }
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.id} {self.url} {self.state} active={self.active}>"
+
+
+Listener = Callable[[str, Backend], None]
+
+
+class BackendSet:
+    """All backends by id, plus the list of those that may take new requests."""
+
+    def __init__(self, selector: Selector, *, rise: int, fall: int) -> None:
+        self.selector = selector
+        self.rise = rise
+        self.fall = fall
+        self.backends: dict[str, Backend] = {}
+        self.available: list[Backend] = []
+        self._listeners: list[Listener] = []
+        self._next_id = 1
+        # Without active checks nothing could bring a backend up, so new ones start UP.
+        self.active_checks = True
+
+    def subscribe(self, listener: Listener) -> None:
+        """``listener(event, backend)`` is called for added/removed/changed/idle."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: str, backend: Backend) -> None:
+        for listener in self._listeners:
+            listener(event, backend)
+
+    def refresh(self) -> None:
+        self.available = [b for b in self.backends.values() if b.available]
+
+    def pick(self, exclude: tuple[Backend, ...] = ()) -> Backend | None:
+        available = self.available
+        if not available:
+            return None
+        return self.selector.pick(available, exclude)
+
+    def find_url(self, url: str) -> Backend | None:
+        for backend in self.backends.values():
+            if backend.url == url and not backend.removing:
+                return backend
+        return None
+
+    def add(self, url: str, *, weight: int = 1, up: bool = True) -> Backend:
+        """Add a backend. ``up=False`` starts it DOWN, one good check away from UP."""
+        url = url.rstrip("/")
+        if not 0 <= weight <= 256:
+            raise AdminError(400, "invalid_weight", "weight must be between 0 and 256")
+        try:
+            parse_backend_url(url)
+        except ValueError as exc:
+            raise AdminError(400, "invalid_url", str(exc)) from exc
+        if self.find_url(url) is not None:
+            raise AdminError(409, "backend_exists", f"{url} is already a backend")
+        up = up or not self.active_checks
+        health = HealthState(
+            rise=self.rise, fall=self.fall, up=up, pending_successes=0 if up else self.rise - 1
+        )
+        backend = Backend(f"b{self._next_id}", url, weight=weight, health=health)
+        self._next_id += 1
+        self.backends[backend.id] = backend
+        self.refresh()
+        logger.info(
+            "backend %s added: %s (%s)",
+            backend.id,
+            url,
+            backend.state,
+            extra={"fields": {"event": "backend_added", "backend": backend.id, "url": url}},
+        )
+        self._emit("added", backend)
+        return backend
+
+    def get(self, backend_id: str) -> Backend:
+        backend = self.backends.get(backend_id)
+        if backend is None:
+            raise AdminError(404, "backend_not_found", f"no backend {backend_id!r}")
+        return backend
+
+    def set_admin_state(self, backend_id: str, state: str) -> Backend:
+        """``enabled``, ``draining`` (no new requests) or ``disabled`` (also no checks)."""
+        backend = self.get(backend_id)
+        if backend.removing and state == "enabled":
+            raise AdminError(409, "backend_removing", f"{backend_id} is being removed")
+        if backend.admin_state != state:
+            previous = backend.state
+            backend.admin_state = state
+            self.refresh()
+            logger.info(
+                "backend %s: %s -> %s (admin)",
+                backend.id,
+                previous,
+                backend.state,
+                extra={"fields": _change(backend, previous, "admin")},
+            )
+            self._emit("changed", backend)
+        self.check_idle(backend)
+        return backend
+
+    def remove(self, backend_id: str) -> Backend:
+        """Drain the backend, then remove it once its in-flight requests are done."""
+        backend = self.get(backend_id)
+        backend.removing = True
+        if backend.admin_state == "enabled":
+            backend.admin_state = "draining"
+            self.refresh()
+            self._emit("changed", backend)
+        self.check_idle(backend)
+        return backend
+
+    def check_idle(self, backend: Backend) -> None:
+        """Called when a backend may have become idle; finishes a pending removal."""
+        if not backend.is_idle or backend.admin_state == "enabled":
+            return
+        self._emit("idle", backend)
+        if backend.removing and self.backends.get(backend.id) is backend:
+            del self.backends[backend.id]
+            self.refresh()
+            logger.info(
+                "backend %s removed: %s",
+                backend.id,
+                backend.url,
+                extra={"fields": {"event": "backend_removed", "backend": backend.id}},
+            )
+            self._emit("removed", backend)
+
+    def health_transition(self, backend: Backend, change: str | None, reason: str) -> None:
+        """Apply the result of a :class:`HealthState` method; log and publish a change."""
+        if change is None:
+            return
+        previous = "down" if change == "up" else "up"
+        if backend.admin_state == "enabled":
+            self.refresh()
+        level = logging.INFO if change == "up" else logging.WARNING
+        logger.log(
+            level,
+            "backend %s (%s) is %s: %s",
+            backend.id,
+            backend.url,
+            change.upper(),
+            reason,
+            extra={"fields": _change(backend, previous, reason, to=change)},
+        )
+        self._emit("changed", backend)
+
+    def __repr__(self) -> str:
+        return f"<BackendSet {len(self.available)}/{len(self.backends)} available>"
+
+
+def _change(backend: Backend, previous: str, reason: str, to: str = "") -> dict[str, Any]:
+    return {
+        "event": "backend_state",
+        "backend": backend.id,
+        "url": backend.url,
+        "from": previous,
+        "to": to or backend.state,
+        "reason": reason,
+    }

@@ -1,0 +1,317 @@
+"""Balancer configuration: one frozen dataclass, built from defaults, a TOML file, the
+environment and the command line (later sources win). This is the only module that reads
+the environment.
+
+Environment: ``BALANCER_ADMIN_TOKEN`` (bearer token for the admin API), ``BALANCER_CONFIG``
+(path of the TOML file) and ``BALANCER_<OPTION>`` for any option, e.g. ``BALANCER_LISTEN``,
+``BALANCER_BACKENDS`` (URLs separated by commas or spaces), ``BALANCER_BACKEND_DNS``,
+``BALANCER_ALGORITHM``. The TOML file uses the option names with underscores
+(``listen = "0.0.0.0:8000"``, ``backends = ["http://a:8001"]``, ``health_interval = 2.0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+from balancer.backends import parse_backend_url
+from balancer.errors import ConfigError
+from balancer.selection import ALGORITHMS, ALIASES
+
+
+class Address(NamedTuple):
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+DEFAULT_LISTEN = Address("127.0.0.1", 8000)
+DEFAULT_ADMIN = Address("127.0.0.1", 8404)
+
+
+class BackendSpec(NamedTuple):
+    url: str
+    weight: int = 1
+
+
+def parse_address(text: str, what: str = "address") -> Address:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) → :class:`Address`."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{what} must be HOST:PORT, got {text!r}")
+    return Address(host, int(port))
+
+
+def parse_backend(text: str) -> BackendSpec:
+    """``URL`` or ``URL,weight=N``."""
+    url, _, option = text.strip().partition(",")
+    weight = 1
+    if option:
+        key, _, value = option.partition("=")
+        if key.strip() != "weight" or not value.strip().isdigit():
+            raise ConfigError(f"backend options must be ',weight=N', got {text!r}")
+        weight = int(value)
+    url = url.rstrip("/")
+    try:
+        parse_backend_url(url)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    return BackendSpec(url, weight)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BalancerConfig:
+    """Every setting of the balancer; ``__post_init__`` refuses inconsistent values."""
+
+    listen: Address = DEFAULT_LISTEN
+    backends: tuple[BackendSpec, ...] = ()
+    backend_dns: tuple[Address, ...] = ()
+    dns_interval: float = 5.0
+    admin: Address | None = DEFAULT_ADMIN
+    admin_token: str | None = field(default=None, repr=False)
+    algorithm: str = "round-robin"
+    health_path: str = "/health/ready"
+    health_interval: float = 2.0
+    health_timeout: float = 1.0
+    health_jitter: float = 0.1
+    rise: int = 2
+    fall: int = 3
+    eject_after: int = 5
+    eject_time: float = 10.0
+    connect_timeout: float = 5.0
+    server_timeout: float = 30.0
+    header_timeout: float = 10.0
+    keepalive_timeout: float = 75.0
+    upstream_idle_timeout: float = 30.0
+    shutdown_timeout: float = 10.0
+    maxconn: int = 512
+    maxqueue: int = 1024
+    queue_timeout: float = 5.0
+    max_header_size: int = 16384
+    max_body_size: int = 10 * 1024 * 1024
+    retries: int = 2
+    retry_budget_percent: float = 20.0
+    retry_budget_min: int = 3
+    forwarded_proto: str = "http"
+    log_format: str = "text"
+    log_level: str = "info"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        algorithm = ALIASES.get(self.algorithm, self.algorithm)
+        if algorithm not in ALGORITHMS:
+            raise ConfigError(
+                f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
+            )
+        object.__setattr__(self, "algorithm", algorithm)
+        if self.admin is not None and not is_loopback(self.admin.host) and not self.admin_token:
+            raise ConfigError(
+                f"the admin API would listen on {self.admin} without authentication: set "
+                "BALANCER_ADMIN_TOKEN, or bind it to loopback"
+            )
+        if not self.health_path.startswith("/"):
+            raise ConfigError(f"health_path must start with '/', got {self.health_path!r}")
+        positive = [
+            "health_timeout",
+            "connect_timeout",
+            "server_timeout",
+            "header_timeout",
+            "keepalive_timeout",
+            "upstream_idle_timeout",
+            "queue_timeout",
+            "dns_interval",
+        ]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0")
+        at_least_one = ("rise", "fall", "eject_after", "maxconn", "max_header_size")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        non_negative = ["health_interval", "eject_time", "shutdown_timeout", "maxqueue"]
+        non_negative += ["max_body_size", "retries", "retry_budget_min", "retry_budget_percent"]
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
+        if not 0 <= self.health_jitter < 1:
+            raise ConfigError("health_jitter must be a fraction in [0, 1)")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be text or json, got {self.log_format!r}")
+        if self.forwarded_proto not in ("http", "https"):
+            raise ConfigError("forwarded_proto must be http or https")
+
+
+# Options whose names differ from the field (plural list fields).
+_FLAGS = {"backends": "backend"}
+
+
+def _convert(name: str, value: Any) -> Any:
+    """Coerce a value from the TOML file, the environment or argv to the field's type."""
+    if name == "listen":
+        return parse_address(str(value), "listen")
+    if name == "admin":
+        if value in (None, "", "off", "none"):
+            return None
+        return parse_address(str(value), "admin")
+    if name in ("backends", "backend_dns"):
+        if isinstance(value, str):
+            items = [item for item in re.split(r"\s+|,(?!\s*weight)", value) if item]
+        else:
+            items = [str(item) for item in value]
+        if name == "backends":
+            return tuple(parse_backend(str(item)) for item in items)
+        return tuple(parse_address(str(item), "backend-dns") for item in items)
+    default = BalancerConfig.__dataclass_fields__[name].default
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    return None if value is None else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m balancer",
+        description="authscale's asyncio round-robin reverse proxy with health checks, "
+        "safe retries, drain and an admin API.",
+    )
+    add = parser.add_argument
+    add("--config", metavar="FILE", help="TOML file with option names as keys")
+    add("--listen", metavar="HOST:PORT", help="proxy address (127.0.0.1:8000)")
+    add(
+        "--backend",
+        dest="backends",
+        action="append",
+        metavar="URL[,weight=N]",
+        help="a backend http://host:port; repeat for more",
+    )
+    add(
+        "--backend-dns",
+        dest="backend_dns",
+        action="append",
+        metavar="NAME:PORT",
+        help="discover backends by re-resolving NAME (e.g. tasks.service:8000)",
+    )
+    add("--dns-interval", type=float, metavar="S", help="DNS re-resolution interval (5)")
+    add("--admin", metavar="HOST:PORT", help="admin API address (127.0.0.1:8404), 'off' to disable")
+    add(
+        "--algorithm",
+        help="round-robin (default), weighted-round-robin, least-connections, "
+        "power-of-two (aliases rr, wrr, leastconn, p2c)",
+    )
+    add("--health-path", help="active check path (/health/ready)")
+    add("--health-interval", type=float, metavar="S", help="seconds between checks (2); 0 = off")
+    add("--health-timeout", type=float, metavar="S", help="check timeout (1)")
+    add("--health-jitter", type=float, metavar="F", help="interval spread fraction (0.1)")
+    add("--rise", type=int, help="good checks to bring a backend up (2)")
+    add("--fall", type=int, help="failed checks to take a backend down (3)")
+    add(
+        "--eject-after",
+        type=int,
+        metavar="N",
+        help="consecutive connect failures/5xx that eject a backend (5)",
+    )
+    add(
+        "--eject-time",
+        type=float,
+        metavar="S",
+        help="how long an ejected backend stays out when active checks are off (10)",
+    )
+    add("--connect-timeout", type=float, metavar="S", help="upstream connect timeout (5)")
+    add("--server-timeout", type=float, metavar="S", help="wait for a response head (30)")
+    add(
+        "--header-timeout",
+        type=float,
+        metavar="S",
+        help="client must send a complete request head within this (10) → 408",
+    )
+    add("--keepalive-timeout", type=float, metavar="S", help="idle client connections (75)")
+    add(
+        "--upstream-idle-timeout",
+        type=float,
+        metavar="S",
+        help="idle pooled backend connections (30)",
+    )
+    add("--shutdown-timeout", type=float, metavar="S", help="grace for in-flight requests (10)")
+    add("--maxconn", type=int, help="concurrent requests per backend (512)")
+    add("--maxqueue", type=int, help="queued requests per backend (1024)")
+    add("--queue-timeout", type=float, metavar="S", help="max wait in the queue (5) → 503")
+    add("--max-header-size", type=int, metavar="BYTES", help="request head limit (16384) → 431")
+    add(
+        "--max-body-size",
+        type=int,
+        metavar="BYTES",
+        help="request body limit (10 MiB, 0 = none) → 413",
+    )
+    add("--retries", type=int, help="extra backends tried after connect failures (2)")
+    add(
+        "--retry-budget-percent",
+        type=float,
+        metavar="P",
+        help="concurrent retries as a percentage of requests in flight (20)",
+    )
+    add("--retry-budget-min", type=int, metavar="N", help="retries always allowed (3)")
+    add("--forwarded-proto", help="X-Forwarded-Proto value (http)")
+    add("--log-format", choices=("text", "json"), help="text (default) or json")
+    add("--log-level", help="debug, info (default), warning, error")
+    add(
+        "--access-log",
+        action="store_const",
+        const=True,
+        help="log one line per request (off by default: it costs CPU)",
+    )
+    return parser
+
+
+def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> BalancerConfig:
+    """Defaults < TOML file < environment < command line."""
+    args = build_parser().parse_args(argv)
+    names = [f.name for f in fields(BalancerConfig) if f.name != "admin_token"]
+    values: dict[str, Any] = {}
+    config_file = args.config or environ.get("BALANCER_CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            name = {"backend": "backends"}.get(name, name)
+            if name not in names:
+                raise ConfigError(f"unknown setting {key!r} in {config_file}")
+            values[name] = _convert(name, value)
+    for name in names:
+        raw = environ.get(f"BALANCER_{name.upper()}")
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    for name in names:
+        raw = getattr(args, name, None)
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    token = environ.get("BALANCER_ADMIN_TOKEN") or None
+    return BalancerConfig(admin_token=token, **values)

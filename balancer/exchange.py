@@ -1,0 +1,470 @@
+"""One request/response exchange: from the parsed client request to the last response byte.
+
+An exchange picks a backend, gets a pooled connection (synchronously when one is idle, in a
+task otherwise), writes the rewritten head and streams the body, then streams the response
+back. Retry rules: a connection that could not be made goes to the next backend whatever
+the method; an idempotent request whose connection broke before any response byte is
+retried once; anything else that reached a backend — a POST above all — is never replayed.
+Retries also need room in the retry budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from balancer.backends import DURATION_BUCKETS, Backend
+from balancer.errors import (
+    BadResponse,
+    ConnectFailed,
+    HttpError,
+    NoBackend,
+    QueueFull,
+    UpstreamReset,
+    UpstreamTimeout,
+)
+from balancer.http11 import RequestHead, ResponseHead
+from balancer.rewrite import CONTINUE, client_response_head, error_response, upstream_request_head
+from balancer.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from balancer.proxy import ClientConnection, ProxyContext
+
+access_logger = logging.getLogger("balancer.access")
+
+# Request bodies up to this size are kept so an idempotent request can be replayed.
+REPLAY_LIMIT = 64 * 1024
+_LAST_CHUNK = b"0\r\n\r\n"
+QUEUED, ACTIVE, DONE = 0, 1, 2
+# Why the client connection stopped reading (bits of ClientConnection.paused).
+PIPELINE_FULL, BODY_WAIT, UPSTREAM_FULL, STOPPED = 1, 2, 4, 8
+
+
+class Exchange:
+    """State of one request on a client connection (see the module docstring)."""
+
+    __slots__ = (
+        "backend",
+        "body",
+        "body_size",
+        "chunk_out",
+        "close_after",
+        "conn",
+        "ctx",
+        "error",
+        "head",
+        "informational",
+        "replayable",
+        "request_done",
+        "request_id",
+        "reset_retried",
+        "response",
+        "response_done",
+        "retrying",
+        "started",
+        "state",
+        "task",
+        "tried",
+        "until_close",
+        "upstream",
+        "upstream_head",
+    )
+
+    def __init__(self, conn: ClientConnection, head: RequestHead | None, started: float) -> None:
+        self.conn = conn
+        self.ctx: ProxyContext = conn.ctx
+        self.head = head
+        self.started = started
+        self.state = QUEUED
+        self.error: HttpError | None = None
+        self.request_id = b""
+        self.upstream_head = b""
+        self.backend: Backend | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.tried: tuple[Backend, ...] = ()
+        self.retrying = False
+        self.reset_retried = False
+        self.body: list[bytes] = []
+        self.body_size = 0
+        self.replayable = True
+        self.request_done = False
+        self.response: ResponseHead | None = None
+        self.response_done = False
+        self.informational = False
+        self.chunk_out = False
+        self.until_close = False
+        self.close_after = head is None or not head.keep_alive
+
+    # --- request side ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Become the active exchange of the connection: dispatch the request."""
+        ctx = self.ctx
+        self.state = ACTIVE
+        ctx.in_flight += 1
+        head = self.head
+        if head is None or self.error is not None:
+            self.fail(self.error or NoBackend("request refused"))
+            return
+        self.request_id, self.upstream_head = upstream_request_head(
+            head, client_ip=self.conn.client_ip, proto=ctx.proto, ids=ctx.ids
+        )
+        if head.expect_continue and not self.request_done:
+            self.conn.write(CONTINUE)
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        ctx = self.ctx
+        backends = ctx.backends
+        backend = backends.pick(self.tried)
+        if backend is None:
+            self.fail(NoBackend("no backend is available", code="no_backend_available"))
+            return
+        pool = ctx.pool
+        upstream = pool.try_acquire(backend)
+        if upstream is not None:
+            self.attach(backend, upstream)
+            return
+        if not pool.has_slot(backend):
+            for other in backends.available:
+                if other is not backend and other not in self.tried and pool.has_slot(other):
+                    backend = other
+                    upstream = pool.try_acquire(other)
+                    if upstream is not None:
+                        self.attach(backend, upstream)
+                        return
+                    break
+        self.backend = backend
+        self.task = ctx.loop.create_task(self._acquire(backend))
+
+    async def _acquire(self, backend: Backend) -> None:
+        ctx = self.ctx
+        try:
+            upstream = await ctx.pool.acquire(backend)
+        except ConnectFailed as exc:
+            self.task = None
+            ctx.note_failure(backend)
+            self.tried += (backend,)
+            if (
+                len(self.tried) <= ctx.config.retries
+                and self.state == ACTIVE
+                and any(b not in self.tried for b in ctx.backends.available)
+                and ctx.take_retry(self)
+            ):
+                self.backend = None
+                self.dispatch()
+            else:
+                self.fail(exc)
+            return
+        except QueueFull as exc:
+            self.task = None
+            self.fail(exc)
+            return
+        self.task = None
+        if self.state != ACTIVE:
+            ctx.pool.release(backend, upstream, reusable=True, now=ctx.loop.time())
+            return
+        self.attach(backend, upstream)
+
+    def attach(self, backend: Backend, upstream: UpstreamConnection) -> None:
+        self.backend = backend
+        self.upstream = upstream
+        upstream.user = self
+        upstream.parser.sink = self
+        upstream.sent_at = self.ctx.clock
+        backend.total += 1
+        transport = upstream.transport
+        assert transport is not None
+        body = self.body
+        if body:
+            transport.write(self.upstream_head + b"".join(body))
+            if not self.replayable:
+                body.clear()
+        else:
+            transport.write(self.upstream_head)
+        conn = self.conn
+        if conn.writing_paused:
+            transport.pause_reading()
+        if conn.paused & BODY_WAIT:
+            conn.resume_reading(BODY_WAIT)
+
+    def request_body(self, data: bytes) -> None:
+        head = self.head
+        assert head is not None
+        size = self.body_size = self.body_size + len(data)
+        limit = self.ctx.config.max_body_size
+        if limit and size > limit:
+            self.body_too_large()
+            return
+        if self.response_done or self.error is not None:
+            return
+        if head.chunked:
+            data = b"%x\r\n" % len(data) + data + b"\r\n"
+        upstream = self.upstream
+        if upstream is not None and upstream.transport is not None:
+            upstream.transport.write(data)
+            if self.replayable:
+                if size <= REPLAY_LIMIT and head.idempotent:
+                    self.body.append(data)
+                else:
+                    self.replayable = False
+                    self.body.clear()
+        else:
+            self.body.append(data)
+            if size > REPLAY_LIMIT:
+                self.replayable = False
+                self.conn.pause_reading(BODY_WAIT)
+
+    def request_end(self) -> None:
+        self.request_done = True
+        head = self.head
+        if head is not None and head.chunked and not self.response_done:
+            upstream = self.upstream
+            if upstream is not None and upstream.transport is not None:
+                upstream.transport.write(_LAST_CHUNK)
+            if upstream is None or self.replayable:
+                self.body.append(_LAST_CHUNK)
+        if self.response_done and self.state == ACTIVE:
+            self.finish()
+
+    def body_too_large(self) -> None:
+        self.conn.stop_reading()
+        error = HttpError("request body too large", status=413, code="body_too_large")
+        if self.state == ACTIVE:
+            self.fail(error)
+        else:
+            self.error = error
+
+    # --- response side (the ResponseParser sink) --------------------------------------
+
+    def on_response(self, head: ResponseHead) -> None:
+        status = head.status
+        if status < 200:
+            self.informational = True
+            return
+        self.response = head
+        request = self.head
+        assert request is not None
+        backend = self.backend
+        assert backend is not None
+        if status >= 500:
+            self.ctx.note_failure(backend)
+        else:
+            backend.streak = 0
+        close = self.close_after or self.ctx.shutting_down
+        chunk = False
+        if request.method == b"HEAD" or status == 204 or status == 304:
+            pass
+        elif head.chunked or head.content_length is None:
+            self.until_close = not head.chunked
+            if request.version == "1.1":
+                chunk = True
+            else:
+                close = True
+        self.chunk_out = chunk
+        self.close_after = close
+        self.conn.out.append(
+            client_response_head(head, request_id=self.request_id, chunked=chunk, close=close)
+        )
+        if request.method == b"HEAD" and head.content_length != 0:
+            # llhttp cannot be told this response has no body: end it here and do not reuse
+            # the connection, whose parser would wait for the announced body.
+            head.keep_alive = False
+            self.on_response_end()
+
+    def on_response_body(self, data: bytes) -> None:
+        if self.chunk_out:
+            self.conn.out += (b"%x\r\n" % len(data), data, b"\r\n")
+        else:
+            self.conn.out.append(data)
+
+    def on_response_end(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        if self.response_done:
+            return
+        self.response_done = True
+        conn = self.conn
+        if self.chunk_out:
+            conn.out.append(_LAST_CHUNK)
+        conn.flush()
+        if self.request_done:
+            self.finish()
+        else:
+            # The backend answered before the whole body arrived: the rest is discarded and
+            # the upstream connection, now out of step, is closed.
+            self._release(reusable=False)
+
+    def flush(self) -> None:
+        self.conn.flush()
+
+    def pause_client(self) -> None:
+        self.conn.pause_reading(UPSTREAM_FULL)
+
+    def resume_client(self) -> None:
+        self.conn.resume_reading(UPSTREAM_FULL)
+
+    # --- failures -----------------------------------------------------------------------
+
+    def upstream_lost(self, exc: Exception | None) -> None:
+        """The upstream connection closed while this exchange was using it."""
+        if self.response_done:
+            return
+        backend = self.backend
+        assert backend is not None
+        ctx = self.ctx
+        if self.response is not None:
+            if self.until_close:
+                self.on_response_end()
+            else:
+                ctx.note_failure(backend)
+                self._release(reusable=False)
+                self.conn.abort()
+            return
+        self.upstream = None
+        ctx.note_failure(backend)
+        ctx.pool.release(backend, None, reusable=False, now=0.0)
+        head = self.head
+        assert head is not None
+        self.tried += (backend,)
+        if head.idempotent and not self.reset_retried and self.replayable and ctx.take_retry(self):
+            self.reset_retried = True
+            self.backend = None
+            self.dispatch()
+            return
+        self.backend = None
+        self.fail(UpstreamReset("the backend closed the connection before responding"))
+
+    def upstream_failed(self, exc: BadResponse) -> None:
+        backend = self.backend
+        if backend is not None:
+            self.ctx.note_failure(backend)
+        self._release(reusable=False)
+        if self.response is None:
+            self.fail(exc)
+        else:
+            self.conn.abort()
+
+    def timed_out(self) -> None:
+        """No response within the server timeout (called by the sweeper)."""
+        backend = self.backend
+        if backend is not None:
+            self.ctx.note_failure(backend)
+        self._release(reusable=False)
+        self.fail(UpstreamTimeout("the backend did not respond in time"))
+
+    def fail(self, error: HttpError) -> None:
+        """End the exchange with a JSON error, or cut the client off if a response began."""
+        ctx = self.ctx
+        ctx.count_error(error.code)
+        self._release(reusable=False)
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.response is not None:
+            self.conn.abort()
+            return
+        if not self.request_id:
+            self.request_id = ctx.ids.next()
+        if not self.request_done:
+            self.close_after = True
+            self.conn.stop_reading()
+        head = self.head
+        self.conn.write(
+            error_response(
+                error.status,
+                error.code,
+                error.message,
+                request_id=self.request_id,
+                retry_after=1 if error.status == 503 else None,
+                close=self.close_after,
+                head_only=head is not None and head.method == b"HEAD",
+            )
+        )
+        self.response_done = True
+        self.request_done = True
+        self.finish(status=error.status)
+
+    # --- completion ---------------------------------------------------------------------
+
+    def _release(self, *, reusable: bool) -> None:
+        upstream = self.upstream
+        backend = self.backend
+        if upstream is None or backend is None:
+            return
+        self.upstream = None
+        upstream.user = None
+        if not reusable:
+            upstream.abort()
+        self.ctx.pool.release(backend, upstream, reusable=reusable, now=self.ctx.clock)
+
+    def finish(self, status: int = 0) -> None:
+        if self.state != ACTIVE:
+            return
+        self.state = DONE
+        ctx = self.ctx
+        ctx.in_flight -= 1
+        if self.retrying:
+            ctx.retries_active -= 1
+        response = self.response
+        backend = self.backend
+        if response is not None and backend is not None:
+            status = response.status
+            self._release(reusable=response.keep_alive and not self.until_close)
+            elapsed = ctx.loop.time() - self.started
+            backend.statuses[status // 100] += 1
+            backend.duration_sum += elapsed
+            index = 0
+            for bound in DURATION_BUCKETS:
+                if elapsed <= bound:
+                    break
+                index += 1
+            backend.duration_counts[index] += 1
+        if ctx.access_log:
+            self._log(status)
+        self.conn.exchange_done(self)
+
+    def client_gone(self) -> None:
+        """The client connection closed: stop everything this exchange holds."""
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        self._release(reusable=False)
+        if self.state == ACTIVE:
+            self.ctx.in_flight -= 1
+            if self.retrying:
+                self.ctx.retries_active -= 1
+        self.state = DONE
+
+    def _log(self, status: int) -> None:
+        head = self.head
+        backend = self.backend
+        duration = self.ctx.loop.time() - self.started
+        fields = {
+            "event": "request",
+            "request_id": self.request_id.decode("latin-1"),
+            "client": self.conn.client_ip.decode(),
+            "backend": backend.id if backend is not None else None,
+            "method": head.method.decode("latin-1") if head is not None else None,
+            "path": head.target.decode("latin-1") if head is not None else None,
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+        }
+        access_logger.info(
+            "%s %s %s -> %s %d %.1fms",
+            fields["request_id"],
+            fields["method"],
+            fields["path"],
+            fields["backend"],
+            status,
+            duration * 1000,
+            extra={"fields": fields},
+        )
+
+    def __repr__(self) -> str:
+        head = self.head
+        what = f"{head.method.decode()} {head.target.decode('latin-1')}" if head else "error"
+        return f"<Exchange {what} state={self.state} backend={self.backend}>"

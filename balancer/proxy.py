@@ -1,0 +1,317 @@
+"""The client side: an asyncio Protocol per client connection around the sans-io parser.
+
+Requests on a connection are answered in order. Pipelined requests wait (bodies buffered,
+reading paused beyond a small depth) until the one before them has its complete response.
+Flow control pauses reading on one side while the other side's write buffer is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+from balancer.backends import Backend, BackendSet
+from balancer.errors import HttpError, ProtocolError
+from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, STOPPED, Exchange
+from balancer.http11 import RequestHead, RequestParser
+from balancer.rewrite import RequestIds, error_response
+from balancer.upstream import Pool
+
+if TYPE_CHECKING:
+    from balancer.config import BalancerConfig
+
+logger = logging.getLogger("balancer.proxy")
+
+PIPELINE_DEPTH = 16
+
+
+class ProxyContext:
+    """What every connection shares: configuration, backends, pool, counters."""
+
+    def __init__(
+        self,
+        config: BalancerConfig,
+        backends: BackendSet,
+        pool: Pool,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.config = config
+        self.backends = backends
+        self.pool = pool
+        self.loop = loop
+        self.proto = config.forwarded_proto.encode()
+        self.ids = RequestIds()
+        self.access_log = config.access_log
+        self.clients: set[ClientConnection] = set()
+        self.clock = loop.time()
+        self.shutting_down = False
+        self.in_flight = 0
+        self.retries_active = 0
+        self.retries_total = 0
+        self.connections_total = 0
+        self.errors: dict[str, int] = {}
+        self.all_closed = asyncio.Event()
+
+    def count_error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    def take_retry(self, exchange: Exchange) -> bool:
+        """Envoy-style budget: concurrent retries ≤ max(min, percent of requests in flight)."""
+        if exchange.retrying:
+            self.retries_total += 1
+            return True
+        config = self.config
+        allowed = max(config.retry_budget_min, self.in_flight * config.retry_budget_percent / 100)
+        if self.retries_active >= allowed:
+            self.count_error("retry_budget_exhausted")
+            return False
+        exchange.retrying = True
+        self.retries_active += 1
+        self.retries_total += 1
+        return True
+
+    def note_failure(self, backend: Backend) -> None:
+        """A connect failure, reset, timeout or 5xx from ``backend`` (passive health)."""
+        backend.failures += 1
+        backend.streak += 1
+        if backend.streak >= self.config.eject_after and backend.health.up:
+            backend.streak = 0
+            backend.ejected_until = self.clock + self.config.eject_time
+            change = backend.health.eject()
+            self.backends.health_transition(
+                backend, change, f"ejected after {self.config.eject_after} consecutive failures"
+            )
+
+    def tick(self, now: float) -> None:
+        """Periodic work: timeouts of clients and backends, idle upstream connections."""
+        self.clock = now
+        config = self.config
+        for client in list(self.clients):
+            client.check_timeouts(now, config.header_timeout, config.keepalive_timeout)
+            exchange = client.active
+            if exchange is not None:
+                upstream = exchange.upstream
+                if (
+                    upstream is not None
+                    and exchange.response is None
+                    and now - upstream.sent_at > config.server_timeout
+                ):
+                    exchange.timed_out()
+        self.pool.sweep(now)
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client connection: parses requests and runs their exchanges one after another."""
+
+    def __init__(self, ctx: ProxyContext) -> None:
+        self.ctx = ctx
+        self.transport: asyncio.Transport | None = None
+        self.parser = RequestParser(self, max_header_size=ctx.config.max_header_size)
+        self.client_ip = b""
+        self.exchanges: deque[Exchange] = deque()
+        self.parsing: Exchange | None = None
+        self.out: list[bytes] = []
+        self.head_since: float | None = None
+        self.idle_since = 0.0
+        self.received = False
+        self.paused = 0
+        self.writing_paused = False
+        self.closed = False
+        self.eof = False
+
+    @property
+    def active(self) -> Exchange | None:
+        return self.exchanges[0] if self.exchanges else None
+
+    # --- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.client_ip = str(peer[0]).encode() if peer else b"unknown"
+        ctx = self.ctx
+        self.head_since = self.idle_since = ctx.clock
+        ctx.clients.add(self)
+        ctx.connections_total += 1
+        if ctx.shutting_down:
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.paused & STOPPED:
+            return
+        parser = self.parser
+        try:
+            parser.feed(data)
+        except ProtocolError as exc:
+            self._protocol_error(exc)
+            return
+        if parser.in_head:
+            self.received = True
+            if self.head_since is None:
+                self.head_since = self.ctx.clock
+
+    def eof_received(self) -> bool:
+        # A half-closed client still gets the responses to what it sent.
+        self.eof = True
+        return bool(self.exchanges)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        ctx = self.ctx
+        ctx.clients.discard(self)
+        if ctx.shutting_down and not ctx.clients:
+            ctx.all_closed.set()
+        exchanges = self.exchanges
+        while exchanges:
+            exchanges.popleft().client_gone()
+        self.parsing = None
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        exchange = self.active
+        if exchange is not None and exchange.upstream is not None:
+            transport = exchange.upstream.transport
+            if transport is not None:
+                transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        exchange = self.active
+        if exchange is not None and exchange.upstream is not None:
+            transport = exchange.upstream.transport
+            if transport is not None:
+                transport.resume_reading()
+
+    # --- RequestParser sink -----------------------------------------------------------
+
+    def on_request(self, head: RequestHead) -> None:
+        self.head_since = None
+        self.received = False
+        exchange = Exchange(self, head, self.ctx.loop.time())
+        limit = self.ctx.config.max_body_size
+        if limit and head.content_length is not None and head.content_length > limit:
+            exchange.error = HttpError("request body too large", status=413, code="body_too_large")
+            self.stop_reading()
+        self.parsing = exchange
+        exchanges = self.exchanges
+        exchanges.append(exchange)
+        if len(exchanges) == 1:
+            exchange.start()
+        elif len(exchanges) >= PIPELINE_DEPTH:
+            self.pause_reading(PIPELINE_FULL)
+
+    def on_request_body(self, data: bytes) -> None:
+        exchange = self.parsing
+        if exchange is not None:
+            exchange.request_body(data)
+
+    def on_request_end(self) -> None:
+        exchange = self.parsing
+        if exchange is not None:
+            self.parsing = None
+            exchange.request_end()
+
+    # --- used by exchanges --------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        if self.out:
+            self.flush()
+        transport = self.transport
+        if transport is not None and not self.closed:
+            transport.write(data)
+
+    def flush(self) -> None:
+        out = self.out
+        if out:
+            transport = self.transport
+            if transport is not None and not self.closed:
+                transport.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        exchanges = self.exchanges
+        if not exchanges or exchanges[0] is not exchange:
+            return
+        exchanges.popleft()
+        self.flush()
+        if exchange.close_after or self.closed or (self.eof and not exchanges):
+            self.close()
+            return
+        if self.paused & PIPELINE_FULL and len(exchanges) < PIPELINE_DEPTH // 2:
+            self.resume_reading(PIPELINE_FULL)
+        if exchanges:
+            exchanges[0].start()
+        else:
+            self.idle_since = self.ctx.clock
+            if self.ctx.shutting_down:
+                self.close()
+
+    def pause_reading(self, reason: int) -> None:
+        if not self.paused and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self.paused |= reason
+
+    def resume_reading(self, reason: int) -> None:
+        was = self.paused
+        self.paused &= ~reason
+        if was and not self.paused and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    def stop_reading(self) -> None:
+        """Read nothing more: the connection closes after the pending responses."""
+        self.pause_reading(STOPPED)
+        if self.parsing is not None:
+            self.parsing.close_after = True
+
+    def close(self) -> None:
+        self.flush()
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.out.clear()
+        if self.transport is not None and not self.closed:
+            self.transport.abort()
+
+    # --- timeouts and errors --------------------------------------------------------------
+
+    def check_timeouts(self, now: float, header_timeout: float, keepalive_timeout: float) -> None:
+        if self.exchanges or self.closed:
+            return
+        if self.head_since is not None and now - self.head_since > header_timeout:
+            if self.received:
+                self.ctx.count_error("request_timeout")
+                self.write(
+                    error_response(
+                        408, "request_timeout", "request header not received in time", close=True
+                    )
+                )
+            self.stop_reading()
+            self.close()
+        elif self.head_since is None and now - self.idle_since > keepalive_timeout:
+            self.close()
+
+    def _protocol_error(self, error: ProtocolError) -> None:
+        self.stop_reading()
+        parsing = self.parsing
+        if parsing is not None:
+            # The request whose body was being read broke off.
+            parsing.close_after = True
+            if parsing.state == QUEUED:
+                parsing.error = error
+            elif parsing.state == ACTIVE and parsing.response is None:
+                parsing.fail(error)
+            else:
+                self.abort()
+            return
+        exchange = Exchange(self, None, self.ctx.loop.time())
+        exchange.error = error
+        self.exchanges.append(exchange)
+        if len(self.exchanges) == 1:
+            exchange.start()
+
+    def __repr__(self) -> str:
+        return f"<ClientConnection {self.client_ip.decode()} exchanges={len(self.exchanges)}>"

@@ -1,0 +1,187 @@
+"""Pure header rewriting: what the balancer sends upstream and back to the client.
+
+Hop-by-hop headers (RFC 9110 §7.6.1) and every header named in ``Connection`` are dropped
+in both directions. Upstream requests always use HTTP/1.1 keep-alive; ``X-Forwarded-For``
+gets the client address appended, ``X-Forwarded-Proto`` is set, and ``X-Request-ID`` is kept
+when the client sent a sane one or generated otherwise; the same id goes back to the client.
+``Expect`` is answered by the balancer itself (like Envoy), so it is not forwarded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from http import HTTPStatus
+
+import orjson
+
+from balancer.http11 import Headers, RequestHead, ResponseHead
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | {b"expect", b"x-forwarded-for", b"x-forwarded-proto", b"x-request-id"}
+_RESPONSE_DROP = HOP_BY_HOP | {b"x-request-id"}
+_MAX_REQUEST_ID = 200
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class RequestIds:
+    """Generates request ids: a random per-process prefix and a counter (cheap and unique)."""
+
+    __slots__ = ("_counter", "_prefix")
+
+    def __init__(self, prefix: str | None = None) -> None:
+        self._prefix = prefix if prefix is not None else os.urandom(6).hex()
+        self._counter = 0
+
+    def next(self) -> bytes:
+        self._counter += 1
+        return f"{self._prefix}-{self._counter:08x}".encode()
+
+
+def _connection_tokens(headers: Headers) -> frozenset[bytes]:
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return frozenset(tokens)
+
+
+_valid_request_id = re.compile(rb"[\x21-\x7e]{1,%d}" % _MAX_REQUEST_ID).fullmatch
+
+
+def upstream_request_head(
+    head: RequestHead,
+    *,
+    client_ip: bytes,
+    proto: bytes,
+    ids: RequestIds,
+) -> tuple[bytes, bytes]:
+    """Return ``(request id, upstream request head bytes)`` for ``head``.
+
+    A chunked client body is forwarded re-chunked; a ``Content-Length`` body as it is.
+    """
+    parts = [head.method, b" ", head.target, b" HTTP/1.1\r\n"]
+    forwarded_for = b""
+    request_id = b""
+    has_connection = False
+    for name, value in head.headers:
+        if name in _REQUEST_DROP:
+            if name == b"x-forwarded-for":
+                forwarded_for = forwarded_for + b", " + value if forwarded_for else value
+            elif name == b"x-request-id":
+                request_id = value
+            elif name == b"connection":
+                has_connection = True
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    if has_connection:
+        tokens = _connection_tokens(head.headers)
+        if tokens:
+            parts = parts[:4]
+            for name, value in head.headers:
+                if name not in _REQUEST_DROP and name not in tokens:
+                    parts += (name, b": ", value, b"\r\n")
+    if not request_id or not _valid_request_id(request_id):
+        request_id = ids.next()
+    parts += (
+        b"x-forwarded-for: ",
+        forwarded_for + b", " + client_ip if forwarded_for else client_ip,
+        b"\r\nx-forwarded-proto: ",
+        proto,
+        b"\r\nx-request-id: ",
+        request_id,
+        b"\r\n",
+    )
+    if head.chunked:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    parts.append(b"\r\n")
+    return request_id, b"".join(parts)
+
+
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+
+
+def _status_line(status: int, reason: bytes) -> bytes:
+    line = _STATUS_LINES.get((status, reason))
+    if line is None:
+        line = b"HTTP/1.1 %d %s\r\n" % (status, reason)
+        if len(_STATUS_LINES) < 256:
+            _STATUS_LINES[(status, reason)] = line
+    return line
+
+
+def client_response_head(
+    head: ResponseHead, *, request_id: bytes, chunked: bool, close: bool
+) -> bytes:
+    """Return the response head sent to the client for the backend's ``head``.
+
+    ``chunked``: the balancer frames the body with chunked encoding (the backend used chunked,
+    or delimited the body by closing). ``close``: the client connection ends after it.
+    """
+    parts = [_status_line(head.status, head.reason)]
+    has_connection = False
+    for name, value in head.headers:
+        if name in _RESPONSE_DROP:
+            if name == b"connection":
+                has_connection = True
+            continue
+        parts += (name, b": ", value, b"\r\n")
+    if has_connection:
+        tokens = _connection_tokens(head.headers)
+        if tokens:
+            parts = parts[:1]
+            for name, value in head.headers:
+                if name not in _RESPONSE_DROP and name not in tokens:
+                    parts += (name, b": ", value, b"\r\n")
+    parts += (b"x-request-id: ", request_id, b"\r\n")
+    if chunked:
+        parts.append(b"transfer-encoding: chunked\r\n")
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    request_id: bytes = b"",
+    retry_after: int | None = None,
+    close: bool = False,
+    head_only: bool = False,
+) -> bytes:
+    """A complete JSON error response: ``{"error": {"code", "message"}}``."""
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    try:
+        reason = HTTPStatus(status).phrase.encode()
+    except ValueError:
+        reason = b"Error"
+    parts = [
+        b"HTTP/1.1 %d %s\r\n" % (status, reason),
+        b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body),
+    ]
+    if request_id:
+        parts.append(b"x-request-id: " + request_id + b"\r\n")
+    if retry_after is not None:
+        parts.append(b"retry-after: %d\r\n" % retry_after)
+    if close:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if not head_only:
+        parts.append(body)
+    return b"".join(parts)
