@@ -13,7 +13,6 @@ the basin without a starting guess; Levenberg-Marquardt then refines all three.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,20 +65,20 @@ class Fit:
         return self.x1 / self.sigma
 
 
-def fit_amdahl(instances: Sequence[float], throughput: Sequence[float]) -> Fit:
+def fit_amdahl(instances: npt.ArrayLike, throughput: npt.ArrayLike) -> Fit:
     n, x = _points(instances, throughput, needed=2)
     sigma, _, x1, sse = _search(n, x, kappa_range=None)
     return Fit(model="amdahl", x1=x1, sigma=sigma, kappa=0.0, r_squared=_r2(x, sse), points=len(n))
 
 
-def fit_usl(instances: Sequence[float], throughput: Sequence[float]) -> Fit:
+def fit_usl(instances: npt.ArrayLike, throughput: npt.ArrayLike) -> Fit:
     n, x = _points(instances, throughput, needed=3)
     sigma, kappa, x1, sse = _search(n, x, kappa_range=(0.0, _KAPPA_MAX))
     return Fit(model="usl", x1=x1, sigma=sigma, kappa=kappa, r_squared=_r2(x, sse), points=len(n))
 
 
 def _points(
-    instances: Sequence[float], throughput: Sequence[float], *, needed: int
+    instances: npt.ArrayLike, throughput: npt.ArrayLike, *, needed: int
 ) -> tuple[Array, Array]:
     n = np.asarray(instances, dtype=np.float64)
     x = np.asarray(throughput, dtype=np.float64)
