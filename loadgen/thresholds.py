@@ -39,7 +39,7 @@ _AGGREGATIONS = {
     GAUGE: ("value",),
 }
 _EXPRESSION = re.compile(
-    r"^\s*(?P<agg>[a-z]+(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|==|!=|<=|>=|<|>)\s*"
+    r"^\s*(?P<agg>[a-z][a-z0-9]*(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|==|!=|<=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
 _NAME = re.compile(r"^(?P<metric>[a-z_]+)(?:\{(?P<tag>[^}]*)\})?$")

@@ -1,0 +1,132 @@
+"""A small in-memory fake of the auth API on loopback, with programmable delays and failures.
+
+It follows the Service API contract closely enough for the load generator's checks: signup
+refuses a taken email (409), login checks the password, refresh rotates the refresh token,
+logout needs the bearer token. Knobs:
+
+- ``delays[step]``: seconds every request to that step waits before answering;
+- ``fail_every[step] = n``: every n-th request to that step answers 500;
+- :meth:`FakeAuth.stall`: from now on, for ``seconds``, every request is held until the
+  stall ends (like suspending the server process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import secrets
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+
+STEPS = ("signup", "login", "refresh", "logout")
+
+
+class FakeAuth:
+    def __init__(self) -> None:
+        self.delays: dict[str, float] = {}
+        self.fail_every: dict[str, int] = {}
+        self.requests: Counter[str] = Counter()
+        self.emails: list[str] = []
+        self.users: dict[str, str] = {}
+        self.sessions: dict[str, str] = {}
+        self.access: dict[str, str] = {}
+        self._stall_until = 0.0
+        self._ids = itertools.count(1)
+        self.url = ""
+
+    def stall(self, seconds: float) -> None:
+        self._stall_until = time.monotonic() + seconds
+
+    async def _behave(self, step: str) -> web.Response | None:
+        self.requests[step] += 1
+        hold = self._stall_until - time.monotonic()
+        if hold > 0:
+            await asyncio.sleep(hold)
+        if self.delays.get(step):
+            await asyncio.sleep(self.delays[step])
+        every = self.fail_every.get(step)
+        if every and self.requests[step] % every == 0:
+            return _error(500, "internal", "programmed failure")
+        return None
+
+    async def signup(self, request: web.Request) -> web.Response:
+        if (failure := await self._behave("signup")) is not None:
+            return failure
+        body = await request.json()
+        email, password = body["email"], body["password"]
+        self.emails.append(email)
+        if email in self.users:
+            return _error(409, "email_taken", "email taken")
+        self.users[email] = password
+        return web.json_response({"id": str(next(self._ids)), "email": email}, status=201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        if (failure := await self._behave("login")) is not None:
+            return failure
+        body = await request.json()
+        if self.users.get(body["email"]) != body["password"]:
+            return _error(401, "invalid_credentials", "invalid credentials")
+        return self._tokens(body["email"])
+
+    async def refresh(self, request: web.Request) -> web.Response:
+        if (failure := await self._behave("refresh")) is not None:
+            return failure
+        body = await request.json()
+        email = self.sessions.pop(body.get("refresh_token", ""), None)
+        if email is None:
+            return _error(401, "invalid_token", "invalid token")
+        return self._tokens(email)
+
+    async def logout(self, request: web.Request) -> web.Response:
+        if (failure := await self._behave("logout")) is not None:
+            return failure
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.access.pop(token, None) is None:
+            return _error(401, "invalid_token", "invalid token")
+        body = await request.json()
+        self.sessions.pop(body.get("refresh_token", ""), None)
+        return web.Response(status=204)
+
+    def _tokens(self, email: str) -> web.Response:
+        access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
+        self.access[access] = email
+        self.sessions[refresh] = email
+        return web.json_response(
+            {
+                "access_token": access,
+                "refresh_token": refresh,
+                "token_type": "Bearer",
+                "expires_in": 900,
+            }
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        for step in STEPS:
+            app.router.add_post(f"/auth/{step}", getattr(self, step))
+        return app
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@asynccontextmanager
+async def serve(fake: FakeAuth) -> AsyncIterator[FakeAuth]:
+    """Serve ``fake`` on a free loopback port for the duration of the block."""
+    runner = web.AppRunner(fake.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = site._server
+    assert server is not None
+    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    fake.url = f"http://127.0.0.1:{port}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
