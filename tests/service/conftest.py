@@ -201,9 +201,16 @@ def bearer(token: str) -> dict[str, str]:
 class Api:
     """A JSON client for one instance."""
 
-    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.session = session
         self.base_url = base_url
+        self.default_headers = dict(default_headers or {})
 
     async def call(
         self,
@@ -214,7 +221,7 @@ class Api:
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        sent_headers = dict(headers or {})
+        sent_headers = {**self.default_headers, **(headers or {})}
         if json is not None:
             data = orjson.dumps(json)
             sent_headers.setdefault("Content-Type", "application/json")

@@ -1,0 +1,151 @@
+"""Backing stores going away: 503 ``unavailable`` quickly, never a hang, and recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+
+from tests.service.conftest import Api, ServiceProcess, free_port, unique_email
+from tests.service.faults import CuttableProxy, PrivateRedis
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(free_port(), tmp_path_factory.mktemp("redis"))
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_link(database_url: str) -> Iterator[CuttableProxy]:
+    parts = urlsplit(database_url)
+    proxy = CuttableProxy(free_port(), (parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy.start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope="module")
+def fragile_service(
+    spawn: Callable[..., ServiceProcess],
+    private_redis: PrivateRedis,
+    postgres_link: CuttableProxy,
+    database_url: str,
+) -> ServiceProcess:
+    parts = urlsplit(database_url)
+    through_proxy = parts._replace(
+        netloc=parts.netloc.replace(
+            f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{postgres_link.port}"
+        )
+    ).geturl()
+    assert str(postgres_link.port) in through_proxy
+    return spawn(
+        "fragile",
+        AUTH_INSTANCE_ID="fragile",
+        REDIS_URL=private_redis.url,
+        DATABASE_URL=through_proxy,
+        AUTH_IO_TIMEOUT="0.5",
+        AUTH_DB_POOL_MIN="1",
+    )
+
+
+@pytest.fixture
+def fapi(http: aiohttp.ClientSession, fragile_service: ServiceProcess) -> Api:
+    return Api(http, fragile_service.url)
+
+
+async def timed(call: object) -> tuple[float, object]:
+    started = time.monotonic()
+    result = await call  # type: ignore[misc]
+    return time.monotonic() - started, result
+
+
+async def wait_ready(api: Api, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (await api.call("GET", "/health/ready")).status == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the instance did not become ready again")
+
+
+async def test_redis_stopped_gives_503_then_recovers(
+    fapi: Api, private_redis: PrivateRedis
+) -> None:
+    user = await fapi.new_user()
+    private_redis.stop()
+    try:
+        started = time.monotonic()
+        me = await fapi.me(user.access)
+        login = await fapi.login(user.email)
+        refresh = await fapi.refresh(user.refresh)
+        elapsed = time.monotonic() - started
+        for reply in (me, login, refresh):
+            assert (reply.status, reply.code) == (503, "unavailable")
+            assert reply.headers["Retry-After"] == "1"
+        assert elapsed < 3.0
+        ready = await fapi.call("GET", "/health/ready")
+        assert ready.status == 503
+        assert ready.json()["checks"] == {"postgres": "ok", "redis": "unavailable"}
+        assert (await fapi.call("GET", "/health/live")).status == 200
+        # Signup needs only Postgres.
+        assert (await fapi.signup(unique_email())).status == 201
+    finally:
+        private_redis.start()
+    await wait_ready(fapi)
+    # Redis came back empty: old sessions are gone, new ones work.
+    assert (await fapi.me(user.access)).status == 401
+    again = await fapi.login(user.email)
+    assert again.status == 200
+    assert (await fapi.me(again.json()["access_token"])).status == 200
+
+
+async def test_redis_hanging_gives_503_within_the_timeout(
+    fapi: Api, private_redis: PrivateRedis
+) -> None:
+    user = await fapi.new_user()
+    private_redis.pause()
+    try:
+        started = time.monotonic()
+        me = await fapi.me(user.access)
+        elapsed = time.monotonic() - started
+        assert (me.status, me.code) == (503, "unavailable")
+        assert elapsed < 2.5
+        ready = await fapi.call("GET", "/health/ready")
+        assert ready.status == 503
+    finally:
+        private_redis.resume()
+    await wait_ready(fapi)
+    assert (await fapi.me(user.access)).status == 200
+
+
+async def test_postgres_cut_gives_503_then_recovers(
+    fapi: Api, postgres_link: CuttableProxy
+) -> None:
+    user = await fapi.new_user()
+    postgres_link.cut()
+    try:
+        started = time.monotonic()
+        signup = await fapi.signup(unique_email())
+        login = await fapi.login(user.email)
+        elapsed = time.monotonic() - started
+        for reply in (signup, login):
+            assert (reply.status, reply.code) == (503, "unavailable")
+        assert elapsed < 3.0
+        ready = await fapi.call("GET", "/health/ready")
+        assert ready.status == 503
+        assert ready.json()["checks"] == {"postgres": "unavailable", "redis": "ok"}
+        # Token checks need only Redis.
+        assert (await fapi.me(user.access)).status == 200
+    finally:
+        postgres_link.start()
+    await wait_ready(fapi)
+    assert (await fapi.login(user.email)).status == 200

@@ -1,0 +1,131 @@
+"""Login throttling against a real instance with small limits and a 2 s window.
+
+The instance trusts one proxy hop, so each test plays distinct clients by sending the
+X-Forwarded-For a trusted proxy would append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import aiohttp
+import pytest
+
+from service.throttle import client_address
+from tests.service.conftest import Api, ServiceProcess, unique_email
+
+pytestmark = pytest.mark.integration
+
+WINDOW = 2
+
+
+@pytest.fixture(scope="module")
+def throttled_service(spawn: Callable[..., ServiceProcess]) -> ServiceProcess:
+    return spawn(
+        "throttled",
+        AUTH_INSTANCE_ID="throttled",
+        AUTH_LOGIN_MAX_FAILURES="3",
+        AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS="6",
+        AUTH_LOGIN_WINDOW=str(WINDOW),
+        AUTH_TRUSTED_PROXIES="1",
+        # The per-test prefix keeps counters of different runs apart.
+        AUTH_REDIS_PREFIX=f"authscale-throttle-{uuid.uuid4().hex[:8]}:",
+    )
+
+
+@pytest.fixture
+def tapi(http: aiohttp.ClientSession, throttled_service: ServiceProcess) -> Api:
+    # Each test is a distinct client unless it says otherwise.
+    return Api(http, throttled_service.url, default_headers={"X-Forwarded-For": from_address()})
+
+
+def from_address() -> str:
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
+
+
+async def test_account_is_throttled_then_released(tapi: Api) -> None:
+    user = await tapi.new_user(login=False)
+    address = from_address()
+    for _ in range(3):
+        failed = await tapi.login(user.email, "wrong password!", **{"X-Forwarded-For": address})
+        assert failed.status == 401
+    # Even the right password waits now: the attacker learns nothing from it.
+    blocked = await tapi.login(user.email, **{"X-Forwarded-For": from_address()})
+    assert (blocked.status, blocked.code) == (429, "too_many_attempts")
+    retry_after = int(blocked.headers["Retry-After"])
+    assert 1 <= retry_after <= WINDOW
+
+    # Other users, even from the same address, are not affected.
+    other = await tapi.new_user(login=False)
+    assert (await tapi.login(other.email, **{"X-Forwarded-For": address})).status == 200
+
+    await asyncio.sleep(retry_after + 0.2)
+    released = await tapi.login(user.email, **{"X-Forwarded-For": address})
+    assert released.status == 200
+
+
+async def test_success_clears_the_account_count(tapi: Api) -> None:
+    user = await tapi.new_user(login=False)
+    for _ in range(2):
+        assert (await tapi.login(user.email, "wrong password!")).status == 401
+    assert (await tapi.login(user.email)).status == 200
+    for _ in range(2):
+        assert (await tapi.login(user.email, "wrong password!")).status == 401
+    assert (await tapi.login(user.email)).status == 200
+
+
+async def test_unknown_accounts_are_throttled_like_real_ones(tapi: Api) -> None:
+    email = unique_email()
+    for _ in range(3):
+        assert (await tapi.login(email, "whatever password")).status == 401
+    blocked = await tapi.login(email, "whatever password", **{"X-Forwarded-For": from_address()})
+    assert (blocked.status, blocked.code) == (429, "too_many_attempts")
+
+
+async def test_address_is_throttled_across_accounts(tapi: Api) -> None:
+    user = await tapi.new_user(login=False)
+    address = from_address()
+    for _ in range(6):
+        # A spoofed first entry does not help: only the hop the proxy appended counts.
+        spoofed = f"{from_address()}, {address}"
+        reply = await tapi.login(
+            unique_email(), "a guessed password", **{"X-Forwarded-For": spoofed}
+        )
+        assert reply.status == 401
+    blocked = await tapi.login(user.email, **{"X-Forwarded-For": address})
+    assert (blocked.status, blocked.code) == (429, "too_many_attempts")
+    assert (await tapi.login(user.email, **{"X-Forwarded-For": from_address()})).status == 200
+
+
+async def test_throttled_logins_are_counted_in_metrics(tapi: Api) -> None:
+    email = unique_email()
+    for _ in range(4):
+        await tapi.login(email, "whatever password")
+    metrics = (await tapi.call("GET", "/metrics")).body.decode()
+    throttled = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('authscale_logins_total{result="throttled"}')
+    ]
+    assert throttled
+    assert float(throttled[0].split()[-1]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("127.0.0.1", ["203.0.113.7"], 0, "127.0.0.1"),
+        ("127.0.0.1", ["203.0.113.7"], 1, "203.0.113.7"),
+        ("127.0.0.1", ["1.1.1.1, 203.0.113.7"], 1, "203.0.113.7"),
+        ("127.0.0.1", ["1.1.1.1", "203.0.113.7"], 1, "203.0.113.7"),
+        ("127.0.0.1", ["1.1.1.1, 203.0.113.7, 10.0.0.2"], 2, "203.0.113.7"),
+        ("127.0.0.1", ["203.0.113.7"], 2, "127.0.0.1"),
+        ("127.0.0.1", ["not-an-ip"], 1, "127.0.0.1"),
+        ("127.0.0.1", [], 1, "127.0.0.1"),
+        ("127.0.0.1", [" 2001:db8::1 "], 1, "2001:db8::1"),
+    ],
+)
+def test_client_address(peer: str, forwarded: list[str], trusted: int, expected: str) -> None:
+    assert client_address(peer, forwarded, trusted) == expected
