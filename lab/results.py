@@ -61,9 +61,9 @@ class TimePoint(_Doc):
     """One second of a measured window; `t` counts seconds from the window's start."""
 
     t: float
-    reqs: int
-    failed: int = 0
-    iterations: int = 0
+    reqs: float
+    failed: float = 0.0
+    iterations: float = 0.0
     p95_ms: float | None = None
 
 
@@ -132,11 +132,14 @@ class Series(_Doc):
             return run.ceiling_iterations_per_s
         return self.ceiling_iterations_per_s
 
-    def usable_cores_for(self, run: Run) -> float | None:
+    def usable_cores_for(self, run: Run, host_cores: int | None = None) -> float | None:
+        """Cores the run's instances could use: the run's figure, else the sum of their
+        quotas (at most the host's cores), else the series' figure."""
         if run.usable_cores is not None:
             return run.usable_cores
         if self.cpus_per_instance is not None:
-            return run.instances * self.cpus_per_instance
+            quotas = run.instances * self.cpus_per_instance
+            return quotas if host_cores is None else min(quotas, float(host_cores))
         return self.usable_cores
 
     def efficiency_of(self, run: Run) -> float | None:

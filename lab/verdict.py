@@ -52,14 +52,15 @@ def cores(run: Run, component: str) -> float:
     return run.cpu_seconds.get(component, 0.0) / run.window_s if run.window_s else 0.0
 
 
-def quota_use(series: Series, run: Run) -> float | None:
-    usable = series.usable_cores_for(run)
+def quota_use(series: Series, run: Run, host_cores: int | None = None) -> float | None:
+    """Share of their CPU quotas the instances used (None without per-instance limits)."""
+    usable = series.usable_cores_for(run, host_cores)
     if series.cpus_per_instance is None or not usable or not run.window_s:
         return None
     return run.service_cpu_seconds / run.window_s / usable
 
 
-def classify(series: Series, run: Run) -> str:
+def classify(series: Series, run: Run, host_cores: int | None = None) -> str:
     busy = run.host.cpu_seconds_busy
     if run.loadgen_warnings or cores(run, "loadgen") >= ONE_CORE:
         return "loadgen"
@@ -70,7 +71,7 @@ def classify(series: Series, run: Run) -> str:
         return "postgres"
     if cores(run, "redis") >= ONE_CORE:
         return "redis"
-    used = quota_use(series, run)
+    used = quota_use(series, run, host_cores)
     saturated = run.host.utilisation >= SATURATED if used is None else used >= SATURATED
     if saturated:
         efficiency = series.efficiency_of(run)
@@ -85,9 +86,9 @@ def findings(results: Results) -> list[Finding]:
         label = series.label[:1].upper() + series.label[1:]
         for found in (
             _bottlenecks(series, medians, results.machine.cores)
-            + _scale_out(series, medians)
+            + _scale_out(series, medians, results.machine.cores)
             + _balancer_cost(series, medians)
-            + _infra_share(series, medians)
+            + _infra_share(series, medians, results.machine.cores)
         ):
             out.append(Finding(kind=found.kind, series=series.name, text=f"{label} — {found.text}"))
     out += _failures(results)
@@ -159,7 +160,7 @@ def _names(names: Sequence[str]) -> str:
 def _bottlenecks(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
     groups: dict[str, list[str]] = {}
     for topology, run in medians.items():
-        groups.setdefault(classify(series, run), []).append(topology)
+        groups.setdefault(classify(series, run, host_cores), []).append(topology)
     out = []
     for kind, topologies in groups.items():
         runs = [medians[t] for t in topologies]
@@ -182,7 +183,7 @@ def _text_bcrypt(series: Series, runs: Sequence[Run], host_cores: int) -> str:
             f"bcrypt saturated the host's {host_cores} cores ({busy} busy, {share}); "
             "adding instances on the same host cannot add cores."
         )
-    used = _span([quota_use(series, r) or 0.0 for r in runs], _pct, "%")
+    used = _span([quota_use(series, r, host_cores) or 0.0 for r in runs], _pct, "%")
     return (
         f"bcrypt saturated each instance's {figure(series.cpus_per_instance)} CPU quota "
         f"({used} of the quotas used, {share})."
@@ -248,7 +249,7 @@ _BOTTLENECK_TEXT: dict[str, Callable[[Series, Sequence[Run], int], str]] = {
 }
 
 
-def _scale_out(series: Series, medians: dict[str, Run]) -> list[Finding]:
+def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
     single, scaled = medians.get("single"), medians.get("scaled")
     if single is None or scaled is None or not single.req_per_s or not scaled.instances:
         return []
@@ -259,8 +260,9 @@ def _scale_out(series: Series, medians: dict[str, Run]) -> list[Finding]:
         f"({figure(single.req_per_s)} → {figure(scaled.req_per_s)} req/s, "
         f"{percent(linear)} of linear). "
     )
-    before, after = series.usable_cores_for(single), series.usable_cores_for(scaled)
-    limit = classify(series, scaled)
+    before = series.usable_cores_for(single, host_cores)
+    after = series.usable_cores_for(scaled, host_cores)
+    limit = classify(series, scaled, host_cores)
     if limit in ("balancer", "postgres", "redis", "loadgen"):
         text += (
             f"The {scaled.instances} instances were not the limit: {_COMPONENT[limit]} "
@@ -272,7 +274,7 @@ def _scale_out(series: Series, medians: dict[str, Run]) -> list[Finding]:
             f"and throughput followed them ({percent(ratio / (after / before))} of the added "
             "capacity): each instance brought its own CPU."
         )
-    elif classify(series, single) in ("bcrypt", "cpu"):
+    elif classify(series, single, host_cores) in ("bcrypt", "cpu"):
         text += (
             f"All instances shared the same {figure(before)} cores, which one instance had "
             "already saturated, so there was no capacity to add."
@@ -297,13 +299,13 @@ def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:
     return [Finding(kind="balancer-cost", series=series.name, text=text)]
 
 
-def _infra_share(series: Series, medians: dict[str, Run]) -> list[Finding]:
+def _infra_share(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
     run = medians.get("scaled") or next(iter(medians.values()), None)
     if run is None or not run.host.cpu_seconds_busy:
         return []
     infra = run.cpu_seconds.get("postgres", 0.0) + run.cpu_seconds.get("redis", 0.0)
     share = infra / run.host.cpu_seconds_busy
-    if share >= INFRA_NEGLIGIBLE or classify(series, run) in ("postgres", "redis"):
+    if share >= INFRA_NEGLIGIBLE or classify(series, run, host_cores) in ("postgres", "redis"):
         return []
     text = (
         f"Postgres and Redis used {figure(run.cpu_seconds.get('postgres', 0.0))} and "
