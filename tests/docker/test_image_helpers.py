@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -214,3 +215,15 @@ def test_keygen_needs_something_to_do() -> None:
     result = keygen()
     assert result.returncode == 2
     assert "nothing to do" in result.stderr
+
+
+def test_the_documented_openssl_key_is_accepted_by_the_service(tmp_path: Path) -> None:
+    """docker/README.md creates the Swarm key with openssl; the service must load it."""
+    keys = pytest.importorskip("service.keys")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed on this machine")
+    result = run([openssl, "genpkey", "-algorithm", "ed25519"])
+    assert result.returncode == 0, result.stderr
+    assert isinstance(keys.load_private_key(result.stdout.encode()), Ed25519PrivateKey)
+    assert "openssl genpkey -algorithm ed25519" in (REPO / "docker" / "README.md").read_text()
