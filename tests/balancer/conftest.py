@@ -82,7 +82,8 @@ async def raw_exchange(balancer: Balancer, data: bytes, *, read_timeout: float =
         writer.close()
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
+async def wait_for(predicate: Callable[[], bool], limit: float = 5.0) -> None:
+    """Poll ``predicate`` until it holds; fail after ``limit`` seconds."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 - polling state that has no event to wait on
             await asyncio.sleep(0.02)

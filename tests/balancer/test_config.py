@@ -22,7 +22,8 @@ def test_defaults_follow_haproxy() -> None:
     )
     assert config.algorithm == "round-robin"
     assert config.upstream_idle_timeout < 900
-    assert not config.access_log and config.log_format == "text"
+    assert not config.access_log
+    assert config.log_format == "text"
 
 
 def test_argv_wins_over_env_over_file(tmp_path: Path) -> None:

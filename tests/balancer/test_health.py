@@ -51,7 +51,8 @@ def test_new_backend_is_one_check_away_from_up() -> None:
 def test_restore_after_ejection_time() -> None:
     state = HealthState(rise=2, fall=3)
     state.eject()
-    assert state.restore() == "up" and state.up
+    assert state.restore() == "up"
+    assert state.up
 
 
 def test_jittered_delay_stays_within_bounds() -> None:
@@ -69,13 +70,15 @@ def test_monitor_apply_changes_availability_and_logs(caplog: pytest.LogCaptureFi
     failed = CheckResult(False, 503, 0.001, "status 503", 0.0)
     for _ in range(3):
         monitor.apply(backend, failed)
-    assert backend.state == "down" and backends.available == []
+    assert backend.state == "down"
+    assert backends.available == []
     assert backend.last_check is failed
     assert any("DOWN" in r.getMessage() for r in caplog.records)
     ok = CheckResult(True, 200, 0.001, None, 0.0)
     monitor.apply(backend, ok)
     monitor.apply(backend, ok)
-    assert backend.state == "up" and backends.available == [backend]
+    assert backend.state == "up"
+    assert backends.available == [backend]
 
 
 async def test_check_http_against_real_sockets() -> None:
@@ -95,9 +98,15 @@ async def test_check_http_against_real_sockets() -> None:
         server.close()
         await server.wait_closed()
     refused = await check_http("127.0.0.1", port, "/ok", 1.0)
-    assert good.ok and good.status == 200 and good.latency > 0
-    assert not bad.ok and bad.status == 503 and bad.error == "status 503"
-    assert not refused.ok and refused.status is None and refused.error
+    assert good.ok
+    assert good.status == 200
+    assert good.latency > 0
+    assert not bad.ok
+    assert bad.status == 503
+    assert bad.error == "status 503"
+    assert not refused.ok
+    assert refused.status is None
+    assert refused.error
 
 
 async def test_check_http_times_out_on_silent_server() -> None:
@@ -117,4 +126,5 @@ async def test_check_http_times_out_on_silent_server() -> None:
     finally:
         server.close()
         await server.wait_closed()
-    assert not result.ok and result.error == "timeout"
+    assert not result.ok
+    assert result.error == "timeout"
