@@ -407,6 +407,30 @@ def test_mesh_override_publishes_the_service_and_trusts_no_proxy() -> None:
     assert str(override["environment"]["AUTH_TRUSTED_PROXIES"]) == "0"
 
 
+def test_compose_and_stack_configure_the_programs_alike(
+    compose: dict[str, Any], stack: dict[str, Any]
+) -> None:
+    """The two deployments differ in how settings arrive, not in what they are."""
+    how_they_arrive = {"DATABASE_URL", "DATABASE_URL_FILE", "AUTH_JWT_PRIVATE_KEY_FILE"}
+    for name in ("service", "balancer"):
+        one_host = compose["services"][name]["environment"]
+        swarm = dict(stack["services"][name]["environment"])
+        swarm.pop("AUTH_INSTANCE_ID", None)  # Swarm's task template; Compose uses the hostname
+        keys = (set(one_host) | set(swarm)) - how_they_arrive
+        assert set(one_host) - how_they_arrive == set(swarm) - how_they_arrive, name
+        for key in keys:
+            values = {str(one_host[key]), str(swarm[key])}
+            # Compose defaults in ${VAR:-x} form are fine as long as the default matches.
+            defaults = {re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", value) for value in values}
+            if key.endswith("_FILE"):
+                continue  # a path in a volume or in /run/secrets
+            assert len(defaults) == 1, (name, key, values)
+    for name in ("service", "balancer"):
+        assert (
+            command_args(compose["services"][name])[0] == command_args(stack["services"][name])[0]
+        )
+
+
 # ---- Prometheus --------------------------------------------------------------------------
 
 
