@@ -568,7 +568,7 @@ def test_dashboard_shows_what_the_issue_asks_for(dashboard: dict[str, Any]) -> N
         "histogram_quantile(0.99",  # latency percentiles
         'status=~"5.."',  # error rate
         "by (route)",  # ... per route
-        "by (backend)",  # ... per backend
+        "by (backend, url)",  # ... per backend
         "authscale_balancer_backend_up",  # backend health
         "authscale_bcrypt_in_flight",  # bcrypt in flight
         "authscale_logins_total",  # login results
