@@ -1,0 +1,381 @@
+"""The bench report: from a `Results` to report.md, report.html, results.json and the charts.
+
+`build_report` writes the files; `render_terminal` is the table and verdict the bench prints;
+`main_report` is `python -m lab report <results.json>`, which re-renders a report from a
+results file. Figures are cut, not rounded, at the digits shown (see `lab.results.figure`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import charts as charts_module
+from lab.errors import LabError
+from lab.fit import Fit, FitError, fit_amdahl, fit_usl
+from lab.page import Image, Page, Section, Table, render_html, render_markdown, text_table
+from lab.results import Results, Series, change, dump_results, figure, load_results, percent
+from lab.verdict import targets, verdict
+
+#: The original experiment: k6, 200 VUs, 10 s; Docker Swarm, 1 container vs 3.
+ORIGINAL = {
+    "avg_ms": (489.67, 406.03),
+    "req_per_s": (125.76, 132.93),
+    "iteration_s": (5.96, 5.62),
+    "max_s": (2.24, 2.40),
+    "success": (1.0, 1.0),
+}
+ORIGINAL_CAPTION = (
+    "The original experiment: k6, auth scenario, 200 VUs, 10 s; Docker Swarm, one container "
+    "vs three behind its load balancer"
+)
+METRICS = ("avg response", "req/s", "iteration avg", "max latency", "success rate")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportFiles:
+    folder: Path
+    markdown: Path
+    html: Path
+    results_json: Path
+    charts: tuple[Path, ...]
+
+
+def build_report(results: Results, out_dir: Path) -> ReportFiles:
+    """Write results.json, the charts, report.md and report.html into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_json = out_dir / "results.json"
+    dump_results(results, results_json)
+    drawn = charts_module.render_charts(results, out_dir)
+    page = build_page(results, [Image(title=c.title, path=c.path) for c in drawn])
+    markdown, html = out_dir / "report.md", out_dir / "report.html"
+    markdown.write_text(render_markdown(page, out_dir), encoding="utf-8")
+    html.write_text(render_html(page), encoding="utf-8")
+    return ReportFiles(
+        folder=out_dir,
+        markdown=markdown,
+        html=html,
+        results_json=results_json,
+        charts=tuple(c.path for c in drawn),
+    )
+
+
+def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
+    """Everything the report says, in order."""
+    tables = [original_table(), *(comparison_table(s) for s in results.series)]
+    checked = targets(results)
+    target_table = Table(
+        caption="Targets (issue 6, done when)",
+        header=("target", "measured", "met"),
+        rows=tuple((t.description, t.measured, "yes" if t.met else "NO") for t in checked),
+        flagged=frozenset(i for i, t in enumerate(checked) if not t.met),
+    )
+    sections = [
+        Section(title="Verdict", bullets=tuple(verdict(results)), tables=(target_table,)),
+        Section(
+            title="The original experiment and ours",
+            paragraphs=(
+                "Same layout as the original's table; change compares the most-scaled "
+                "topology with `single`. Repeats are merged as medians.",
+            ),
+            tables=tuple(tables),
+        ),
+        Section(title="Latency per step", tables=tuple(step_table(s) for s in results.series)),
+        Section(
+            title="CPU by component",
+            tables=tuple(cpu_table(s, results.machine.cores) for s in results.series),
+        ),
+        Section(
+            title="Ceiling and efficiency",
+            paragraphs=(_ceiling_text(results),),
+            tables=tuple(efficiency_table(s, results.machine.cores) for s in results.series),
+        ),
+    ]
+    if results.scale_curve is not None:
+        sections.append(Section(title="Scale-out curve", tables=scale_tables(results)))
+    sections += [
+        Section(title="Charts", images=tuple(images)),
+        Section(title="Parameters", tables=(parameters_table(results),)),
+        Section(title="Soundness of each run", tables=(soundness_table(results),)),
+    ]
+    return Page(
+        title=f"authscale bench report, {results.started_at}",
+        facts=facts(results),
+        sections=tuple(sections),
+    )
+
+
+def facts(results: Results) -> tuple[tuple[str, str], ...]:
+    m = results.machine
+    return (
+        ("Command", f"`{results.command}`"),
+        ("Started", results.started_at),
+        ("Finished", results.finished_at),
+        (
+            "Machine",
+            f"{m.cores} cores, {m.cpu_model}, {figure(m.memory_gib, 1)} GiB, "
+            f"kernel {m.kernel}, Python {m.python}",
+        ),
+        ("Infra", ", ".join(f"{k}: {v}" for k, v in results.infra.items())),
+        ("Figures", "cut, not rounded, at the digits shown; latencies in ms unless stated"),
+    )
+
+
+def original_table() -> Table:
+    o = ORIGINAL
+    rows = _metric_rows(
+        [
+            (o["avg_ms"][0], o["req_per_s"][0], o["iteration_s"][0], o["max_s"][0], 1.0),
+            (o["avg_ms"][1], o["req_per_s"][1], o["iteration_s"][1], o["max_s"][1], 1.0),
+        ]
+    )
+    return Table(
+        caption=ORIGINAL_CAPTION,
+        header=("metric", "1 container", "3 containers", "change"),
+        rows=rows,
+    )
+
+
+def comparison_table(series: Series) -> Table:
+    medians = series.medians()
+    names = list(medians)
+    values = [
+        (
+            r.http_req_duration.avg,
+            r.req_per_s,
+            r.iteration_duration.avg / 1000,
+            r.http_req_duration.max / 1000,
+            r.checks_rate,
+        )
+        for r in medians.values()
+    ]
+    base = names.index("single") if "single" in names else 0
+    target = names.index("scaled") if "scaled" in names else len(names) - 1
+    rows = _metric_rows(values, base=base, target=target)
+    caption = f"This machine, {series.label}: {series.vus} VUs, bcrypt cost {series.bcrypt_cost}"
+    return Table(
+        caption=caption,
+        header=("metric", *names, "change"),
+        rows=rows,
+        note=f"change: {names[target]} vs {names[base]}",
+    )
+
+
+def _metric_rows(
+    columns: Sequence[tuple[float, float, float, float, float]], base: int = 0, target: int = -1
+) -> tuple[tuple[str, ...], ...]:
+    shows: tuple[Callable[[float], str], ...] = (
+        lambda v: figure(v, 2, "ms"),
+        figure,
+        lambda v: figure(v, 2, "s"),
+        lambda v: figure(v, 2, "s"),
+        lambda v: percent(v, 2),
+    )
+    rows = []
+    for i, (metric, show) in enumerate(zip(METRICS, shows, strict=True)):
+        before, after = columns[base][i], columns[target][i]
+        if metric == "success rate":
+            points = figure((after - before) * 100, 2)
+            delta = f"{'' if points.startswith('-') else '+'}{points} pp"
+        else:
+            delta = change(before, after)
+        rows.append((metric, *(show(c[i]) for c in columns), delta))
+    return tuple(rows)
+
+
+def step_table(series: Series) -> Table:
+    rows = []
+    for topology, run in series.medians().items():
+        for step, s in run.steps.items():
+            d = s.http_req_duration
+            rows.append(
+                (
+                    f"{step} ({topology})",
+                    str(s.count),
+                    str(s.failed),
+                    *(figure(v) for v in (d.med, d.p95, d.p99, d.max)),
+                )
+            )
+    return Table(
+        caption=f"{series.label}: latency per step (ms)",
+        header=("step", "requests", "failed", "p50", "p95", "p99", "max"),
+        rows=tuple(rows),
+    )
+
+
+def cpu_table(series: Series, host_cores: int) -> Table:
+    medians = series.medians()
+    components = list(dict.fromkeys(c for r in medians.values() for c in r.cpu_seconds))
+    rows: list[tuple[str, ...]] = [
+        (c, *(figure(r.cpu_seconds[c]) if c in r.cpu_seconds else "–" for r in medians.values()))
+        for c in components
+    ]
+    runs = list(medians.values())
+    rows.append(("all listed", *(figure(sum(r.cpu_seconds.values())) for r in runs)))
+    rows.append(("host busy", *(figure(r.host.cpu_seconds_busy) for r in runs)))
+    rows.append(("host utilisation", *(percent(r.host.utilisation) for r in runs)))
+    rows.append(("window (s)", *(figure(r.window_s, 1) for r in runs)))
+    return Table(
+        caption=f"{series.label}: CPU seconds over the measured window",
+        header=("component", *medians),
+        rows=tuple(rows),
+        note=f"Host utilisation = busy CPU seconds ÷ ({host_cores} cores × window).",
+    )
+
+
+def _ceiling_text(results: Results) -> str:
+    c = results.ceiling
+    if c is None:
+        return "The bcrypt ceiling was not measured in this run."
+    return (
+        f"bcrypt cost {c.bcrypt_cost} on this machine: hash {figure(c.hash_ms)} ms, verify "
+        f"{figure(c.verify_ms)} ms; {figure(c.pairs_per_s_parallel)} hash+verify pairs/s on "
+        f"{c.threads} threads ({figure(c.pairs_per_s_single_thread)} on one). One iteration "
+        "does one pair (signup hashes, login verifies), so the ceiling is the pairs/s the "
+        "usable cores allow; efficiency = measured iterations/s ÷ ceiling."
+    )
+
+
+def efficiency_table(series: Series, host_cores: int) -> Table:
+    rows = []
+    for topology, r in series.medians().items():
+        rows.append(
+            (
+                topology,
+                str(r.instances),
+                figure(series.usable_cores_for(r, host_cores)),
+                figure(series.ceiling_for(r)),
+                figure(r.iterations_per_s),
+                figure(series.efficiency_of(r)),
+                percent(r.host.utilisation),
+            )
+        )
+    return Table(
+        caption=f"{series.label}: ceiling and efficiency",
+        header=(
+            "topology",
+            "instances",
+            "usable cores",
+            "ceiling it/s",
+            "measured it/s",
+            "efficiency",
+            "host utilisation",
+        ),
+        rows=tuple(rows),
+    )
+
+
+def scale_tables(results: Results) -> tuple[Table, ...]:
+    curve = results.scale_curve
+    if curve is None:
+        return ()
+    n = [float(p.instances) for p in curve.points]
+    x = [p.iterations_per_s for p in curve.points]
+    fits: list[Fit] = []
+    for fitter in (fit_usl, fit_amdahl):
+        try:
+            fits.append(fitter(n, x))
+        except FitError:
+            continue
+    one = x[n.index(min(n))] / min(n) if n else 0.0
+    points = Table(
+        caption=f"Scale-out: {curve.series}, {figure(curve.cpus_per_instance)} CPU per instance",
+        header=("instances", "it/s", "req/s", "× one instance", *(f.model for f in fits)),
+        rows=tuple(
+            (
+                str(p.instances),
+                figure(p.iterations_per_s),
+                figure(p.req_per_s),
+                figure(p.iterations_per_s / one) if one else "n/a",
+                *(figure(float(f.predict([p.instances])[0])) for f in fits),
+            )
+            for p in curve.points
+        ),
+    )
+    models = Table(
+        caption="Fitted models (least squares on it/s)",
+        header=("model", "X1 it/s", "σ", "κ", "R²", "peak N*", "peak it/s"),
+        rows=tuple(
+            (
+                f.model,
+                figure(f.x1),
+                figure(f.sigma, 4),
+                figure(f.kappa, 5) if f.model == "usl" else "0 (fixed)",
+                figure(f.r_squared, 3),
+                figure(f.peak_instances, 1) if f.peak_instances else "none",
+                figure(f.peak_throughput) if f.peak_throughput else "none",
+            )
+            for f in fits
+        ),
+        note="X(N) = X1·N / (1 + σ(N−1) + κN(N−1)); Amdahl is κ = 0. N* = √((1−σ)/κ).",
+    )
+    return (points, models)
+
+
+def parameters_table(results: Results) -> Table:
+    params = results.to_dict()["parameters"]
+    rows = tuple((k, _plain(v)) for k, v in params.items())
+    return Table(caption="Parameters", header=("parameter", "value"), rows=rows)
+
+
+def soundness_table(results: Results) -> Table:
+    rows: list[tuple[str, ...]] = []
+    flagged = set()
+    for s in results.series:
+        for r in s.runs:
+            if not r.sound:
+                flagged.add(len(rows))
+            rows.append(
+                (
+                    s.name,
+                    r.topology,
+                    str(r.repeat),
+                    figure(r.window_s, 1),
+                    f"{r.min_iterations_per_vu}–{r.max_iterations_per_vu}",
+                    "sound" if r.sound else "UNSOUND",
+                    "; ".join(r.unsound_reasons),
+                )
+            )
+    return Table(
+        caption="Every run, before medians",
+        header=("series", "topology", "repeat", "window s", "iterations/VU", "sound", "why not"),
+        rows=tuple(rows),
+        flagged=frozenset(flagged),
+    )
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return figure(value, 3).rstrip("0").rstrip(".")
+    return str(value)
+
+
+def render_terminal(results: Results) -> str:
+    """The original's table, ours per series, and the verdict, for a terminal."""
+    out = [f"authscale bench, {results.started_at}: `{results.command}`", ""]
+    for table in (original_table(), *(comparison_table(s) for s in results.series)):
+        out += [*text_table(table), ""]
+    out += ["Verdict:"] + [f"- {sentence}" for sentence in verdict(results)]
+    return "\n".join(out)
+
+
+def main_report(argv: Sequence[str]) -> int:
+    """`python -m lab report <results.json> [--out DIR]`: re-render a report."""
+    parser = argparse.ArgumentParser(prog="python -m lab report", description=main_report.__doc__)
+    parser.add_argument("results", type=Path, help="a results.json written by the bench")
+    parser.add_argument("--out", type=Path, help="folder for the report (default: beside it)")
+    args = parser.parse_args(list(argv))
+    try:
+        results = load_results(args.results)
+        files = build_report(results, args.out or args.results.parent)
+    except LabError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 1
+    print(render_terminal(results))
+    print(f"report: {files.folder}")
+    return 0
