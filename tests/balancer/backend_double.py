@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 
 import orjson
@@ -79,14 +78,13 @@ class ScriptedBackend:
                     self.in_flight -= 1
                 if not keep:
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            # Cancelled by kill(): end quietly, as the process it stands for would be gone.
             pass
         finally:
             self._tasks.discard(task)
             self._writers.discard(writer)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            writer.transport.abort()
 
     async def _respond(
         self,
