@@ -288,14 +288,17 @@ def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:
     single, behind = medians.get("single"), medians.get("single+lb")
     if single is None or behind is None:
         return []
-    per_req = behind.cpu_seconds.get("balancer", 0.0) / behind.http_reqs * 1e6
     text = (
         f"the balancer in front of one instance changed req/s by "
         f"{change(single.req_per_s, behind.req_per_s)} "
-        f"({figure(single.req_per_s)} → {figure(behind.req_per_s)}); it used "
-        f"{figure(behind.cpu_seconds.get('balancer', 0.0))} CPU-s, {figure(per_req, 0)} µs "
-        "per request."
+        f"({figure(single.req_per_s)} → {figure(behind.req_per_s)})"
     )
+    seconds = behind.cpu_seconds.get("balancer")
+    if seconds is None or not behind.http_reqs:
+        text += "; its CPU was not measured."
+    else:
+        per_req = seconds / behind.http_reqs * 1e6
+        text += f"; it used {figure(seconds)} CPU-s, {figure(per_req, 0)} µs per request."
     return [Finding(kind="balancer-cost", series=series.name, text=text)]
 
 

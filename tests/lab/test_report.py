@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lab import records
 from lab.report import ReportFiles, build_report, main_report, render_terminal
 from lab.results import (
     Results,
@@ -268,3 +269,58 @@ def test_main_report_re_renders_a_results_file(
 def test_main_report_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main_report([str(tmp_path / "nothing.json")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def _loadgen_window(iterations: int) -> dict[str, Any]:
+    """The load generator's JSON, reduced to what `lab.records` reads."""
+    trend = {"avg": 3300.0, "min": 9.0, "med": 2900.0, "max": 12100.0}
+    trend |= {"p(90)": 7900.0, "p(95)": 8400.0, "p(99)": 9800.0}
+    metrics: dict[str, Any] = {
+        "http_req_duration": {"values": trend},
+        "iteration_duration": {"values": {k: v * 4 for k, v in trend.items()}},
+        "checks": {"values": {"rate": 1.0}},
+    }
+    for step in ("signup", "login", "refresh", "logout"):
+        metrics[f"http_reqs{{step:{step}}}"] = {"values": {"count": iterations}}
+        metrics[f"http_req_duration{{step:{step}}}"] = {"values": trend}
+    return {
+        "metrics": metrics,
+        "window": {
+            "duration_s": 40.0,
+            "warmup_s": 10.0,
+            "iterations_completed_in_window": iterations,
+            "http_reqs_in_window": iterations * 4,
+            "vus_counted": 200,
+            "min_iterations_per_vu": 2,
+            "max_iterations_per_vu": 4,
+        },
+        "timeseries": {"t": [10, 11], "http_reqs": [60, 61], "iterations": [15, 15]},
+        "loadgen": {"warnings": []},
+    }
+
+
+def test_runs_recorded_by_the_bench_parse_and_report(tmp_path: Path) -> None:
+    """The contract with `lab.records`: its run records are runs of this document."""
+    data = doc("bcrypt_bound")
+    usage = {
+        "cpu_seconds": {"service_1": 75.0, "postgres": 0.9, "redis": 0.2, "loadgen": 1.6},
+        "host": {"cpu_seconds_busy": 78.4, "utilisation": 0.98},
+    }
+    data["series"][0]["runs"] = [
+        records.run_record(
+            _loadgen_window(iterations),
+            topology=topology,
+            instances=instances,
+            balancer=instances > 1,
+            repeat=0,
+            cpu=usage,
+            ceiling_iterations_per_s=16.0,
+        )
+        for topology, instances, iterations in (("single", 1, 620), ("scaled", 3, 612))
+    ]
+    results = Results.from_dict(data)
+    run = results.series[0].runs[0]
+    assert run.req_per_s == pytest.approx(62.0)
+    assert [p.reqs for p in run.timeseries] == [60.0, 61.0]
+    files = build_report(results, tmp_path)
+    assert "| req/s | 62.00 | 61.20 | -1.2 % |" in files.markdown.read_text()
