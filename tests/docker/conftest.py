@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.docker.deployment import Deployment
 
 
 def free_port() -> int:
@@ -17,3 +22,16 @@ def free_port() -> int:
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
+
+
+@pytest.fixture(scope="package")
+def deployment(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """A real service behind a real balancer, shared by the tests of this folder."""
+    from tests.docker.deployment import running_deployment
+
+    with running_deployment(
+        database_url, redis_url, tmp_path_factory.mktemp("deployment")
+    ) as running:
+        yield running
