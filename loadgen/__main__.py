@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().print_usage(sys.stderr)
         print(f"error: {exc}", file=sys.stderr)
         return USAGE_EXIT_CODE
-    progress = Progress(config.window_s, enabled=not config.quiet)
+    progress = Progress(config.run_s, enabled=not config.quiet)
     try:
         result = run_sync(config, progress.update)
     except RunError as exc:

@@ -5,6 +5,9 @@ Flags override the environment (``LOADGEN_TARGET``, ``LOADGEN_VUS``, ``LOADGEN_D
 k6's (``10s``, ``1m30s``, ``500ms``, ``2h``; a bare number means seconds) and rates as
 ``50/s``, ``600/m`` or ``50``.
 
+With ``--warmup W`` the load runs W + duration; metrics, thresholds and the window block
+describe only what ended after the warm-up, the time series covers the whole run.
+
 The executor follows from the options, like k6's CLI shortcuts: ``--rate`` selects
 ``constant-arrival-rate`` (open model), ``--stage`` selects ``ramping-vus``, otherwise
 ``constant-vus``.
@@ -116,6 +119,7 @@ class LoadConfig:
     target: str
     vus: int = 1
     duration_s: float = 10.0
+    warmup_s: float = 0.0
     stages: tuple[Stage, ...] = ()
     rate: float | None = None
     max_vus: int | None = None
@@ -141,6 +145,8 @@ class LoadConfig:
             raise ConfigError("--vus must be at least 1")
         if self.duration_s <= 0 and not self.stages:
             raise ConfigError("--duration must be positive")
+        if self.warmup_s < 0 or (self.stages and self.warmup_s >= self.run_s):
+            raise ConfigError("--warmup must be shorter than the stages")
         if self.rate is not None and self.stages:
             raise ConfigError("--rate (open model) and --stage (ramping VUs) exclude each other")
         if self.max_vus is not None and self.max_vus < self.vus:
@@ -175,11 +181,16 @@ class LoadConfig:
         return self.rate is not None
 
     @property
-    def window_s(self) -> float:
-        """The measurement window: the scheduled duration, graceful stop excluded."""
+    def run_s(self) -> float:
+        """How long iterations are started: warm-up plus window (or the stages)."""
         if self.stages:
             return sum(stage.duration_s for stage in self.stages)
-        return self.duration_s
+        return self.warmup_s + self.duration_s
+
+    @property
+    def window_s(self) -> float:
+        """The measurement window's length: after the warm-up, before the graceful stop."""
+        return self.run_s - self.warmup_s
 
     @property
     def vus_allocated(self) -> int:
@@ -215,6 +226,7 @@ class LoadConfig:
             "vus": self.vus,
             "max_vus": self.vus_allocated,
             "duration_s": self.window_s,
+            "warmup_s": self.warmup_s,
             "stages": [{"duration_s": s.duration_s, "target": s.target} for s in self.stages],
             "rate_per_s": self.rate,
             "when_busy": self.when_busy if self.open_model else None,
@@ -252,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", help="base URL of the service or balancer [LOADGEN_TARGET]")
     parser.add_argument("--vus", type=int, help="VUs (pre-allocated VUs with --rate) [1]")
     parser.add_argument("--duration", help="test duration, e.g. 10s, 1m30s [10s]")
+    parser.add_argument(
+        "--warmup",
+        default="0s",
+        help="load before the measured window opens; what ends during it is only in the time "
+        "series [0s] (with --stage: the first part of the stages)",
+    )
     parser.add_argument(
         "--stage",
         action="append",
@@ -309,6 +327,7 @@ def config_from_args(
         target=target.rstrip("/"),
         vus=vus,
         duration_s=parse_duration(duration),
+        warmup_s=parse_duration(args.warmup),
         stages=tuple(parse_stage(s) for s in args.stage),
         rate=None if args.rate is None else parse_rate(args.rate),
         max_vus=args.max_vus,

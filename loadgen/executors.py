@@ -106,8 +106,8 @@ async def _vu_loop(run: _Run, vu: VU) -> None:
 
 async def _ramping(run: _Run, t0_ns: int) -> None:
     config = run.config
-    stages = config.stages or (Stage(config.duration_s, config.vus),)
-    end_ns = t0_ns + int(config.window_s * 1e9)
+    stages = config.stages or (Stage(config.run_s, config.vus),)
+    end_ns = t0_ns + int(config.run_s * 1e9)
     running: dict[int, asyncio.Task[None]] = {}
     active = 0
     while True:
@@ -139,7 +139,7 @@ async def _arrival_rate(run: _Run, t0_ns: int) -> None:
     assert config.rate is not None
     interval_ns = 1e9 / config.rate
     phase_ns = int(config.phase_s * 1e9)
-    end_ns = t0_ns + int(config.window_s * 1e9)
+    end_ns = t0_ns + int(config.run_s * 1e9)
     max_vus = config.vus_allocated
     idle: list[VU] = [run.allocate() for _ in range(config.vus)]
     idle.reverse()

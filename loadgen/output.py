@@ -23,10 +23,14 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
     options            {"summaryTrendStats": [...], "summaryTimeUnit": "ms", "noColor": true}
     state              {"testRunDurationMs": float}  from test start to the end of the
                        graceful stop
+      With --warmup, metrics and thresholds cover only what ended after the warm-up and
+      counter rates are per second of (testRunDuration - warm-up).
     thresholds_ok      false when any threshold failed (the CLI then exits with 99)
-    window             the measurement window [0, duration_s] (graceful stop excluded):
-                       duration_s, graceful_stop_s, iterations_started,
-                       iterations_completed (whenever they ended),
+    window             the measurement window [warmup_s, warmup_s + duration_s] after the
+                       test start (graceful stop excluded): warmup_s, duration_s,
+                       start_epoch_s (wall-clock start of the window, Unix seconds),
+                       graceful_stop_s, iterations_started, iterations_completed (all
+                       that ran to their end, warm-up and graceful stop included),
                        iterations_completed_in_window, iterations_interrupted (cancelled
                        at the end of the graceful stop), dropped_iterations,
                        http_reqs_in_window, http_reqs_rate_in_window (per second),
@@ -130,7 +134,7 @@ def _trend_sources(recorder: Recorder, total: StepStats) -> dict[str, Histogram]
 def build_metrics(result: RunResult) -> dict[str, dict[str, Any]]:
     """The ``metrics`` object, with threshold verdicts attached."""
     recorder, config = result.recorder, result.config
-    duration_s = recorder.duration_ns / 1e9
+    duration_s = recorder.duration_ns / 1e9 - config.warmup_s
     total = recorder.step_total()
     extra: dict[str, tuple[float, ...]] = {}
     for threshold in config.thresholds:
@@ -192,10 +196,12 @@ def build_window(result: RunResult) -> dict[str, Any]:
     window_s = config.window_s
     per_vu = list(recorder.per_vu_in_window.values())
     return {
+        "warmup_s": config.warmup_s,
         "duration_s": window_s,
+        "start_epoch_s": recorder.start_epoch_s + config.warmup_s,
         "graceful_stop_s": config.graceful_stop_s,
         "iterations_started": recorder.iterations_started,
-        "iterations_completed": recorder.iterations,
+        "iterations_completed": recorder.iterations_ended,
         "iterations_completed_in_window": recorder.iterations_in_window,
         "iterations_interrupted": recorder.iterations_interrupted,
         "dropped_iterations": recorder.dropped,

@@ -68,7 +68,7 @@ async def run_partial(
             start_at = await wait_for_start()
             await asyncio.sleep(max(0.0, start_at - time.time()))
         t0 = perf_counter_ns()
-        recorder.start(t0, config.window_s)
+        recorder.start(t0, config.warmup_s, config.window_s, time.time())
         monitor = Monitor(recorder, config.process_index)
         monitor.start(t0)
         reporter = (

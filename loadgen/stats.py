@@ -213,13 +213,17 @@ class Snapshot:
 class Recorder:
     """All measurements of one generator process (or the merge of several)."""
 
-    def __init__(self, t0_ns: int = 0, window_s: float = 0.0) -> None:
-        self.t0_ns = t0_ns
-        self.window_end_ns = t0_ns + int(window_s * 1e9)
+    def __init__(self) -> None:
+        self.t0_ns = 0
+        self.warmup_end_ns = 0
+        self.window_end_ns = 0
+        self.start_epoch_s = 0.0
+        self.measuring = True
         self.steps: dict[str, StepStats] = {step: StepStats() for step in STEPS}
         self.iteration_duration = Histogram()
         self.iteration_corrected = Histogram()
         self.iterations_started = 0
+        self.iterations_ended = 0
         self.iterations = 0
         self.iterations_failed = 0
         self.iterations_in_window = 0
@@ -234,10 +238,19 @@ class Recorder:
         self.per_vu_in_window: dict[int, int] = {}
         self.duration_ns = 0
 
-    def start(self, t0_ns: int, window_s: float) -> None:
-        """Fix the test start; all time series seconds count from here."""
+    def start(
+        self, t0_ns: int, warmup_s: float, window_s: float, start_epoch_s: float = 0.0
+    ) -> None:
+        """Fix the test start; all time series seconds count from here.
+
+        What ends before ``warmup_s`` goes only into the time series; the window is
+        ``[warmup_s, warmup_s + window_s]`` after ``t0_ns``.
+        """
         self.t0_ns = t0_ns
-        self.window_end_ns = t0_ns + int(window_s * 1e9)
+        self.warmup_end_ns = t0_ns + int(warmup_s * 1e9)
+        self.window_end_ns = self.warmup_end_ns + int(window_s * 1e9)
+        self.start_epoch_s = start_epoch_s
+        self.measuring = warmup_s <= 0
 
     def second(self, t_ns: int) -> SecondStats:
         index = (t_ns - self.t0_ns) // 1_000_000_000
@@ -262,9 +275,25 @@ class Recorder:
     ) -> None:
         """One finished HTTP request (``t_*`` from ``perf_counter_ns``).
 
-        ``t_intended`` is the request's intended start in the open model, else 0.
+        ``t_intended`` is the request's intended start in the open model, else 0. Requests
+        that end during the warm-up only count in the time series (and switch the following
+        checks off until the warm-up is over).
         """
         duration_us = (t_end - t_send - connect_ns) // 1000
+        second = self.second(t_end)
+        second.requests += 1
+        second.bytes_sent += sent
+        second.bytes_received += received
+        second.duration.record(duration_us)
+        if not ok:
+            second.failed += 1
+        if t_intended:
+            corrected_us = (t_end - t_intended) // 1000
+            second.corrected.record(corrected_us)
+        if t_end < self.warmup_end_ns:
+            self.measuring = False
+            return
+        self.measuring = True
         step.duration.record(duration_us)
         step.waiting.record((t_head - t_send - connect_ns) // 1000)
         if connect_ns:
@@ -272,22 +301,17 @@ class Recorder:
         step.requests += 1
         step.bytes_sent += sent
         step.bytes_received += received
-        second = self.second(t_end)
-        second.requests += 1
-        second.bytes_sent += sent
-        second.bytes_received += received
-        second.duration.record(duration_us)
         if t_intended:
-            corrected_us = (t_end - t_intended) // 1000
             step.corrected.record(corrected_us)
-            second.corrected.record(corrected_us)
         if not ok:
             step.failed += 1
-            second.failed += 1
         if t_end <= self.window_end_ns:
             self.requests_in_window += 1
 
     def check(self, name: str, passed: bool) -> None:
+        """One check of the response recorded last (ignored during the warm-up)."""
+        if not self.measuring:
+            return
         counts = self.checks.get(name)
         if counts is None:
             counts = self.checks[name] = [0, 0]
@@ -300,22 +324,27 @@ class Recorder:
         self, vu_id: int, t_start: int, t_end: int, t_intended: int, failed: bool
     ) -> None:
         """One iteration that ran to its end (successfully or not)."""
+        self.iterations_ended += 1
+        second = self.second(t_end)
+        second.iterations += 1
+        if failed:
+            second.iterations_failed += 1
+        if t_end < self.warmup_end_ns:
+            return
         self.iterations += 1
         self.iteration_duration.record((t_end - t_start) // 1000)
         if t_intended:
             self.iteration_corrected.record((t_end - t_intended) // 1000)
-        second = self.second(t_end)
-        second.iterations += 1
         if failed:
             self.iterations_failed += 1
-            second.iterations_failed += 1
         if t_end <= self.window_end_ns:
             self.iterations_in_window += 1
             self.per_vu_in_window[vu_id] = self.per_vu_in_window.get(vu_id, 0) + 1
 
     def drop_iteration(self, t_ns: int) -> None:
-        self.dropped += 1
         self.second(t_ns).dropped += 1
+        if t_ns >= self.warmup_end_ns:
+            self.dropped += 1
 
     def add_vu(self, vu_id: int) -> None:
         self.per_vu_in_window.setdefault(vu_id, 0)
@@ -330,7 +359,7 @@ class Recorder:
 
     @property
     def iterations_interrupted(self) -> int:
-        return self.iterations_started - self.iterations
+        return self.iterations_started - self.iterations_ended
 
     def step_total(self) -> StepStats:
         total = StepStats()
@@ -358,6 +387,7 @@ class Recorder:
             "iteration_corrected": self.iteration_corrected.to_wire(),
             "counters": {
                 "iterations_started": self.iterations_started,
+                "iterations_ended": self.iterations_ended,
                 "iterations": self.iterations,
                 "iterations_failed": self.iterations_failed,
                 "iterations_in_window": self.iterations_in_window,
@@ -369,6 +399,7 @@ class Recorder:
                 "vus_max": self.vus_max,
                 "duration_ns": self.duration_ns,
             },
+            "start_epoch_s": self.start_epoch_s,
             "checks": self.checks,
             "seconds": [second.to_wire() for second in self.seconds],
             "per_vu_in_window": sorted(self.per_vu_in_window.items()),
@@ -382,6 +413,7 @@ class Recorder:
         recorder.iteration_corrected = Histogram.from_wire(wire["iteration_corrected"])
         for name, value in wire["counters"].items():
             setattr(recorder, name, int(value))
+        recorder.start_epoch_s = float(wire["start_epoch_s"])
         recorder.checks = {name: [int(p), int(f)] for name, (p, f) in wire["checks"].items()}
         recorder.seconds = [SecondStats.from_wire(w) for w in wire["seconds"]]
         recorder.per_vu_in_window = {int(vu): int(n) for vu, n in wire["per_vu_in_window"]}
@@ -394,6 +426,7 @@ class Recorder:
         self.iteration_duration.merge(other.iteration_duration)
         self.iteration_corrected.merge(other.iteration_corrected)
         self.iterations_started += other.iterations_started
+        self.iterations_ended += other.iterations_ended
         self.iterations += other.iterations
         self.iterations_failed += other.iterations_failed
         self.iterations_in_window += other.iterations_in_window
@@ -404,6 +437,8 @@ class Recorder:
         self.vus_peak += other.vus_peak
         self.vus_max += other.vus_max
         self.duration_ns = max(self.duration_ns, other.duration_ns)
+        if not self.start_epoch_s:
+            self.start_epoch_s = other.start_epoch_s
         for name, (passes, fails) in other.checks.items():
             counts = self.checks.setdefault(name, [0, 0])
             counts[0] += passes

@@ -93,6 +93,8 @@ def _header(data: dict[str, Any]) -> list[str]:
         load = f"from {config['vus']} VUs: {stages}"
     else:
         load = f"{config['vus']} VUs for {config['duration_s']:g}s"
+    if config["warmup_s"]:
+        load += f" after {config['warmup_s']:g}s warm-up"
     return [
         f"     target: {config['target']}",
         f"   executor: {config['executor']}, {load} "
@@ -167,10 +169,11 @@ def _metrics(data: dict[str, Any]) -> list[str]:
 
 def _window(data: dict[str, Any]) -> list[str]:
     window = data["window"]
-    duration = window["duration_s"]
+    start, duration = window["warmup_s"], window["duration_s"]
     return [
         "",
-        f"    WINDOW (what ended within the first {duration:g}s; graceful stop excluded)",
+        f"    WINDOW (what ended between {start:g}s and {start + duration:g}s; "
+        "warm-up and graceful stop excluded)",
         _dots("http_reqs")
         + f"{window['http_reqs_in_window']:<8} {format_rate(window['http_reqs_rate_in_window'])}",
         _dots("iterations")

@@ -16,7 +16,7 @@ MS = 1_000_000
 def synthetic_recorder(iterations: int = 40, open_model: bool = False) -> Recorder:
     """``iterations`` iterations over 2 s by 2 VUs; every 10th fails at login."""
     recorder = Recorder()
-    recorder.start(0, 2.0)
+    recorder.start(0, 0.0, 2.0, 1_767_225_600.0)
     recorder.set_vus(2, 2)
     for vu_id in (1, 2):
         recorder.add_vu(vu_id)

@@ -105,3 +105,12 @@ def test_share_of_stages():
 
 def test_run_ids_differ():
     assert len({new_run_id() for _ in range(100)}) == 100
+
+
+def test_warm_up_extends_the_run_but_not_the_window():
+    config = config_from_args(["--target", "http://h", "--duration", "10s", "--warmup", "5s"], {})
+    assert (config.run_s, config.window_s) == (15.0, 10.0)
+    ramping = config_from_args(["--target", "http://h", "--stage", "4s:8", "--warmup", "1s"], {})
+    assert (ramping.run_s, ramping.window_s) == (4.0, 3.0)
+    with pytest.raises(ConfigError, match="warmup"):
+        config_from_args(["--target", "http://h", "--stage", "4s:8", "--warmup", "4s"], {})

@@ -149,3 +149,19 @@ async def test_two_processes_make_unique_users_and_merge_exactly(fake):
     data = result.summary_data()
     assert data["metrics"]["http_reqs"]["values"]["count"] == sum(fake.requests.values())
     assert data["metrics"]["vus_max"]["values"]["value"] == 4
+
+
+async def test_warm_up_is_left_out_of_the_metrics_and_the_window(fake):
+    config = LoadConfig(target=fake.url, vus=2, duration_s=0.6, warmup_s=0.6)
+    result = await run_load(config)
+    data = result.summary_data()
+    window = data["window"]
+    assert window["warmup_s"] == 0.6
+    series_requests = sum(data["timeseries"]["http_reqs"])
+    measured = data["metrics"]["http_reqs"]["values"]["count"]
+    assert series_requests == sum(fake.requests.values())
+    assert 0.3 * series_requests < measured < 0.7 * series_requests
+    assert window["iterations_completed"] == fake.requests["signup"]
+    assert 0 < window["iterations_completed_in_window"] < window["iterations_completed"]
+    assert window["start_epoch_s"] == pytest.approx(result.recorder.start_epoch_s + 0.6)
+    assert 1.1e9 < result.recorder.duration_ns < 2e9
