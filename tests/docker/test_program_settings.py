@@ -93,3 +93,10 @@ def test_the_balancer_refuses_an_open_admin_api_without_the_token(key_file: Path
     del env["BALANCER_ADMIN_TOKEN"]
     with pytest.raises(balancer_config.ConfigError, match="BALANCER_ADMIN_TOKEN"):
         balancer_config.load_config(argv, env)
+
+
+def test_the_load_generator_accepts_its_compose_command() -> None:
+    loadgen_config = pytest.importorskip("loadgen.config")
+    spec = yaml.safe_load((DOCKER / "compose.yml").read_text())["services"]["loadgen"]
+    config = loadgen_config.config_from_args(spec["command"][1:], {})
+    assert (config.target, config.vus, config.duration_s) == ("http://balancer:8000", 200, 10.0)
