@@ -19,7 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from lab.fit import FitError, fit_amdahl, fit_usl
-from lab.results import Results, Run, ScaleCurve, Series, figure
+from lab.page import figure
+from lab.results import Results, Run, ScaleCurve, Series
 
 #: One colour per topology and per component, the same in every chart.
 TOPOLOGY_COLOURS = {"single": "#1f77b4", "single+lb": "#ff7f0e", "scaled": "#2ca02c"}

@@ -1,4 +1,5 @@
-"""The report as a page, written out as self-contained HTML, as Markdown, or as text.
+"""The report as a page, written out as self-contained HTML, as Markdown, or as text; and how
+every figure is written: cut, never rounded up, so none reads better than measured.
 
 `Page` is what the report says, in order: sections of paragraphs, bullet points, tables and
 charts; `lab.report` fills it from the results. `render_html` writes one HTML file with
@@ -10,10 +11,35 @@ out for a terminal.
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from html import escape
 from pathlib import Path
+
+
+def figure(value: float | None, digits: int = 2, unit: str = "") -> str:
+    """`value` with `digits` decimals, cut (not rounded) so it never reads better than measured:
+    0.8996 is "0.89", never "0.90". None and non-finite values read "n/a"."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    # 12 significant digits first, so 0.9 computed as 0.8999999999999999 stays 0.9
+    cut = Decimal(f"{value:.12g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN)
+    text = f"{abs(cut) if cut.is_zero() else cut:f}"
+    return f"{text} {unit}" if unit else text
+
+
+def change(before: float | None, after: float | None, digits: int = 1) -> str:
+    """Relative change as a signed percentage: "+5.7 %", "-17.0 %"."""
+    if before is None or after is None or before == 0:
+        return "n/a"
+    text = figure((after - before) / abs(before) * 100, digits)
+    return f"{'' if text.startswith('-') else '+'}{text} %"
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    return "n/a" if fraction is None else figure(fraction * 100, digits, "%")
 
 
 @dataclass(frozen=True, kw_only=True)

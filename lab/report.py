@@ -16,9 +16,20 @@ from pathlib import Path
 from lab import charts as charts_module
 from lab.errors import LabError
 from lab.fit import Fit, FitError, fit_amdahl, fit_usl
-from lab.page import Image, Page, Section, Table, render_html, render_markdown, text_table
-from lab.results import Results, Series, change, dump_results, figure, load_results, percent
-from lab.verdict import targets, verdict
+from lab.page import (
+    Image,
+    Page,
+    Section,
+    Table,
+    change,
+    figure,
+    percent,
+    render_html,
+    render_markdown,
+    text_table,
+)
+from lab.results import Results, Series, dump_results, load_results
+from lab.verdict import compared, targets, verdict
 
 #: The original experiment: k6, 200 VUs, 10 s; Docker Swarm, 1 container vs 3.
 ORIGINAL = {
@@ -65,7 +76,8 @@ def build_report(results: Results, out_dir: Path) -> ReportFiles:
 
 def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
     """Everything the report says, in order."""
-    tables = [original_table(), *(comparison_table(s) for s in results.series)]
+    measured = [s for s in results.series if s.runs]
+    tables = [original_table(), *(comparison_table(s) for s in measured)]
     checked = targets(results)
     target_table = Table(
         caption="Targets (issue 6, done when)",
@@ -83,15 +95,15 @@ def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
             ),
             tables=tuple(tables),
         ),
-        Section(title="Latency per step", tables=tuple(step_table(s) for s in results.series)),
+        Section(title="Latency per step", tables=tuple(step_table(s) for s in measured)),
         Section(
             title="CPU by component",
-            tables=tuple(cpu_table(s, results.machine.cores) for s in results.series),
+            tables=tuple(cpu_table(s, results.machine.cores) for s in measured),
         ),
         Section(
             title="Ceiling and efficiency",
             paragraphs=(_ceiling_text(results),),
-            tables=tuple(efficiency_table(s, results.machine.cores) for s in results.series),
+            tables=tuple(efficiency_table(s, results.machine.cores) for s in measured),
         ),
     ]
     if results.scale_curve is not None:
@@ -152,15 +164,15 @@ def comparison_table(series: Series) -> Table:
         )
         for r in medians.values()
     ]
-    base = names.index("single") if "single" in names else 0
-    target = names.index("scaled") if "scaled" in names else len(names) - 1
+    pair = compared(medians) or (names[0], names[-1])
+    base, target = names.index(pair[0]), names.index(pair[1])
     rows = _metric_rows(values, base=base, target=target)
     caption = f"This machine, {series.label}: {series.vus} VUs, bcrypt cost {series.bcrypt_cost}"
     return Table(
         caption=caption,
         header=("metric", *names, "change"),
         rows=rows,
-        note=f"change: {names[target]} vs {names[base]}",
+        note=f"change: {pair[1]} vs {pair[0]}",
     )
 
 
@@ -358,7 +370,7 @@ def _plain(value: object) -> str:
 def render_terminal(results: Results) -> str:
     """The original's table, ours per series, and the verdict, for a terminal."""
     out = [f"authscale bench, {results.started_at}: `{results.command}`", ""]
-    for table in (original_table(), *(comparison_table(s) for s in results.series)):
+    for table in (original_table(), *(comparison_table(s) for s in results.series if s.runs)):
         out += [*text_table(table), ""]
     out += ["Verdict:"] + [f"- {sentence}" for sentence in verdict(results)]
     return "\n".join(out)

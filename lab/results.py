@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import statistics
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
 
 SCHEMA = 1
-#: The order topologies appear in in tables and charts; others follow in the order run.
+#: The order topologies appear in, in tables and charts; others follow in the order run.
 TOPOLOGY_ORDER = ("single", "single+lb", "scaled")
 
 
@@ -225,11 +223,13 @@ class Results(_Doc):
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Results:
         if isinstance(doc, Mapping) and doc.get("schema") != SCHEMA:
-            raise ResultsError(f"schema {doc.get('schema')!r} is not {SCHEMA}, the one I read")
-        return _decode(cls, doc, "results")  # type: ignore[no-any-return]
+            raise ResultsError(f"schema {doc.get('schema')!r} is not {SCHEMA}, the one read here")
+        results: Results = _decode(cls, doc, "results")
+        return results
 
     def to_dict(self) -> dict[str, Any]:
-        return _encode(self)  # type: ignore[no-any-return]
+        doc: dict[str, Any] = _encode(self)
+        return doc
 
 
 def load_results(path: Path) -> Results:
@@ -306,32 +306,6 @@ def _median_of(values: list[Any], middle: Any) -> Any:
 
 def _first(maps: list[Mapping[str, Any]], key: str) -> Any:
     return next(m[key] for m in maps if key in m)
-
-
-# -- figures as text -------------------------------------------------------------------------
-
-
-def figure(value: float | None, digits: int = 2, unit: str = "") -> str:
-    """`value` with `digits` decimals, cut (not rounded) so it never reads better than measured:
-    0.8996 is "0.89", never "0.90". None and non-finite values read "n/a"."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    # 12 significant digits first, so 0.9 computed as 0.8999999999999999 stays 0.9
-    cut = Decimal(f"{value:.12g}").quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN)
-    text = f"{abs(cut) if cut.is_zero() else cut:f}"
-    return f"{text} {unit}" if unit else text
-
-
-def change(before: float | None, after: float | None, digits: int = 1) -> str:
-    """Relative change as a signed percentage: "+5.7 %", "-17.0 %"."""
-    if before is None or after is None or before == 0:
-        return "n/a"
-    text = figure((after - before) / abs(before) * 100, digits)
-    return f"{'' if text.startswith('-') else '+'}{text} %"
-
-
-def percent(fraction: float | None, digits: int = 1) -> str:
-    return "n/a" if fraction is None else figure(fraction * 100, digits, "%")
 
 
 # -- decoding and encoding -------------------------------------------------------------------

@@ -17,11 +17,12 @@ figures in each sentence let the reader judge the margin.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lab.fit import FitError, fit_amdahl, fit_usl
-from lab.results import Results, Run, Series, change, figure, percent
+from lab.page import change, figure, percent
+from lab.results import Results, Run, Series
 
 ONE_CORE = 0.85
 INFRA_SHARE = 0.30
@@ -58,6 +59,19 @@ def quota_use(series: Series, run: Run, host_cores: int | None = None) -> float 
     if series.cpus_per_instance is None or not usable or not run.window_s:
         return None
     return run.service_cpu_seconds / run.window_s / usable
+
+
+def compared(medians: Mapping[str, Run]) -> tuple[str, str] | None:
+    """The two topologies scale-out is judged on: `single` (else the fewest instances) and
+    `scaled` (else the most), or None when there is no pair with more instances."""
+    if not medians:
+        return None
+    by_size = sorted(medians, key=lambda t: medians[t].instances)
+    base = "single" if "single" in medians else by_size[0]
+    target = "scaled" if "scaled" in medians else by_size[-1]
+    if medians[target].instances <= medians[base].instances:
+        return None
+    return base, target
 
 
 def classify(series: Series, run: Run, host_cores: int | None = None) -> str:
@@ -250,9 +264,10 @@ _BOTTLENECK_TEXT: dict[str, Callable[[Series, Sequence[Run], int], str]] = {
 
 
 def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
-    single, scaled = medians.get("single"), medians.get("scaled")
-    if single is None or scaled is None or not single.req_per_s or not scaled.instances:
+    pair = compared(medians)
+    if pair is None or not medians[pair[0]].req_per_s:
         return []
+    single, scaled = medians[pair[0]], medians[pair[1]]
     ratio = scaled.req_per_s / single.req_per_s
     linear = ratio / (scaled.instances / single.instances)
     text = (

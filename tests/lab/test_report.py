@@ -12,17 +12,10 @@ from typing import Any
 import pytest
 
 from lab import records
+from lab.page import change, figure, percent
 from lab.report import ReportFiles, build_report, main_report, render_terminal
-from lab.results import (
-    Results,
-    ResultsError,
-    change,
-    dump_results,
-    figure,
-    load_results,
-    median_runs,
-    percent,
-)
+from lab.results import Results, ResultsError, dump_results, load_results, median_runs
+from tests.lab.test_verdict import bench_scale_doc
 
 DATA = Path(__file__).parent / "data"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -324,3 +317,22 @@ def test_runs_recorded_by_the_bench_parse_and_report(tmp_path: Path) -> None:
     assert [p.reqs for p in run.timeseries] == [60.0, 61.0]
     files = build_report(results, tmp_path)
     assert "| req/s | 62.00 | 61.20 | -1.2 % |" in files.markdown.read_text()
+
+
+def test_bench_scale_report_compares_fewest_with_most_instances(tmp_path: Path) -> None:
+    files = build_report(Results.from_dict(bench_scale_doc()), tmp_path)
+    md = files.markdown.read_text()
+    assert "| metric | scale-1 | scale-2 | scale-3 | scale-4 | change |" in md
+    assert "_change: scale-4 vs scale-1_" in md
+    assert "\n## Scale-out curve\n" in md
+    assert [p.name for p in files.charts][-1] == "scale-out.png"
+
+
+def test_a_series_without_runs_is_left_out(tmp_path: Path) -> None:
+    data = doc("scaling")
+    data["series"][1]["runs"] = []
+    results = Results.from_dict(data)
+    md = build_report(results, tmp_path).markdown.read_text()
+    assert "This machine, shared host" in md
+    assert "This machine, 0.5 CPU" not in md
+    assert "0.5 CPU per instance" not in render_terminal(results)

@@ -191,3 +191,30 @@ def test_verdict_is_a_list_of_sentences() -> None:
     sentences = verdict(load("scaling"))
     assert len(sentences) >= 8
     assert all(s.endswith(".") for s in sentences)
+
+
+def bench_scale_doc() -> dict[str, Any]:
+    """`make bench-scale`: one CPU-limited series of scale-1 … scale-4, and its curve."""
+    data = doc("scaling")
+    limited = data["series"][1]
+    template = limited["runs"][0]
+    limited["runs"] = []
+    for point in data["scale_curve"]["points"]:
+        n, rate = point["instances"], point["iterations_per_s"]
+        run = copy.deepcopy(template)
+        run.update(topology=f"scale-{n}", instances=n, balancer=True, iterations_per_s=rate)
+        run.update(req_per_s=rate * 4, usable_cores=None, ceiling_iterations_per_s=8.0 * n * 0.5)
+        run["efficiency"] = rate / run["ceiling_iterations_per_s"]
+        run["cpu_seconds"] = {f"service_{i + 1}": 29.0 for i in range(n)}
+        limited["runs"].append(run)
+    data["series"] = [limited]
+    return data
+
+
+def test_bench_scale_is_judged_from_fewest_to_most_instances() -> None:
+    results = Results.from_dict(bench_scale_doc())
+    text = text_of(results, "scale-out", "cpu-limited")
+    assert "4 instances did 3.77× the req/s of 1" in text
+    assert "Usable cores grew 0.50 → 2.00 (4.00×)" in text
+    assert "bcrypt-bound" in kinds(results, "cpu-limited")
+    assert "fit" in kinds(results, "cpu-limited")
