@@ -3,9 +3,10 @@
 Each run (the median of its repeats) is classified by the first of these that holds:
 
     loadgen      the load generator warned, or used ≥ ONE_CORE of CPU
-    balancer     the balancer (one event loop) used ≥ ONE_CORE
+    balancer     the balancer (one event loop) used ≥ ONE_CORE, or one instance behind it
+                 did < BALANCER_KEEPS of the req/s it did alone
     postgres     Postgres used ≥ ONE_CORE, or ≥ INFRA_SHARE of the busy CPU
-    redis        Redis (single-threaded) used ≥ ONE_CORE
+    redis        Redis (single-threaded) used ≥ ONE_CORE, or ≥ INFRA_SHARE of the busy CPU
     bcrypt       ≥ NEAR_CEILING of the bcrypt ceiling with the usable cores saturated
     cpu          the usable cores saturated, but not by bcrypt alone
     unsaturated  nothing above: offered load or waiting set the pace
@@ -17,6 +18,7 @@ figures in each sentence let the reader judge the margin.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +28,7 @@ from lab.results import Results, Run, Series
 
 ONE_CORE = 0.85
 INFRA_SHARE = 0.30
+BALANCER_KEEPS = 0.80
 NEAR_CEILING = 0.85
 SATURATED = 0.90
 #: Below this share Postgres and Redis are called negligible.
@@ -74,23 +77,31 @@ def compared(medians: Mapping[str, Run]) -> tuple[str, str] | None:
     return base, target
 
 
-def classify(series: Series, run: Run, host_cores: int | None = None) -> str:
-    busy = run.host.cpu_seconds_busy
+def classify(
+    series: Series, run: Run, host_cores: int | None = None, *, alone: Run | None = None
+) -> str:
+    """What limited `run`; `alone` is the same instances without the balancer, if measured."""
     if run.loadgen_warnings or cores(run, "loadgen") >= ONE_CORE:
         return "loadgen"
-    if cores(run, "balancer") >= ONE_CORE:
+    if cores(run, "balancer") >= ONE_CORE or _lost_to_balancer(run, alone):
         return "balancer"
-    postgres_share = run.cpu_seconds.get("postgres", 0.0) / busy if busy else 0.0
-    if cores(run, "postgres") >= ONE_CORE or postgres_share >= INFRA_SHARE:
-        return "postgres"
-    if cores(run, "redis") >= ONE_CORE:
-        return "redis"
+    for store in ("postgres", "redis"):
+        share = run.cpu_seconds.get(store, 0.0) / (run.host.cpu_seconds_busy or math.inf)
+        if cores(run, store) >= ONE_CORE or share >= INFRA_SHARE:
+            return store
     used = quota_use(series, run, host_cores)
     saturated = run.host.utilisation >= SATURATED if used is None else used >= SATURATED
     if saturated:
         efficiency = series.efficiency_of(run)
         return "bcrypt" if efficiency is not None and efficiency >= NEAR_CEILING else "cpu"
     return "unsaturated"
+
+
+def _lost_to_balancer(run: Run, alone: Run | None) -> bool:
+    if alone is None or alone is run or not run.balancer or alone.balancer:
+        return False
+    same = alone.instances == run.instances
+    return same and run.req_per_s < BALANCER_KEEPS * alone.req_per_s
 
 
 def findings(results: Results) -> list[Finding]:
@@ -174,7 +185,8 @@ def _names(names: Sequence[str]) -> str:
 def _bottlenecks(series: Series, medians: dict[str, Run], host_cores: int) -> list[Finding]:
     groups: dict[str, list[str]] = {}
     for topology, run in medians.items():
-        groups.setdefault(classify(series, run, host_cores), []).append(topology)
+        kind = classify(series, run, host_cores, alone=medians.get("single"))
+        groups.setdefault(kind, []).append(topology)
     out = []
     for kind, topologies in groups.items():
         runs = [medians[t] for t in topologies]
@@ -229,6 +241,20 @@ def _text_component(name: str, component: str) -> Callable[[Series, Sequence[Run
     return text
 
 
+def _text_balancer(series: Series, runs: Sequence[Run], host_cores: int) -> str:
+    text = _text_component("the balancer's one event loop", "balancer")(series, runs, host_cores)
+    alone = series.medians().get("single")
+    if all(cores(r, "balancer") >= ONE_CORE for r in runs) or alone is None:
+        return text
+    lost = [r for r in runs if _lost_to_balancer(r, alone)]
+    return (
+        f"the balancer was the bottleneck without saturating its core (it used "
+        f"{_span([cores(r, 'balancer') for r in runs], figure)} cores): one instance behind "
+        f"it did {change(alone.req_per_s, lost[0].req_per_s if lost else runs[0].req_per_s)} "
+        "req/s against the same instance alone, so requests waited in it."
+    )
+
+
 def _text_loadgen(series: Series, runs: Sequence[Run], host_cores: int) -> str:
     warnings = sorted({w for r in runs for w in r.loadgen_warnings})
     used = _span([cores(r, "loadgen") for r in runs], figure)
@@ -255,7 +281,7 @@ _COMPONENT = {
 _BOTTLENECK_TEXT: dict[str, Callable[[Series, Sequence[Run], int], str]] = {
     "bcrypt": _text_bcrypt,
     "cpu": _text_cpu,
-    "balancer": _text_component("the balancer's one event loop", "balancer"),
+    "balancer": _text_balancer,
     "postgres": _text_component("Postgres", "postgres"),
     "redis": _text_component("Redis (single-threaded)", "redis"),
     "loadgen": _text_loadgen,

@@ -218,3 +218,28 @@ def test_bench_scale_is_judged_from_fewest_to_most_instances() -> None:
     assert "Usable cores grew 0.50 → 2.00 (4.00×)" in text
     assert "bcrypt-bound" in kinds(results, "cpu-limited")
     assert "fit" in kinds(results, "cpu-limited")
+
+
+def test_balancer_that_loses_throughput_without_cpu_is_blamed() -> None:
+    data = doc("scaling")
+    behind = data["series"][0]["runs"][1]
+    assert behind["topology"] == "single+lb"
+    behind.update(req_per_s=36.24, iterations_per_s=9.06, efficiency=0.566)
+    behind["host"]["utilisation"] = 0.62
+    results = Results.from_dict(data)
+    text = text_of(results, "balancer-bound", "shared-host")
+    assert text.startswith("Shared host (no CPU limits) — single+lb: the balancer was the")
+    assert "without saturating its core (it used 0.01 cores)" in text
+    assert "-40.0 % req/s against the same instance alone" in text
+    assert "bcrypt-bound" in kinds(results, "shared-host")
+
+
+def test_busy_redis_is_blamed() -> None:
+    data = doc("bcrypt_bound")
+    for run in data["series"][0]["runs"]:
+        run["cpu_seconds"]["redis"] = 30.0
+    results = Results.from_dict(data)
+    assert kinds(results, "shared-host")[0] == "redis-bound"
+    assert "Redis (single-threaded) was the bottleneck: it used 0.75 cores" in text_of(
+        results, "redis-bound", "shared-host"
+    )
