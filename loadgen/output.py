@@ -245,7 +245,8 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
     monitors = result.monitors
     cpu_s = sum(m.cpu_s for m in monitors)
     requests = sum(m.requests for m in monitors)
-    warnings = result.warnings
+    median = result.median_latency_ms
+    warnings = [w for monitor in monitors for w in monitor.warnings(median)]
     if result.config.open_model:
         model = (
             "open model: http_req_duration is the service time (from the actual send); "
@@ -257,7 +258,7 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
             "not user-experienced latency"
         )
     return {
-        "processes": [m.to_dict() for m in monitors],
+        "processes": [m.to_dict(median) for m in monitors],
         "cpu_s": round(cpu_s, 3),
         "cpu_us_per_request": round(1e6 * cpu_s / requests, 1) if requests else None,
         "max_cpu_percent_of_core": max(

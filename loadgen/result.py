@@ -45,5 +45,11 @@ class RunResult:
         return 0 if self.thresholds_ok else THRESHOLDS_FAILED_EXIT_CODE
 
     @property
+    def median_latency_ms(self) -> float:
+        """Median ``http_req_duration``, the yardstick for the generator's own loop lag."""
+        return self.recorder.step_total().duration.percentile(50) / 1000
+
+    @property
     def warnings(self) -> list[str]:
-        return [w for monitor in self.monitors for w in monitor.warnings]
+        median = self.median_latency_ms
+        return [w for monitor in self.monitors for w in monitor.warnings(median)]

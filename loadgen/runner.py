@@ -19,8 +19,8 @@ import datetime
 import multiprocessing
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import asdict
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import asdict, replace
 from multiprocessing.connection import Connection, wait
 from time import perf_counter_ns
 from typing import Any, TypeVar
@@ -163,6 +163,12 @@ def run_processes(config: LoadConfig, on_progress: SnapshotSink | None = None) -
             connection.close()
 
 
+def _sum_snapshots(snapshots: Iterable[Snapshot]) -> Snapshot:
+    parts = list(snapshots)
+    total = sum(parts, Snapshot())
+    return replace(total, elapsed_s=sum(s.elapsed_s for s in parts) / len(parts))
+
+
 def _coordinate(
     config: LoadConfig,
     connections: list[Connection],
@@ -172,6 +178,7 @@ def _coordinate(
     index_of = {id(c): i for i, c in enumerate(connections)}
     ready: set[int] = set()
     snapshots: dict[int, Snapshot] = {}
+    fresh: set[int] = set()
     results: dict[int, dict[str, Any]] = {}
     started_at = ""
     ready_deadline = time.monotonic() + _READY_TIMEOUT_S
@@ -196,8 +203,11 @@ def _coordinate(
                         c.send(("start", start))
             elif kind == "progress":
                 snapshots[index] = Snapshot(**message[1])
-                if on_progress is not None:
-                    on_progress(sum(snapshots.values(), Snapshot()))
+                fresh.add(index)
+                if on_progress is not None and len(fresh) == len(connections):
+                    # One report per worker per round, so rates compare like with like.
+                    fresh.clear()
+                    on_progress(_sum_snapshots(snapshots.values()))
             elif kind == "result":
                 results[index] = message[1]
             else:

@@ -38,7 +38,8 @@ def test_response_checks():
 def test_bottleneck_warnings():
     assert bottleneck_warnings(0.5, 2.0) == []
     assert "CPU core" in bottleneck_warnings(0.95, 2.0)[0]
-    assert "event-loop lag" in bottleneck_warnings(0.5, 12.0)[0]
+    assert "event-loop lag" in bottleneck_warnings(0.5, 12.0, 100.0)[0]
+    assert bottleneck_warnings(0.5, 12.0, 500.0) == []
 
 
 def test_progress_line():
