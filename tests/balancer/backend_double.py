@@ -33,8 +33,8 @@ class ScriptedBackend:
     def served(self) -> int:
         return sum(n for key, n in self.requests.items() if "/health" not in key)
 
-    async def start(self, port: int = 0) -> ScriptedBackend:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port or self.port)
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> ScriptedBackend:
+        self._server = await asyncio.start_server(self._handle, host, port or self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

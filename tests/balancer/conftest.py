@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from balancer.config import Address, BackendSpec, BalancerConfig
+from balancer.discovery import Resolver
 from balancer.server import Balancer
 from tests.balancer.backend_double import ScriptedBackend
 
@@ -28,7 +29,9 @@ async def backends() -> AsyncIterator[list[ScriptedBackend]]:
 async def start_balancer() -> AsyncIterator[StartBalancer]:
     running: list[Balancer] = []
 
-    async def start(urls: list[str], **settings: Any) -> Balancer:
+    async def start(
+        urls: list[str], *, resolver: Resolver | None = None, **settings: Any
+    ) -> Balancer:
         defaults: dict[str, Any] = {
             "listen": Address("127.0.0.1", 0),
             "admin": Address("127.0.0.1", 0),
@@ -38,7 +41,8 @@ async def start_balancer() -> AsyncIterator[StartBalancer]:
             "shutdown_timeout": 2.0,
         }
         defaults.update(settings)
-        balancer = Balancer(BalancerConfig(**defaults))
+        config = BalancerConfig(**defaults)
+        balancer = Balancer(config) if resolver is None else Balancer(config, resolver=resolver)
         await balancer.start()
         running.append(balancer)
         return balancer
