@@ -116,6 +116,7 @@ def findings(results: Results) -> list[Finding]:
             + _infra_share(series, medians, results.machine.cores)
         ):
             out.append(Finding(kind=found.kind, series=series.name, text=f"{label} — {found.text}"))
+    out += _original(results)
     out += _failures(results)
     out += _soundness(results)
     out += _fits(results)
@@ -312,8 +313,7 @@ def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list
     elif before and after and after / before >= 1.05:
         text += (
             f"Usable cores grew {figure(before)} → {figure(after)} ({figure(after / before)}×) "
-            f"and throughput followed them ({percent(ratio / (after / before))} of the added "
-            "capacity): each instance brought its own CPU."
+            f"and throughput followed them: each instance brought its own CPU."
         )
     elif classify(series, single, host_cores) in ("bcrypt", "cpu"):
         text += (
@@ -323,6 +323,23 @@ def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list
     else:
         text += f"The instances shared the same {figure(before)} cores."
     return [Finding(kind="scale-out", series=series.name, text=text)]
+
+
+def _original(results: Results) -> list[Finding]:
+    """The original's headline beside ours on the shared host, the setting it measured."""
+    for series in results.series:
+        medians = series.medians()
+        pair = compared(medians)
+        if series.cpus_per_instance is not None or pair is None:
+            continue
+        single, scaled = medians[pair[0]], medians[pair[1]]
+        text = (
+            "For comparison: the original's 3 containers did +5.7 % req/s over one "
+            "(125.76 → 132.93); here, on one host, "
+            f"{scaled.instances} instances did {change(single.req_per_s, scaled.req_per_s)}."
+        )
+        return [Finding(kind="original", series=series.name, text=text)]
+    return []
 
 
 def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:

@@ -243,3 +243,10 @@ def test_busy_redis_is_blamed() -> None:
     assert "Redis (single-threaded) was the bottleneck: it used 0.75 cores" in text_of(
         results, "redis-bound", "shared-host"
     )
+
+
+def test_the_originals_headline_is_set_beside_ours() -> None:
+    text = text_of(load("bcrypt_bound"), "original", "shared-host")
+    assert "the original's 3 containers did +5.7 % req/s over one" in text
+    assert text.endswith("here, on one host, 3 instances did -0.9 %.")
+    assert "original" not in kinds(Results.from_dict(bench_scale_doc()))
