@@ -76,9 +76,16 @@ def throughput_chart(series: Series, path: Path) -> Chart:
 
 
 def latency_chart(series: Series, path: Path) -> Chart:
-    """p50/p95/p99 of each step, one panel per topology, on a log scale (steps differ 100×)."""
+    """p50/p95/p99 of each step, one panel per topology, on a log scale (steps differ 100×)
+    unless no latency is above zero."""
     title = f"{series.label}: latency per step"
     medians = series.medians()
+    log = any(
+        getattr(step.http_req_duration, key) > 0
+        for run in medians.values()
+        for step in run.steps.values()
+        for _, key in PERCENTILES
+    )
     fig = Figure(figsize=(4 * max(1, len(medians)), 4), layout="constrained")
     axes = fig.subplots(1, max(1, len(medians)), sharey=True, squeeze=False)[0]
     for ax, (topology, run) in zip(axes, medians.items(), strict=False):
@@ -90,8 +97,9 @@ def latency_chart(series: Series, path: Path) -> Chart:
             ax.bar(x + (i - 1) * width, values, width, label=label)
         ax.set_xticks(x, steps)
         ax.set_title(topology)
-        ax.set_yscale("log")
-    axes[0].set_ylabel("ms (log scale)")
+        if log:
+            ax.set_yscale("log")
+    axes[0].set_ylabel("ms (log scale)" if log else "ms")
     _legend(axes[0])
     fig.suptitle(title)
     return _save(fig, path, kind="latency", title=title)

@@ -87,3 +87,13 @@ def test_charts_are_deterministic(tmp_path: Path, name: str) -> None:
     first = [c.path.read_bytes() for c in render_charts(results, tmp_path / "a")]
     second = [c.path.read_bytes() for c in render_charts(results, tmp_path / "b")]
     assert first == second
+
+
+def test_all_zero_latencies_are_drawn_on_a_linear_scale(tmp_path: Path) -> None:
+    """A log axis of nothing but zeros would warn (and fail the run under -W error)."""
+    data = doc("balancer_bound")
+    for run in data["series"][0]["runs"]:
+        for step in run["steps"].values():
+            step["http_req_duration"] = dict.fromkeys(step["http_req_duration"], 0.0)
+    charts = render_charts(Results.from_dict(data), tmp_path)
+    assert_valid([c for c in charts if c.kind == "latency"])
