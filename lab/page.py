@@ -50,6 +50,8 @@ class Table:
     #: Rows to draw attention to (unsound runs, missed targets), by index.
     flagged: frozenset[int] = frozenset()
     note: str = ""
+    #: The HTML id, for links and for tests that find the table in a browser.
+    id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +154,8 @@ def numeric_columns(table: Table) -> list[bool]:
 
 
 def _table(table: Table) -> list[str]:
-    parts = ["<table>", f"<caption>{escape(table.caption)}</caption>", "<thead><tr>"]
+    ident = f' id="{escape(table.id)}"' if table.id else ""
+    parts = [f"<table{ident}>", f"<caption>{escape(table.caption)}</caption>", "<thead><tr>"]
     parts += [f'<th scope="col">{escape(h)}</th>' for h in table.header]
     parts += ["</tr></thead>", "<tbody>"]
     align = [' class="num"' if numeric else "" for numeric in numeric_columns(table)]
@@ -170,7 +173,8 @@ def _figure(image: Image) -> str:
     data = base64.b64encode(image.path.read_bytes()).decode("ascii")
     title = escape(image.title)
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{title}">'
+        f'<figure id="chart-{escape(image.path.stem)}">'
+        f'<img src="data:image/png;base64,{data}" alt="{title}">'
         f"<figcaption>{title}</figcaption></figure>"
     )
 

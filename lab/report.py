@@ -80,6 +80,7 @@ def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
     tables = [original_table(), *(comparison_table(s) for s in measured)]
     checked = targets(results)
     target_table = Table(
+        id="targets",
         caption="Targets (issue 6, done when)",
         header=("target", "measured", "met"),
         rows=tuple((t.description, t.measured, "yes" if t.met else "NO") for t in checked),
@@ -145,6 +146,7 @@ def original_table() -> Table:
         ]
     )
     return Table(
+        id="original",
         caption=ORIGINAL_CAPTION,
         header=("metric", "1 container", "3 containers", "change"),
         rows=rows,
@@ -169,6 +171,7 @@ def comparison_table(series: Series) -> Table:
     rows = _metric_rows(values, base=base, target=target)
     caption = f"This machine, {series.label}: {series.vus} VUs, bcrypt cost {series.bcrypt_cost}"
     return Table(
+        id=f"ours-{series.name}",
         caption=caption,
         header=("metric", *names, "change"),
         rows=rows,
@@ -212,6 +215,7 @@ def step_table(series: Series) -> Table:
                 )
             )
     return Table(
+        id=f"steps-{series.name}",
         caption=f"{series.label}: latency per step (ms)",
         header=("step", "requests", "failed", "p50", "p95", "p99", "max"),
         rows=tuple(rows),
@@ -231,6 +235,7 @@ def cpu_table(series: Series, host_cores: int) -> Table:
     rows.append(("host utilisation", *(percent(r.host.utilisation) for r in runs)))
     rows.append(("window (s)", *(figure(r.window_s, 1) for r in runs)))
     return Table(
+        id=f"cpu-{series.name}",
         caption=f"{series.label}: CPU seconds over the measured window",
         header=("component", *medians),
         rows=tuple(rows),
@@ -266,6 +271,7 @@ def efficiency_table(series: Series, host_cores: int) -> Table:
             )
         )
     return Table(
+        id=f"efficiency-{series.name}",
         caption=f"{series.label}: ceiling and efficiency",
         header=(
             "topology",
@@ -294,6 +300,7 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
             continue
     one = x[n.index(min(n))] / min(n) if n else 0.0
     points = Table(
+        id="scale-points",
         caption=f"Scale-out: {curve.series}, {figure(curve.cpus_per_instance)} CPU per instance",
         header=("instances", "it/s", "req/s", "× one instance", *(f.model for f in fits)),
         rows=tuple(
@@ -308,6 +315,7 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
         ),
     )
     models = Table(
+        id="scale-models",
         caption="Fitted models (least squares on it/s)",
         header=("model", "X1 it/s", "σ", "κ", "R²", "peak N*", "peak it/s"),
         rows=tuple(
@@ -330,7 +338,7 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
 def parameters_table(results: Results) -> Table:
     params = results.to_dict()["parameters"]
     rows = tuple((k, _plain(v)) for k, v in params.items())
-    return Table(caption="Parameters", header=("parameter", "value"), rows=rows)
+    return Table(caption="Parameters", header=("parameter", "value"), rows=rows, id="parameters")
 
 
 def soundness_table(results: Results) -> Table:
@@ -352,6 +360,7 @@ def soundness_table(results: Results) -> Table:
                 )
             )
     return Table(
+        id="runs",
         caption="Every run, before medians",
         header=("series", "topology", "repeat", "window s", "iterations/VU", "sound", "why not"),
         rows=tuple(rows),

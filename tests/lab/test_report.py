@@ -200,9 +200,13 @@ class _Page(HTMLParser):
         self.images: list[dict[str, str | None]] = []
         self.links: list[str] = []
         self.text: list[str] = []
+        self.ids: dict[str, list[str]] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        ident = dict(attrs).get("id")
+        if ident:
+            self.ids.setdefault(tag, []).append(ident)
         if tag == "img":
             self.images.append(dict(attrs))
         self.links += [v for k, v in attrs if k in ("href", "src") and v and tag != "img"]
@@ -226,6 +230,9 @@ def test_html_is_self_contained_with_charts_and_tables(scaling_report: ReportFil
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_SIGNATURE
         assert image["alt"]
+    assert page.ids["table"][:4] == ["targets", "original", "ours-shared-host", "ours-cpu-limited"]
+    assert "runs" in page.ids["table"]
+    assert "chart-scale-out" in page.ids["figure"]
     text = " ".join(page.text)
     assert "489.67 ms" in text
     assert "46.66" in text
