@@ -1,8 +1,9 @@
 """Command line: ``python -m loadgen --target URL --vus 200 --duration 10s [...]``.
 
 Prints live progress (unless ``--quiet``), then the k6-like summary on stdout (unless
-``--no-summary``), writes ``--out`` JSON, and exits with 99 when a threshold failed, 2 for
-invalid options, 1 when the run could not be carried out, else 0.
+``--no-summary``), writes ``--out`` JSON, and exits with 99 when a threshold failed, 105
+when a signal stopped the run early (the summary is still printed), 2 for invalid options,
+1 when the run could not be carried out, else 0.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_EXIT_CODE
     progress = Progress(config.run_s, enabled=not config.quiet)
     try:
-        result = run_sync(config, progress.update)
+        result = run_sync(config, progress.update, handle_signals=True)
     except RunError as exc:
         progress.finish()
         print(f"error: {exc}", file=sys.stderr)

@@ -27,10 +27,12 @@ from time import perf_counter_ns
 from typing import Any
 
 from loadgen.config import QUEUE, LoadConfig, Stage
+from loadgen.interrupt import Interrupt
 from loadgen.scenario import VU, AuthScenario
 from loadgen.stats import Recorder
 
 _TICK_S = 0.05
+_TICK_NS = 50_000_000
 
 
 def vus_at(start_vus: int, stages: Sequence[Stage], elapsed_s: float) -> int:
@@ -53,8 +55,11 @@ def arrival_time(t0_ns: int, phase_ns: int, interval_ns: float, index: int) -> i
 class _Run:
     """Shared state of one executor run: the VUs and the tasks still running."""
 
-    def __init__(self, config: LoadConfig, scenario: AuthScenario, recorder: Recorder) -> None:
+    def __init__(
+        self, config: LoadConfig, scenario: AuthScenario, recorder: Recorder, interrupt: Interrupt
+    ) -> None:
         self.config = config
+        self.interrupt = interrupt
         self.scenario = scenario
         self.recorder = recorder
         self.stopping = False
@@ -87,10 +92,17 @@ class _Run:
 
 
 async def run_executor(
-    config: LoadConfig, scenario: AuthScenario, recorder: Recorder, t0_ns: int
+    config: LoadConfig,
+    scenario: AuthScenario,
+    recorder: Recorder,
+    t0_ns: int,
+    interrupt: Interrupt | None = None,
 ) -> None:
-    """Run the configured executor from ``t0_ns`` to the end of the graceful stop."""
-    run = _Run(config, scenario, recorder)
+    """Run the configured executor from ``t0_ns`` to the end of the graceful stop.
+
+    A triggered ``interrupt`` ends the schedule early (the graceful stop still applies).
+    """
+    run = _Run(config, scenario, recorder, interrupt or Interrupt())
     if config.open_model:
         await _arrival_rate(run, t0_ns)
     else:
@@ -112,7 +124,7 @@ async def _ramping(run: _Run, t0_ns: int) -> None:
     active = 0
     while True:
         now = perf_counter_ns()
-        if now >= end_ns:
+        if now >= end_ns or run.interrupt.is_set:
             return
         wanted = vus_at(config.vus, stages, (now - t0_ns) / 1e9)
         if wanted != active:
@@ -163,10 +175,10 @@ async def _arrival_rate(run: _Run, t0_ns: int) -> None:
     while True:
         now = perf_counter_ns()
         due = arrival_time(t0_ns, phase_ns, interval_ns, index)
-        if due >= end_ns:
+        if due >= end_ns or run.interrupt.is_set:
             break
         if due > now:
-            await asyncio.sleep(min((due - now) / 1e9, (end_ns - now) / 1e9))
+            await asyncio.sleep(min(due - now, end_ns - now, _TICK_NS) / 1e9)
             continue
         index += 1
         if idle:
@@ -182,7 +194,10 @@ async def _arrival_rate(run: _Run, t0_ns: int) -> None:
         busy += 1
         recorder.set_vus(busy, len(run.vus))
         run.spawn(iterate(vu, due))
-    await asyncio.sleep(max(0.0, (end_ns - perf_counter_ns()) / 1e9))
+    left = end_ns - perf_counter_ns()
+    if left > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(run.interrupt.event.wait(), left / 1e9)
     for due in waiting:
         recorder.drop_iteration(due)
     waiting.clear()

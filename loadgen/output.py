@@ -29,8 +29,10 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
     window             the measurement window [warmup_s, warmup_s + duration_s] after the
                        test start (graceful stop excluded): warmup_s, duration_s,
                        start_epoch_s (wall-clock start of the window, Unix seconds),
-                       graceful_stop_s, iterations_started, iterations_completed (all
-                       that ran to their end, warm-up and graceful stop included),
+                       graceful_stop_s, aborted (stopped early by SIGINT/SIGTERM: the
+                       window is then shorter than duration_s), iterations_started,
+                       iterations_completed (all that ran to their end, warm-up and
+                       graceful stop included),
                        iterations_completed_in_window, iterations_interrupted (cancelled
                        at the end of the graceful stop), dropped_iterations,
                        http_reqs_in_window, http_reqs_rate_in_window (per second),
@@ -200,6 +202,7 @@ def build_window(result: RunResult) -> dict[str, Any]:
         "duration_s": window_s,
         "start_epoch_s": recorder.start_epoch_s + config.warmup_s,
         "graceful_stop_s": config.graceful_stop_s,
+        "aborted": recorder.aborted,
         "iterations_started": recorder.iterations_started,
         "iterations_completed": recorder.iterations_ended,
         "iterations_completed_in_window": recorder.iterations_in_window,

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from loadgen.config import LoadConfig
+from loadgen.interrupt import ABORTED_EXIT_CODE
 from loadgen.monitor import MonitorReport
 from loadgen.stats import Recorder
 
@@ -42,7 +43,9 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.thresholds_ok else THRESHOLDS_FAILED_EXIT_CODE
+        if not self.thresholds_ok:
+            return THRESHOLDS_FAILED_EXIT_CODE
+        return ABORTED_EXIT_CODE if self.recorder.aborted else 0
 
     @property
     def median_latency_ms(self) -> float:

@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import datetime
 import multiprocessing
+import os
+import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -29,6 +31,7 @@ from loadgen.client import new_session
 from loadgen.config import LoadConfig
 from loadgen.errors import RunError
 from loadgen.executors import run_executor
+from loadgen.interrupt import Interrupt
 from loadgen.monitor import Monitor, MonitorReport
 from loadgen.result import RunResult
 from loadgen.scenario import AuthScenario
@@ -46,12 +49,18 @@ def _now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-async def run_load(config: LoadConfig, on_progress: SnapshotSink | None = None) -> RunResult:
-    """Run the test described by ``config``; ``on_progress`` gets running totals."""
+async def run_load(
+    config: LoadConfig, on_progress: SnapshotSink | None = None, handle_signals: bool = False
+) -> RunResult:
+    """Run the test described by ``config``; ``on_progress`` gets running totals.
+
+    ``handle_signals`` (the command line sets it) makes SIGINT/SIGTERM stop the run early
+    with a summary, like k6; library callers keep their own signal handling.
+    """
     if config.processes > 1:
         return await asyncio.to_thread(run_processes, config, on_progress)
     started_at = _now_iso()
-    recorder, report = await run_partial(config, on_progress)
+    recorder, report = await run_partial(config, on_progress, handle_signals=handle_signals)
     return RunResult(config=config, recorder=recorder, monitors=[report], started_at=started_at)
 
 
@@ -59,9 +68,16 @@ async def run_partial(
     config: LoadConfig,
     on_progress: SnapshotSink | None = None,
     wait_for_start: Callable[[], Awaitable[float]] | None = None,
+    handle_signals: bool = False,
 ) -> tuple[Recorder, MonitorReport]:
-    """Run this process's share; ``wait_for_start`` returns the wall-clock start time."""
+    """Run this process's share; ``wait_for_start`` returns the wall-clock start time.
+
+    With ``handle_signals``, SIGINT/SIGTERM end the run early instead of killing it.
+    """
     recorder = Recorder()
+    interrupt = Interrupt()
+    if handle_signals:
+        interrupt.install()
     async with new_session(config.request_timeout_s) as session:
         scenario = AuthScenario(session, config, recorder)
         if wait_for_start is not None:
@@ -77,8 +93,10 @@ async def run_partial(
             else None
         )
         try:
-            await run_executor(config, scenario, recorder, t0)
+            await run_executor(config, scenario, recorder, t0, interrupt)
         finally:
+            interrupt.uninstall()
+            recorder.aborted = interrupt.is_set
             recorder.duration_ns = perf_counter_ns() - t0
             report = await monitor.stop()
             if reporter is not None:
@@ -104,11 +122,13 @@ def _run_on_uvloop(coroutine: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coroutine)
 
 
-def run_sync(config: LoadConfig, on_progress: SnapshotSink | None = None) -> RunResult:
+def run_sync(
+    config: LoadConfig, on_progress: SnapshotSink | None = None, handle_signals: bool = False
+) -> RunResult:
     """Blocking entry point: uvloop in this process, or the multi-process coordinator."""
     if config.processes > 1:
-        return run_processes(config, on_progress)
-    return _run_on_uvloop(run_load(config, on_progress))
+        return run_processes(config, on_progress, handle_signals)
+    return _run_on_uvloop(run_load(config, on_progress, handle_signals))
 
 
 def _worker_main(config: LoadConfig, conn: Connection) -> None:
@@ -121,7 +141,7 @@ def _worker_main(config: LoadConfig, conn: Connection) -> None:
         conn.send(("progress", asdict(snapshot)))
 
     async def work() -> None:
-        recorder, report = await run_partial(config, progress, wait_for_start)
+        recorder, report = await run_partial(config, progress, wait_for_start, True)
         conn.send(("result", {"recorder": recorder.to_wire(), "monitor": report.to_wire()}))
 
     try:
@@ -133,8 +153,14 @@ def _worker_main(config: LoadConfig, conn: Connection) -> None:
         conn.close()
 
 
-def run_processes(config: LoadConfig, on_progress: SnapshotSink | None = None) -> RunResult:
-    """Run ``config.processes`` workers and merge their results exactly."""
+def run_processes(
+    config: LoadConfig, on_progress: SnapshotSink | None = None, handle_signals: bool = False
+) -> RunResult:
+    """Run ``config.processes`` workers and merge their results exactly.
+
+    With ``handle_signals`` (main thread only), the first SIGINT/SIGTERM is passed on to the
+    workers as SIGTERM, which end early and still report; a second SIGINT interrupts.
+    """
     count = config.processes
     context = multiprocessing.get_context("spawn")
     connections: list[Connection] = []
@@ -151,9 +177,12 @@ def run_processes(config: LoadConfig, on_progress: SnapshotSink | None = None) -
         child_end.close()
         connections.append(parent_end)
         workers.append(worker)
+    previous = _forward_signals(workers) if handle_signals else {}
     try:
         return _coordinate(config, connections, workers, on_progress)
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         for worker in workers:
             worker.join(timeout=5)
             if worker.is_alive():
@@ -161,6 +190,26 @@ def run_processes(config: LoadConfig, on_progress: SnapshotSink | None = None) -
                 worker.join()
         for connection in connections:
             connection.close()
+
+
+def _forward_signals(workers: list[Any]) -> dict[int, Any]:
+    forwarded = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal forwarded
+        if forwarded:
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            return
+        forwarded = True
+        for worker in workers:
+            if worker.pid is not None and worker.exitcode is None:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, forward)
+    return previous
 
 
 def _sum_snapshots(snapshots: Iterable[Snapshot]) -> Snapshot:

@@ -237,6 +237,7 @@ class Recorder:
         self.vus_max = 0
         self.per_vu_in_window: dict[int, int] = {}
         self.duration_ns = 0
+        self.aborted = False
 
     def start(
         self, t0_ns: int, warmup_s: float, window_s: float, start_epoch_s: float = 0.0
@@ -400,6 +401,7 @@ class Recorder:
                 "duration_ns": self.duration_ns,
             },
             "start_epoch_s": self.start_epoch_s,
+            "aborted": self.aborted,
             "checks": self.checks,
             "seconds": [second.to_wire() for second in self.seconds],
             "per_vu_in_window": sorted(self.per_vu_in_window.items()),
@@ -414,6 +416,7 @@ class Recorder:
         for name, value in wire["counters"].items():
             setattr(recorder, name, int(value))
         recorder.start_epoch_s = float(wire["start_epoch_s"])
+        recorder.aborted = bool(wire["aborted"])
         recorder.checks = {name: [int(p), int(f)] for name, (p, f) in wire["checks"].items()}
         recorder.seconds = [SecondStats.from_wire(w) for w in wire["seconds"]]
         recorder.per_vu_in_window = {int(vu): int(n) for vu, n in wire["per_vu_in_window"]}
@@ -439,6 +442,7 @@ class Recorder:
         self.duration_ns = max(self.duration_ns, other.duration_ns)
         if not self.start_epoch_s:
             self.start_epoch_s = other.start_epoch_s
+        self.aborted = self.aborted or other.aborted
         for name, (passes, fails) in other.checks.items():
             counts = self.checks.setdefault(name, [0, 0])
             counts[0] += passes

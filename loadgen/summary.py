@@ -225,7 +225,8 @@ def render_summary(data: dict[str, Any]) -> str:
         f"running ({data['state']['testRunDurationMs'] / 1000:.1f}s), "
         f"{data['metrics']['vus_max']['values']['value']} VUs max, "
         f"{window['iterations_completed']} complete and {window['iterations_interrupted']} "
-        f"interrupted iterations, {window['dropped_iterations']} dropped",
+        f"interrupted iterations, {window['dropped_iterations']} dropped"
+        + (" (stopped early by a signal)" if window.get("aborted") else ""),
         "",
     ]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +17,10 @@ from tests.loadgen.fakeauth import FakeAuth, serve
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def run_cli(*args: str) -> tuple[int, str, str]:
+async def run_cli(
+    *args: str, signal_when: FakeAuth | None = None, signum: int = signal.SIGINT
+) -> tuple[int, str, str]:
+    """Run the CLI; with ``signal_when``, send ``signum`` once that fake has seen some load."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -26,6 +30,10 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    if signal_when is not None:
+        while signal_when.requests["logout"] < 5:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        process.send_signal(signum)
     out, err = await process.communicate()
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
@@ -110,3 +118,29 @@ def test_help_lists_every_option():
     ):
         assert flag in text
     assert "99" in text
+
+
+@pytest.mark.parametrize(("processes", "signum"), [("1", signal.SIGINT), ("2", signal.SIGTERM)])
+async def test_a_signal_stops_the_run_early_with_a_summary(fake, tmp_path, processes, signum):
+    out = tmp_path / "results.json"
+    code, stdout, stderr = await run_cli(
+        "--target",
+        fake.url,
+        "--vus",
+        "2",
+        "--duration",
+        "60s",
+        "--processes",
+        processes,
+        "--out",
+        str(out),
+        "--quiet",
+        signal_when=fake,
+        signum=signum,
+    )
+    assert code == 105, stderr
+    assert "(stopped early by a signal)" in stdout
+    data = orjson.loads(out.read_bytes())
+    assert data["window"]["aborted"] is True
+    assert data["state"]["testRunDurationMs"] < 10_000
+    assert data["metrics"]["iterations"]["values"]["count"] == fake.requests["signup"] > 0
