@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
 from typing import TYPE_CHECKING
 
 from balancer.backends import DURATION_BUCKETS, Backend
@@ -417,12 +418,7 @@ class Exchange:
             elapsed = ctx.loop.time() - self.started
             backend.statuses[status // 100] += 1
             backend.duration_sum += elapsed
-            index = 0
-            for bound in DURATION_BUCKETS:
-                if elapsed <= bound:
-                    break
-                index += 1
-            backend.duration_counts[index] += 1
+            backend.duration_counts[bisect_left(DURATION_BUCKETS, elapsed)] += 1
         if ctx.access_log:
             self._log(status)
         self.conn.exchange_done(self)

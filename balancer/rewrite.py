@@ -51,12 +51,17 @@ class RequestIds:
         return f"{self._prefix}-{self._counter:08x}".encode()
 
 
+# Connection values that name no extra header to drop (nearly all of them in practice).
+_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
+
+
 def _connection_tokens(headers: Headers) -> frozenset[bytes]:
+    """Header names listed in Connection that are not already hop-by-hop."""
     tokens: set[bytes] = set()
     for name, value in headers:
         if name == b"connection":
             tokens.update(t.strip().lower() for t in value.split(b","))
-    return frozenset(tokens)
+    return frozenset(tokens - HOP_BY_HOP)
 
 
 _valid_request_id = re.compile(rb"[\x21-\x7e]{1,%d}" % _MAX_REQUEST_ID).fullmatch
@@ -83,7 +88,7 @@ def upstream_request_head(
                 forwarded_for = forwarded_for + b", " + value if forwarded_for else value
             elif name == b"x-request-id":
                 request_id = value
-            elif name == b"connection":
+            elif name == b"connection" and value not in _PLAIN_CONNECTION:
                 has_connection = True
             continue
         parts += (name, b": ", value, b"\r\n")
@@ -135,7 +140,7 @@ def client_response_head(
     has_connection = False
     for name, value in head.headers:
         if name in _RESPONSE_DROP:
-            if name == b"connection":
+            if name == b"connection" and value not in _PLAIN_CONNECTION:
                 has_connection = True
             continue
         parts += (name, b": ", value, b"\r\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import orjson
 
@@ -125,3 +127,19 @@ async def test_status_page_is_html_polling_the_api(
         page = await response.text()
     assert 'fetch("backends"' in page
     assert "setInterval(refresh, 1000)" in page
+
+
+async def test_disable_stops_traffic_and_checks(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([backends[0].url, backends[1].url], health_interval=0.05)
+    async with session.post(admin_url(balancer, "/backends/b2/disable")) as response:
+        assert orjson.loads(await response.read())["state"] == "disabled"
+    checks_before = backends[1].requests["GET /health/ready"]
+    for _ in range(4):
+        async with session.get(url(balancer)) as response:
+            assert await response.text() == "s1"
+    await asyncio.sleep(0.3)
+    assert backends[1].requests["GET /health/ready"] <= checks_before + 1
+    async with session.post(admin_url(balancer, "/backends/b2/enable")) as response:
+        assert orjson.loads(await response.read())["state"] == "up"

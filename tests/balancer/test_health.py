@@ -8,7 +8,14 @@ import random
 import pytest
 
 from balancer.backends import BackendSet
-from balancer.health import CheckResult, HealthMonitor, HealthState, check_http, next_delay
+from balancer.health import (
+    CheckResult,
+    HealthMonitor,
+    HealthState,
+    check_http,
+    next_delay,
+    restore_ejected,
+)
 from balancer.selection import RoundRobin
 
 
@@ -128,3 +135,16 @@ async def test_check_http_times_out_on_silent_server() -> None:
         await server.wait_closed()
     assert not result.ok
     assert result.error == "timeout"
+
+
+def test_ejected_backend_returns_after_eject_time_without_active_checks() -> None:
+    backends = BackendSet(RoundRobin(), rise=2, fall=3)
+    backend = backends.add("http://127.0.0.1:9")
+    backend.health.eject()
+    backend.ejected_until = 100.0
+    backends.refresh()
+    restore_ejected(backends, 99.0)
+    assert backends.available == []
+    restore_ejected(backends, 100.0)
+    assert backends.available == [backend]
+    assert backend.ejected_until == 0.0

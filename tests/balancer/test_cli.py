@@ -1,0 +1,70 @@
+"""The real command: start, serve, JSON logs, SIGTERM → graceful exit."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+
+import aiohttp
+import orjson
+import pytest
+
+from balancer.__main__ import main
+from tests.balancer.backend_double import ScriptedBackend
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_command_serves_logs_json_and_stops_on_sigterm(
+    backends: list[ScriptedBackend], session: aiohttp.ClientSession
+) -> None:
+    port, admin = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "balancer",
+        "--listen", f"127.0.0.1:{port}",
+        "--admin", f"127.0.0.1:{admin}",
+        "--backend", backends[0].url,
+        "--log-format", "json",
+        "--access-log",
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        lines = []
+        async with asyncio.timeout(15):
+            while True:
+                line = orjson.loads(await process.stderr.readline())
+                lines.append(line)
+                if line.get("event") == "listening":
+                    break
+        async with session.get(f"http://127.0.0.1:{admin}/backends") as response:
+            assert response.status == 200
+        async with session.get(f"http://127.0.0.1:{port}/", headers={"X-Request-ID": "r-1"}) as r:
+            assert await r.text() == "s1"
+        access = orjson.loads(await asyncio.wait_for(process.stderr.readline(), 5))
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0
+    assert lines[-1]["listen"] == f"127.0.0.1:{port}"
+    assert {"time", "level", "logger", "message"} <= lines[-1].keys()
+    assert access["event"] == "request"
+    assert access["request_id"] == "r-1"
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/", 200)
+    assert access["backend"] == "b1"
+    assert access["duration_ms"] >= 0
+
+
+def test_config_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--admin", "0.0.0.0:9999"]) == 2
+    assert "BALANCER_ADMIN_TOKEN" in capsys.readouterr().err
