@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import charts as charts_module
@@ -115,18 +116,29 @@ def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
         Section(title="Soundness of each run", tables=(soundness_table(results),)),
     ]
     return Page(
-        title=f"authscale bench report, {results.started_at}",
+        title=f"authscale bench report, {when(results.started_at)}",
         facts=facts(results),
         sections=tuple(sections),
     )
+
+
+def when(timestamp: str) -> str:
+    """An ISO 8601 timestamp as "2026-11-25 19:00:00 UTC" (as given if it is not one)."""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if moment.tzinfo else "")
 
 
 def facts(results: Results) -> tuple[tuple[str, str], ...]:
     m = results.machine
     return (
         ("Command", f"`{results.command}`"),
-        ("Started", results.started_at),
-        ("Finished", results.finished_at),
+        ("Started", when(results.started_at)),
+        ("Finished", when(results.finished_at)),
         (
             "Machine",
             f"{m.cores} cores, {m.cpu_model}, {figure(m.memory_gib, 1)} GiB, "
@@ -378,7 +390,7 @@ def _plain(value: object) -> str:
 
 def render_terminal(results: Results) -> str:
     """The original's table, ours per series, and the verdict, for a terminal."""
-    out = [f"authscale bench, {results.started_at}: `{results.command}`", ""]
+    out = [f"authscale bench, {when(results.started_at)}: `{results.command}`", ""]
     for table in (original_table(), *(comparison_table(s) for s in results.series if s.runs)):
         out += [*text_table(table), ""]
     out += ["Verdict:"] + [f"- {sentence}" for sentence in verdict(results)]

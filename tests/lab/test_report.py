@@ -13,7 +13,7 @@ import pytest
 
 from lab import records
 from lab.page import change, figure, percent
-from lab.report import ReportFiles, build_report, main_report, render_terminal
+from lab.report import ReportFiles, build_report, main_report, render_terminal, when
 from lab.results import Results, ResultsError, dump_results, load_results, median_runs
 from tests.lab.test_verdict import bench_scale_doc
 
@@ -146,7 +146,7 @@ def test_report_files(scaling_report: ReportFiles) -> None:
 
 def test_markdown_has_the_originals_table_beside_ours(scaling_report: ReportFiles) -> None:
     md = scaling_report.markdown.read_text()
-    assert md.startswith("# authscale bench report, 2026-11-25T19:00:00Z\n")
+    assert md.startswith("# authscale bench report, 2026-11-25 19:00:00 UTC\n")
     assert "`python -m lab bench`" in md
     assert "2 cores, AMD EPYC 7B13 64-Core Processor (KVM), 23.4 GiB" in md
     assert "| avg response | 489.67 ms | 406.03 ms | -17.0 % |" in md
@@ -343,3 +343,16 @@ def test_a_series_without_runs_is_left_out(tmp_path: Path) -> None:
     assert "This machine, shared host" in md
     assert "This machine, 0.5 CPU" not in md
     assert "0.5 CPU per instance" not in render_terminal(results)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "shown"),
+    [
+        ("2026-11-25T19:00:00.123456Z", "2026-11-25 19:00:00 UTC"),
+        ("2026-11-25T20:30:00+01:00", "2026-11-25 19:30:00 UTC"),
+        ("2026-11-25T19:00:00", "2026-11-25 19:00:00"),
+        ("yesterday", "yesterday"),
+    ],
+)
+def test_timestamps_are_shown_in_utc(timestamp: str, shown: str) -> None:
+    assert when(timestamp) == shown
