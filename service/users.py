@@ -30,6 +30,9 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
+    # A connection left mid-protocol by a server shutting down: asyncpg refuses to use it
+    # ("another operation is in progress") and the pool replaces it.
+    asyncpg.InternalClientError,
 )
 
 
