@@ -219,11 +219,15 @@ def _text_bcrypt(series: Series, runs: Sequence[Run], host_cores: int) -> str:
 
 def _text_cpu(series: Series, runs: Sequence[Run], host_cores: int) -> str:
     busy = _span([r.host.utilisation for r in runs], _pct, "%")
-    top = max(runs[0].cpu_seconds, key=lambda c: runs[0].cpu_seconds[c], default="n/a")
+    run = runs[0]
+    users = {c: s for c, s in run.cpu_seconds.items() if not c.startswith("service")}
+    users["the service instances"] = run.service_cpu_seconds
+    top = max(users, key=lambda c: users[c])
+    share = users[top] / run.host.cpu_seconds_busy if run.host.cpu_seconds_busy else None
     return (
         f"the CPU was saturated ({busy} of the host busy) but throughput reached only "
-        f"{_ceiling_share(series, runs)}: CPU went to work other than bcrypt "
-        f"(largest user: {top})."
+        f"{_ceiling_share(series, runs)}: CPU went to work other than bcrypt (largest user "
+        f"in {run.topology}: {top}, {percent(share)} of the busy CPU)."
     )
 
 

@@ -89,7 +89,9 @@ def test_balancer_bound_single_is_cpu_but_not_bcrypt() -> None:
     results = load("balancer_bound")
     series = results.series[0]
     assert classify(series, series.medians()["single"]) == "cpu"
-    assert "only 0.24 of the bcrypt ceiling" in text_of(results, "cpu-bound", "shared-host")
+    text = text_of(results, "cpu-bound", "shared-host")
+    assert "only 0.24 of the bcrypt ceiling" in text
+    assert "largest user in single: the service instances, 84.9 % of the busy CPU" in text
 
 
 def test_scaling_case_follows_the_cores() -> None:
