@@ -37,6 +37,10 @@ INFRA_NEGLIGIBLE = 0.10
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
+    """One sentence of the verdict. `kind` is `<limit>-bound` (a classification above),
+    `scale-out`, `balancer-cost`, `infra-share`, `original`, `success`, `failures`,
+    `unsound` or `fit`; `series` names the series it is about, if one."""
+
     kind: str
     series: str | None
     text: str
