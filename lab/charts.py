@@ -108,7 +108,7 @@ def latency_chart(series: Series, path: Path) -> Chart:
 def cpu_chart(series_list: Sequence[Series], path: Path) -> Chart:
     """CPU seconds over the window by component, stacked per topology, one panel per series."""
     title = "CPU seconds by component"
-    fig = Figure(figsize=(4.5 * len(series_list), 4.5), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 4.5 * len(series_list)), 4.5), layout="constrained")
     axes = fig.subplots(1, len(series_list), squeeze=False)[0]
     for ax, series in zip(axes, series_list, strict=True):
         medians = series.medians()
@@ -126,7 +126,8 @@ def cpu_chart(series_list: Sequence[Series], path: Path) -> Chart:
     for ax in axes:
         handles.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=6)
+        columns = min(len(handles), 6 if len(series_list) > 1 else 3)
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncols=columns)
     fig.suptitle(title)
     return _save(fig, path, kind="cpu", title=title)
 
