@@ -8,11 +8,13 @@ results file. Figures are cut, not rounded, at the digits shown (see `lab.result
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from lab import charts as charts_module
 from lab.errors import LabError
@@ -56,11 +58,20 @@ class ReportFiles:
     charts: tuple[Path, ...]
 
 
-def build_report(results: Results, out_dir: Path) -> ReportFiles:
-    """Write results.json, the charts, report.md and report.html into `out_dir`."""
+def build_report(results: Results | Mapping[str, Any], out_dir: Path) -> ReportFiles:
+    """Write results.json, the charts, report.md and report.html into `out_dir`.
+
+    Given the document as a mapping, it is written as it is before it is read, so the
+    measurements survive even a document this version cannot read (`ResultsError`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     results_json = out_dir / "results.json"
-    dump_results(results, results_json)
+    if isinstance(results, Results):
+        dump_results(results, results_json)
+    else:
+        text = json.dumps(results, indent=2, ensure_ascii=False)
+        results_json.write_text(text + "\n", encoding="utf-8")
+        results = Results.from_dict(results)
     drawn = charts_module.render_charts(results, out_dir)
     page = build_page(results, [Image(title=c.title, path=c.path) for c in drawn])
     markdown, html = out_dir / "report.md", out_dir / "report.html"

@@ -356,3 +356,14 @@ def test_a_series_without_runs_is_left_out(tmp_path: Path) -> None:
 )
 def test_timestamps_are_shown_in_utc(timestamp: str, shown: str) -> None:
     assert when(timestamp) == shown
+
+
+def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
+    data = doc("bcrypt_bound")
+    files = build_report(data, tmp_path / "ok")
+    assert json.loads(files.results_json.read_text()) == data
+    assert files.markdown.is_file()
+    data["series"][0]["runs"][0].pop("iterations")
+    with pytest.raises(ResultsError, match="no 'iterations'"):
+        build_report(data, tmp_path / "bad")
+    assert json.loads((tmp_path / "bad" / "results.json").read_text()) == data
