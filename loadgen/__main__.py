@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_json(result, config.out)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     return result.exit_code
 
 

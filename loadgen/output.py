@@ -48,9 +48,11 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
                        loadgen_loop_lag_max_ms
     loadgen            self-monitoring: processes [{process_index, wall_s, cpu_s,
                        cpu_percent_of_core, cpu_us_per_request, loop_lag_ms {p50, p99, max,
-                       samples}, max_rss_kib, warnings}], cpu_s, cpu_us_per_request,
-                       max_cpu_percent_of_core, max_loop_lag_p99_ms, bottleneck (bool),
-                       warnings [str], latency_model, when_busy
+                       own_p99, samples}, max_rss_kib, warnings, notes}], cpu_s,
+                       cpu_us_per_request, max_cpu_percent_of_core, max_loop_lag_p99_ms,
+                       bottleneck (bool: the generator itself limited the run), warnings
+                       [str] (why), notes [str] (lag from a contended host, not from the
+                       generator), latency_model, when_busy
     config             the options of the run (target, executor, vus, max_vus, duration_s,
                        stages, rate_per_s, when_busy, graceful_stop_s, think_time_s,
                        request_timeout_s, thresholds, processes, run_id, email_domain)
@@ -248,8 +250,7 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
     monitors = result.monitors
     cpu_s = sum(m.cpu_s for m in monitors)
     requests = sum(m.requests for m in monitors)
-    median = result.median_latency_ms
-    warnings = [w for monitor in monitors for w in monitor.warnings(median)]
+    warnings = result.warnings
     if result.config.open_model:
         model = (
             "open model: http_req_duration is the service time (from the actual send); "
@@ -261,7 +262,7 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
             "not user-experienced latency"
         )
     return {
-        "processes": [m.to_dict(median) for m in monitors],
+        "processes": [m.to_dict() for m in monitors],
         "cpu_s": round(cpu_s, 3),
         "cpu_us_per_request": round(1e6 * cpu_s / requests, 1) if requests else None,
         "max_cpu_percent_of_core": max(
@@ -270,6 +271,7 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
         "max_loop_lag_p99_ms": max((m.lag_p99_ms for m in monitors), default=0.0),
         "bottleneck": bool(warnings),
         "warnings": warnings,
+        "notes": result.notes,
         "latency_model": model,
         "when_busy": result.config.when_busy if result.config.open_model else None,
     }

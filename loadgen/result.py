@@ -48,11 +48,11 @@ class RunResult:
         return ABORTED_EXIT_CODE if self.recorder.aborted else 0
 
     @property
-    def median_latency_ms(self) -> float:
-        """Median ``http_req_duration``, the yardstick for the generator's own loop lag."""
-        return self.recorder.step_total().duration.percentile(50) / 1000
+    def warnings(self) -> list[str]:
+        """Signs that the generator itself limited or distorted the run."""
+        return [w for monitor in self.monitors for w in monitor.warnings]
 
     @property
-    def warnings(self) -> list[str]:
-        median = self.median_latency_ms
-        return [w for monitor in self.monitors for w in monitor.warnings(median)]
+    def notes(self) -> list[str]:
+        """Distortions not caused by the generator (a contended host)."""
+        return [n for monitor in self.monitors for n in monitor.notes]

@@ -201,9 +201,11 @@ def _loadgen(data: dict[str, Any]) -> list[str]:
         _dots("event-loop lag")
         + f"p50={format_time(max(lag['p50'] for lag in lags))} "
         + f"p99={format_time(max(lag['p99'] for lag in lags))} "
-        + f"max={format_time(max(lag['max'] for lag in lags))}",
+        + f"max={format_time(max(lag['max'] for lag in lags))} "
+        + f"(own work p99={format_time(max(lag['own_p99'] for lag in lags))})",
     ]
     lines += [f"    ⚠ {warning}" for warning in loadgen["warnings"]]
+    lines += [f"    note: {note}" for note in loadgen.get("notes", [])]
     return lines
 
 

@@ -66,7 +66,12 @@ def synthetic_monitor(requests: int) -> MonitorReport:
     lag = Histogram()
     for value in (200, 300, 400, 1200, 15_000):
         lag.record(value)
-    return MonitorReport(wall_s=2.5, cpu_s=0.75, requests=requests, loop_lag=lag, max_rss_kib=1)
+    own = Histogram()
+    for value in (100, 200, 300, 1000, 14_000):
+        own.record(value)
+    return MonitorReport(
+        wall_s=2.5, cpu_s=0.75, requests=requests, loop_lag=lag, own_lag=own, max_rss_kib=1
+    )
 
 
 def synthetic_result(open_model: bool = False) -> RunResult:

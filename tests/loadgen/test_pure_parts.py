@@ -5,7 +5,7 @@ import pytest
 
 from loadgen.config import Stage
 from loadgen.executors import arrival_time, vus_at
-from loadgen.monitor import bottleneck_warnings
+from loadgen.monitor import bottleneck_warnings, contention_notes, own_share_of_lateness
 from loadgen.progress import Progress, format_progress
 from loadgen.scenario import Tokens, check_response
 from loadgen.stats import Snapshot
@@ -38,8 +38,19 @@ def test_response_checks():
 def test_bottleneck_warnings():
     assert bottleneck_warnings(0.5, 2.0) == []
     assert "CPU core" in bottleneck_warnings(0.95, 2.0)[0]
-    assert "event-loop lag" in bottleneck_warnings(0.5, 12.0, 100.0)[0]
-    assert bottleneck_warnings(0.5, 12.0, 500.0) == []
+    assert "from its own work" in bottleneck_warnings(0.5, 12.0)[0]
+
+
+def test_lag_from_a_contended_host_is_a_note_not_a_bottleneck():
+    assert contention_notes(30.0, 2.0)[0].startswith("event-loop lag p99 30.0 ms")
+    assert contention_notes(30.0, 12.0) == []
+    assert contention_notes(5.0, 1.0) == []
+
+
+def test_lateness_is_ours_only_while_our_thread_was_on_the_cpu():
+    assert own_share_of_lateness(late_ns=20, thread_cpu_ns=30) == 20
+    assert own_share_of_lateness(late_ns=20, thread_cpu_ns=3) == 3
+    assert own_share_of_lateness(late_ns=0, thread_cpu_ns=3) == 0
 
 
 def test_progress_line():

@@ -22,7 +22,7 @@ def test_summary_names_failed_thresholds_and_generator_warnings():
     text = render_summary(synthetic_result().summary_data())
     assert "✗ 'rate<0.05'" in text
     assert "✓ 'p(95)<500'" in text
-    assert "⚠ load generator event-loop lag p99 15.0 ms" in text
+    assert "⚠ load generator event-loop lag p99 14.0 ms from its own work" in text
     assert "closed model: latencies are service times" in text
 
 
