@@ -17,7 +17,10 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
       "<metric>{step:signup|login|refresh|logout}" for the http_* metrics; in the open model
       also http_req_duration_corrected and iteration_duration_corrected (latency from the
       intended start, i.e. corrected for coordinated omission). http_req_duration is always
-      the service time (actual send -> end of body, connect time excluded, like k6).
+      the service time (actual send -> end of body, connect time excluded, like k6);
+      http_req_waiting runs from the send to the response headers (k6's time to first byte,
+      here including the few microseconds of sending, which aiohttp does not expose);
+      http_req_connecting is the TCP connect time of requests that opened a connection.
     root_group         {"name": "", "path": "", "id", "groups": [], "checks": [{"name",
                        "path", "id", "passes", "fails"}]}
     options            {"summaryTrendStats": [...], "summaryTimeUnit": "ms", "noColor": true}
@@ -69,7 +72,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadgen.histogram import Histogram
-from loadgen.stats import METRICS, STEPS, TREND, Recorder, StepStats
+from loadgen.stats import METRICS, STEPS, Recorder, StepStats
 
 if TYPE_CHECKING:
     from loadgen.result import RunResult
@@ -305,6 +308,3 @@ def build_summary_data(result: RunResult) -> dict[str, Any]:
 
 def write_json(result: RunResult, path: str | Path) -> None:
     Path(path).write_text(result.to_json() + "\n", encoding="utf-8")
-
-
-__all__ = ["TREND", "build_summary_data", "trend_values", "write_json"]

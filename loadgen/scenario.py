@@ -56,11 +56,13 @@ class Tokens:
     refresh_token: str
 
 
-def check_response(step: str, status: int, payload: bytes) -> tuple[bool, bool, Any]:
+def check_response(
+    step: str, status: int, payload: bytes, previous: Tokens | None = None
+) -> tuple[bool, bool, Any]:
     """(status ok, body ok, what the next step needs) for one response.
 
     The body is only judged when the status is right; signup yields the user id, login and
-    refresh yield :class:`Tokens`.
+    refresh yield :class:`Tokens`; a refresh must rotate the ``previous`` refresh token.
     """
     if status != EXPECTED_STATUS[step]:
         return False, False, None
@@ -76,9 +78,11 @@ def check_response(step: str, status: int, payload: bytes) -> tuple[bool, bool, 
         user_id = body.get("id")
         return True, user_id is not None and user_id != "", user_id
     access, refresh = body.get("access_token"), body.get("refresh_token")
-    if isinstance(access, str) and isinstance(refresh, str) and access and refresh:
-        return True, True, Tokens(access, refresh)
-    return True, False, None
+    if not (isinstance(access, str) and isinstance(refresh, str) and access and refresh):
+        return True, False, None
+    if previous is not None and refresh == previous.refresh_token:
+        return True, False, None
+    return True, True, Tokens(access, refresh)
 
 
 class VU:
@@ -147,10 +151,8 @@ class AuthScenario:
         status, payload, intended = await self._pause_then(
             vu, REFRESH, body, _JSON_HEADERS, intended
         )
-        ok, fresh = self._check(REFRESH, status, payload)
+        ok, fresh = self._check(REFRESH, status, payload, tokens)
         if not ok:
-            return False
-        if fresh.refresh_token == tokens.refresh_token:
             return False
         headers = {
             "Content-Type": "application/json",
@@ -160,8 +162,10 @@ class AuthScenario:
         status, payload, intended = await self._pause_then(vu, LOGOUT, body, headers, intended)
         return self._check(LOGOUT, status, payload)[0]
 
-    def _check(self, step: str, status: int, payload: bytes) -> tuple[bool, Any]:
-        status_ok, body_ok, value = check_response(step, status, payload)
+    def _check(
+        self, step: str, status: int, payload: bytes, previous: Tokens | None = None
+    ) -> tuple[bool, Any]:
+        status_ok, body_ok, value = check_response(step, status, payload, previous)
         recorder = self._recorder
         recorder.check(STATUS_CHECKS[step], status_ok)
         if step in BODY_CHECKS and status_ok:

@@ -31,6 +31,8 @@ def test_response_checks():
     assert check_response("login", 200, tokens) == (True, True, Tokens("a", "r"))
     assert check_response("login", 200, b'{"access_token": "a"}')[:2] == (True, False)
     assert check_response("refresh", 200, b"[]")[:2] == (True, False)
+    assert check_response("refresh", 200, tokens, Tokens("a0", "r0"))[1] is True
+    assert check_response("refresh", 200, tokens, Tokens("a0", "r"))[:2] == (True, False)
     assert check_response("logout", 204, b"") == (True, True, None)
     assert check_response("logout", 401, b"{}")[0] is False
 
