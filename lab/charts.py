@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lab.fit import FitError, fit_amdahl, fit_usl
+from lab.fit import fit_models
 from lab.page import figure
 from lab.results import Results, Run, ScaleCurve, Series
 
@@ -143,12 +143,7 @@ def scale_chart(curve: ScaleCurve, path: Path) -> Chart:
     x = np.array([p.iterations_per_s for p in curve.points])
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    models = []
-    for fitter in (fit_amdahl, fit_usl):
-        try:
-            models.append(fitter(n, x))
-        except FitError:
-            continue
+    models = list(fit_models(n, x).values())
     reach = max(
         [n.max() * 1.5] + [min((m.peak_instances or 0.0) * 1.3, n.max() * 4) for m in models]
     )

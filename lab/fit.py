@@ -77,6 +77,19 @@ def fit_usl(instances: npt.ArrayLike, throughput: npt.ArrayLike) -> Fit:
     return Fit(model="usl", x1=x1, sigma=sigma, kappa=kappa, r_squared=_r2(x, sse), points=len(n))
 
 
+def fit_models(instances: npt.ArrayLike, throughput: npt.ArrayLike) -> dict[str, Fit]:
+    """Every model the points determine, by name: Amdahl from two instance counts, the USL
+    from three; empty when even Amdahl cannot be fitted."""
+    fits: dict[str, Fit] = {}
+    for fitter in (fit_amdahl, fit_usl):
+        try:
+            fit = fitter(instances, throughput)
+        except FitError:
+            continue
+        fits[fit.model] = fit
+    return fits
+
+
 def _points(
     instances: npt.ArrayLike, throughput: npt.ArrayLike, *, needed: int
 ) -> tuple[Array, Array]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from lab import charts as charts_module
 from lab.errors import LabError
-from lab.fit import Fit, FitError, fit_amdahl, fit_usl
+from lab.fit import fit_models
 from lab.page import (
     Image,
     Page,
@@ -304,12 +304,7 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
         return ()
     n = [float(p.instances) for p in curve.points]
     x = [p.iterations_per_s for p in curve.points]
-    fits: list[Fit] = []
-    for fitter in (fit_usl, fit_amdahl):
-        try:
-            fits.append(fitter(n, x))
-        except FitError:
-            continue
+    fits = list(fit_models(n, x).values())
     one = x[n.index(min(n))] / min(n) if n else 0.0
     points = Table(
         id="scale-points",

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from lab.fit import FitError, fit_amdahl, fit_usl
+from lab.fit import fit_models
 from lab.page import change, figure, percent
 from lab.results import Results, Run, Series
 
@@ -426,19 +426,24 @@ def _fits(results: Results) -> list[Finding]:
         return []
     n = [float(p.instances) for p in curve.points]
     x = [p.iterations_per_s for p in curve.points]
-    try:
-        usl, amdahl = fit_usl(n, x), fit_amdahl(n, x)
-    except FitError as exc:
-        return [Finding(kind="fit", series=curve.series, text=f"No model fitted: {exc}.")]
-    peak = usl.peak_instances
-    where = (
-        "no peak (κ ≈ 0)"
-        if peak is None
-        else f"a predicted peak at N ≈ {figure(peak, 1)} ({figure(usl.peak_throughput)} it/s)"
-    )
-    text = (
-        f"Scale-out curve ({int(min(n))}–{int(max(n))} instances): USL σ = "
-        f"{figure(usl.sigma, 4)}, κ = {figure(usl.kappa, 5)}, R² = {figure(usl.r_squared, 3)}, "
-        f"{where}; Amdahl σ = {figure(amdahl.sigma, 4)}, R² = {figure(amdahl.r_squared, 3)}."
-    )
+    fits = fit_models(n, x)
+    if not fits:
+        text = "No scalability model fitted: it needs two or more different instance counts."
+        return [Finding(kind="fit", series=curve.series, text=text)]
+    parts = []
+    if (usl := fits.get("usl")) is not None:
+        peak = usl.peak_instances
+        where = (
+            "no peak (κ ≈ 0)"
+            if peak is None
+            else f"a predicted peak at N ≈ {figure(peak, 1)} ({figure(usl.peak_throughput)} it/s)"
+        )
+        parts.append(
+            f"USL σ = {figure(usl.sigma, 4)}, κ = {figure(usl.kappa, 5)}, "
+            f"R² = {figure(usl.r_squared, 3)}, {where}"
+        )
+    amdahl = fits["amdahl"]
+    parts.append(f"Amdahl σ = {figure(amdahl.sigma, 4)}, R² = {figure(amdahl.r_squared, 3)}")
+    span = f"{int(min(n))}–{int(max(n))} instances"
+    text = f"Scale-out curve ({span}): {'; '.join(parts)}."
     return [Finding(kind="fit", series=curve.series, text=text)]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.fit import Fit, FitError, fit_amdahl, fit_usl
+from lab.fit import Fit, FitError, fit_amdahl, fit_models, fit_usl
 
 
 def usl(n: np.ndarray, x1: float, sigma: float, kappa: float) -> np.ndarray:
@@ -121,3 +121,9 @@ def test_fit_is_a_plain_value() -> None:
     fit = Fit(model="usl", x1=2.0, sigma=0.5, kappa=0.0, r_squared=None, points=3)
     assert list(fit.predict([1, 2, 3])) == pytest.approx([2.0, 8 / 3, 3.0])
     assert fit.asymptote == 4.0
+
+
+def test_fit_models_gives_what_the_points_determine() -> None:
+    assert list(fit_models([1, 2, 3], [4.0, 7.8, 11.5])) == ["amdahl", "usl"]
+    assert list(fit_models([1, 2], [4.0, 7.8])) == ["amdahl"]
+    assert fit_models([1], [4.0]) == {}

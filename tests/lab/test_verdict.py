@@ -252,3 +252,12 @@ def test_the_originals_headline_is_set_beside_ours() -> None:
     assert "the original's 3 containers did +5.7 % req/s over one" in text
     assert text.endswith("here, on one host, 3 instances did -0.9 %.")
     assert "original" not in kinds(Results.from_dict(bench_scale_doc()))
+
+
+def test_two_point_curve_still_gets_amdahl() -> None:
+    data = doc("scaling")
+    data["scale_curve"]["points"] = data["scale_curve"]["points"][:2]
+    text = text_of(Results.from_dict(data), "fit", "cpu-limited")
+    assert text.startswith("Scale-out curve (1–2 instances): Amdahl σ = ")
+    data["scale_curve"]["points"] = data["scale_curve"]["points"][:1]
+    assert "No scalability model fitted" in text_of(Results.from_dict(data), "fit", "cpu-limited")
