@@ -157,7 +157,8 @@ class BackendSet:
             listener(event, backend)
 
     def refresh(self) -> None:
-        self.available = [b for b in self.backends.values() if b.available]
+        # Weight 0 keeps a backend configured but out of rotation, as in HAProxy.
+        self.available = [b for b in self.backends.values() if b.available and b.weight > 0]
 
     def pick(self, exclude: tuple[Backend, ...] = ()) -> Backend | None:
         available = self.available

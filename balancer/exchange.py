@@ -67,6 +67,7 @@ class Exchange:
         "state",
         "task",
         "tried",
+        "unsent",
         "until_close",
         "upstream",
         "upstream_head",
@@ -87,6 +88,7 @@ class Exchange:
         self.tried: tuple[Backend, ...] = ()
         self.retrying = False
         self.reset_retried = False
+        self.unsent = 0
         self.body: list[bytes] = []
         self.body_size = 0
         self.replayable = True
@@ -181,15 +183,37 @@ class Exchange:
         body = self.body
         if body:
             transport.write(self.upstream_head + b"".join(body))
-            if not self.replayable:
-                body.clear()
         else:
             transport.write(self.upstream_head)
+        if transport.is_closing():
+            self._unsent(backend, upstream)
+            return
+        if body and not self.replayable:
+            body.clear()
         conn = self.conn
         if conn.writing_paused:
             transport.pause_reading()
         if conn.paused & BODY_WAIT:
             conn.resume_reading(BODY_WAIT)
+
+    def _unsent(self, backend: Backend, upstream: UpstreamConnection) -> None:
+        """The pooled connection was already dead: the write failed, nothing left.
+
+        Its idle siblings are suspect too (the backend may have restarted), so they are
+        closed and the request is dispatched again; that is safe for any method.
+        """
+        self.upstream = None
+        upstream.user = None
+        backend.total -= 1
+        ctx = self.ctx
+        ctx.pool.release(backend, None, reusable=False, now=ctx.clock)
+        ctx.pool.close_idle(backend)
+        self.unsent += 1
+        if self.unsent > 3:
+            self.fail(ConnectFailed(f"cannot send the request to backend {backend.id}"))
+            return
+        self.backend = None
+        self.dispatch()
 
     def request_body(self, data: bytes) -> None:
         head = self.head
@@ -300,7 +324,9 @@ class Exchange:
             self._release(reusable=False)
 
     def flush(self) -> None:
-        self.conn.flush()
+        conn = self.conn
+        if conn.out:
+            conn.flush()
 
     def pause_client(self) -> None:
         self.conn.pause_reading(UPSTREAM_FULL)

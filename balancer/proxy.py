@@ -236,7 +236,8 @@ class ClientConnection(asyncio.Protocol):
         if not exchanges or exchanges[0] is not exchange:
             return
         exchanges.popleft()
-        self.flush()
+        if self.out:
+            self.flush()
         if exchange.close_after or self.closed or (self.eof and not exchanges):
             self.close()
             return

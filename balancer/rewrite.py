@@ -43,12 +43,13 @@ class RequestIds:
     __slots__ = ("_counter", "_prefix")
 
     def __init__(self, prefix: str | None = None) -> None:
-        self._prefix = prefix if prefix is not None else os.urandom(6).hex()
+        text = prefix if prefix is not None else os.urandom(6).hex()
+        self._prefix = text.encode() + b"-"
         self._counter = 0
 
     def next(self) -> bytes:
         self._counter += 1
-        return f"{self._prefix}-{self._counter:08x}".encode()
+        return self._prefix + b"%08x" % self._counter
 
 
 # Connection values that name no extra header to drop (nearly all of them in practice).

@@ -19,6 +19,7 @@ class ScriptedBackend:
         self.delay = delay
         self.healthy = True
         self.requests: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
         self.in_flight = 0
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -126,6 +127,7 @@ class ScriptedBackend:
         if method != "HEAD":
             writer.write(payload)
         await writer.drain()
+        self.answered[f"{method} {target}"] += 1
         return True
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 import aiohttp
 import orjson
 
+from balancer.upstream import UpstreamConnection
 from tests.balancer.backend_double import ScriptedBackend
 from tests.balancer.conftest import StartBalancer, admin_url, url, wait_for
 
@@ -41,6 +42,37 @@ async def test_killed_backend_is_ejected_and_no_get_fails(
     state = balancer.backends.backends["b2"]
     assert state.state == "down"
     assert state.failures >= 1
+
+
+async def test_killed_backend_fails_only_posts_it_had_received(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([b.url for b in backends], eject_after=2)
+    victim = backends[0]
+    statuses: Counter[int] = Counter()
+    stop = asyncio.Event()
+
+    async def worker() -> None:
+        while not stop.is_set():
+            async with session.post(url(balancer, "/slow"), data=b"x") as response:
+                statuses[response.status] += 1
+                await response.read()
+
+    for backend in backends:
+        backend.delay = 0.05
+    workers = [asyncio.create_task(worker()) for _ in range(6)]
+    await asyncio.sleep(0.4)
+    await victim.kill()
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*workers)
+    lost = victim.requests["POST /slow"] - victim.answered["POST /slow"]
+    assert set(statuses) <= {200, 502}
+    assert statuses[502] <= lost
+    assert statuses[200] > 30
+    # Every POST the victim never received was served elsewhere: none was replayed there.
+    total_received = sum(b.requests["POST /slow"] for b in backends)
+    assert total_received == sum(statuses.values())
 
 
 async def test_post_that_reached_a_dying_backend_is_not_replayed(
@@ -232,3 +264,48 @@ async def test_graceful_shutdown_finishes_in_flight(
     assert await in_flight == 200
     await shutdown
     assert refused
+
+
+class DeadTransport:
+    """A pooled connection whose peer is already gone: the first write fails."""
+
+    def __init__(self) -> None:
+        self.written = b""
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def test_post_on_a_dead_pooled_connection_is_sent_on_a_fresh_one(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([backends[0].url])
+    backend = balancer.backends.backends["b1"]
+    stale = UpstreamConnection(backend)
+    dead = DeadTransport()
+    stale.connection_made(dead)  # type: ignore[arg-type]
+    backend.idle.append(stale)
+    async with session.post(url(balancer, "/echo"), data=b"exactly once") as response:
+        assert response.status == 200
+        assert await response.read() == b"exactly once"
+    assert dead.written.startswith(b"POST /echo HTTP/1.1\r\n")
+    assert backends[0].requests["POST /echo"] == 1
+    assert stale not in backend.idle
+    assert backend.total == 1
