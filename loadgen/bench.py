@@ -236,6 +236,7 @@ def _worker(kind: str, target: str, vus: int, duration_s: float, rate: float | N
             "cpu_s": cpu,
             "wall_s": wall,
             "lag_p99_ms": data["loadgen"]["max_loop_lag_p99_ms"],
+            "own_lag_p99_ms": data["loadgen"]["processes"][0]["loop_lag_ms"]["own_p99"],
             "dropped": data["metrics"]["dropped_iterations"]["values"]["count"],
             "failed": data["metrics"]["http_req_failed"]["values"]["passes"],
             "reqs_in_window": data["window"]["http_reqs_in_window"],
@@ -293,8 +294,8 @@ def cost_table(target: str, vus: int, duration_s: float, repeats: int) -> list[s
 def rate_table(target: str, duration_s: float, start: float, factor: float) -> list[str]:
     lines = [
         f"open-model rate steps, {duration_s:g}s each (1 iteration = 4 requests)",
-        f"{'target it/s':>12}{'achieved req/s':>16}{'lag p99 ms':>12}{'dropped':>9}"
-        f"{'failed':>8}  ok",
+        f"{'target it/s':>12}{'achieved req/s':>16}{'lag p99 ms':>12}{'own lag p99':>13}"
+        f"{'dropped':>9}{'failed':>8}  ok",
     ]
     best = 0.0
     rate = start
@@ -309,7 +310,8 @@ def rate_table(target: str, duration_s: float, start: float, factor: float) -> l
         )
         lines.append(
             f"{rate:>12.0f}{achieved:>16.0f}{measured['lag_p99_ms']:>12.2f}"
-            f"{measured['dropped']:>9}{measured['failed']:>8}  {'yes' if ok else 'no'}"
+            f"{measured['own_lag_p99_ms']:>13.2f}{measured['dropped']:>9}"
+            f"{measured['failed']:>8}  {'yes' if ok else 'no'}"
         )
         if not ok:
             break

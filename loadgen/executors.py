@@ -33,6 +33,7 @@ from loadgen.stats import Recorder
 
 _TICK_S = 0.05
 _TICK_NS = 50_000_000
+_MAX_BURST = 64
 
 
 def vus_at(start_vus: int, stages: Sequence[Stage], elapsed_s: float) -> int:
@@ -171,14 +172,21 @@ async def _arrival_rate(run: _Run, t0_ns: int) -> None:
             idle.append(vu)
             recorder.set_vus(busy, len(run.vus))
 
-    index = 0
+    index = burst = 0
     while True:
         now = perf_counter_ns()
         due = arrival_time(t0_ns, phase_ns, interval_ns, index)
         if due >= end_ns or run.interrupt.is_set:
             break
         if due > now:
+            burst = 0
             await asyncio.sleep(min(due - now, end_ns - now, _TICK_NS) / 1e9)
+            continue
+        burst += 1
+        if burst > _MAX_BURST:
+            # Behind schedule: let responses in between, or catching up stalls the loop.
+            burst = 0
+            await asyncio.sleep(0)
             continue
         index += 1
         if idle:
