@@ -31,6 +31,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,9 @@ class Run:
     infra: infra.Infra
     topology: Topology
     client: ChaosClient
+    #: The thread that restarts PostgreSQL and Redis. It must live as long as they do: a
+    #: server dies with the thread that started it (the parent-death signal is per thread).
+    server_thread: Executor
     events: dict[str, float] = field(default_factory=dict)
 
     def mark(self, event: str) -> float:
@@ -337,7 +341,7 @@ def store_fault(store: str) -> Callable[[Run, Verdict], Awaitable[None]]:
         run.mark("stopped")
         await asyncio.sleep(run.options.outage_s)
         run.mark("restarting")
-        await asyncio.to_thread(server.start)
+        await asyncio.get_running_loop().run_in_executor(run.server_thread, server.start)
         run.mark("up")
         verdict.figures[f"{store} down s"] = round(run.events["up"] - run.events["down"], 2)
         await run.until(
@@ -518,8 +522,11 @@ def skip_reason(name: str, running: infra.Infra) -> str | None:
     return None
 
 
-async def run_scenario(name: str, options: ChaosOptions, running: infra.Infra) -> Verdict:
-    """Run one scenario on a fresh topology and return its verdict."""
+async def run_scenario(
+    name: str, options: ChaosOptions, running: infra.Infra, *, server_thread: Executor
+) -> Verdict:
+    """Run one scenario on a fresh topology and return its verdict. ``server_thread`` (one
+    worker) restarts the stores and must outlive them (see :class:`Run`)."""
     verdict = Verdict(name)
     verdict.skipped = skip_reason(name, running)
     if verdict.skipped:
@@ -534,7 +541,7 @@ async def run_scenario(name: str, options: ChaosOptions, running: infra.Infra) -
             request_timeout_s=options.request_timeout_s,
         )
         client = ChaosClient(load)
-        run = Run(options, running, topology, client)
+        run = Run(options, running, topology, client, server_thread)
         survivors: list[tuple[str, str]] = []
         if name in ("redis", "postgres"):
             prefix = load.address_prefix
@@ -608,10 +615,12 @@ async def judge_survivors(
         verdict.figures["note"] = "Redis persistence is off: sessions are lost on restart"
 
 
-async def run_all(options: ChaosOptions, running: infra.Infra) -> list[Verdict]:
+async def run_all(
+    options: ChaosOptions, running: infra.Infra, server_thread: Executor
+) -> list[Verdict]:
     verdicts = []
     for name in options.scenarios:
-        verdict = await run_scenario(name, options, running)
+        verdict = await run_scenario(name, options, running, server_thread=server_thread)
         for line in verdict.lines():
             print(line, flush=True)
         verdicts.append(verdict)
@@ -669,15 +678,18 @@ def main(argv: list[str]) -> int:
     cfg = config.infra_config(
         state_dir=root / "chaos-infra", redis_persistence=not args.no_redis_persistence
     )
+    server_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chaos-servers")
     try:
         with infra.start(cfg) as running:
-            verdicts = asyncio.run(run_all(options, running))
+            verdicts = asyncio.run(run_all(options, running, server_thread))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except LabError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        server_thread.shutdown(wait=False)
     if args.json:
         args.json.write_text(json.dumps([asdict(v) for v in verdicts], indent=2, default=str))
     failed = [v.scenario for v in verdicts if not v.skipped and not v.passed]

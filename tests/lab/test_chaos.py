@@ -1,0 +1,139 @@
+"""The chaos scenarios in short (few users, seconds long, bcrypt cost 4), each must PASS.
+
+They run on PostgreSQL + Redis of their own (Redis with its append-only file), because
+two of them stop and restart those servers. With DATABASE_URL/REDIS_URL given the
+restart scenarios are skipped with their reason.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from lab import chaos, config, infra
+from lab.chaosload import (
+    REUSE,
+    SIGNUP,
+    ChaosLoadConfig,
+    ChaosRecord,
+    Outcome,
+    backoff_s,
+    error_code,
+)
+
+
+@pytest.fixture(scope="module")
+def server_thread() -> Iterator[ThreadPoolExecutor]:
+    executor = ThreadPoolExecutor(max_workers=1)
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chaos_infra(lab_state_root: Path, server_thread: ThreadPoolExecutor) -> Iterator[infra.Infra]:
+    cfg = config.infra_config(state_dir=lab_state_root / "chaos-infra", redis_persistence=True)
+    running = infra.start(cfg)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def short_options(run_dir: Path, scenario: str) -> chaos.ChaosOptions:
+    return chaos.ChaosOptions(
+        scenarios=(scenario,),
+        run_dir=run_dir,
+        vus=8,
+        overload_vus=120,
+        duration_s=4.0,
+        fault_at_s=1.5,
+        outage_s=1.5,
+        maxconn=2,
+        maxqueue=2,
+        queue_timeout_s=0.5,
+        survivors=5,
+    )
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", chaos.SCENARIOS)
+async def test_scenario_passes(
+    scenario: str, chaos_infra: infra.Infra, server_thread: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    options = short_options(tmp_path, scenario)
+    verdict = await chaos.run_scenario(scenario, options, chaos_infra, server_thread=server_thread)
+    report = "\n".join(verdict.lines())
+    if verdict.skipped:
+        assert chaos_infra.redis is None or chaos_infra.postgres is None, report
+        pytest.skip(verdict.skipped)
+    assert verdict.passed, report
+    assert verdict.figures["requests"] > 0, report
+    assert "peak RSS MiB" in verdict.figures, report
+    assert "lost 0, duplicated 0" in verdict.figures["integrity"], report
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_options_refuse_unknown_scenarios_and_single_instances(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown scenarios"):
+        chaos.ChaosOptions(scenarios=("meteor",), run_dir=tmp_path)
+    with pytest.raises(ValueError, match="two instances"):
+        chaos.ChaosOptions(run_dir=tmp_path, instances=1)
+    assert chaos.ChaosOptions(run_dir=tmp_path, duration_s=30).fault_at == 10
+
+
+def test_verdict_passes_only_when_every_check_holds() -> None:
+    verdict = chaos.Verdict("kill")
+    verdict.check("a", True)
+    assert verdict.passed
+    verdict.check("b", False)
+    assert not verdict.passed
+    assert verdict.lines()[-1] == "FAIL kill"
+    assert "  [FAIL] b" in verdict.lines()
+
+
+def test_replays_are_409_signups_and_reused_refreshes() -> None:
+    record = ChaosRecord()
+    record.outcomes += [
+        Outcome(SIGNUP, 0, 1, 201),
+        Outcome(SIGNUP, 0, 1, 409, "email_taken"),
+        Outcome("refresh", 0, 1, 401, "token_reused"),
+        Outcome(REUSE, 0, 1, 401, "token_reused"),
+    ]
+    assert chaos.replays(record) == 2
+
+
+def test_outcomes_judge_status_and_reuse_code() -> None:
+    assert Outcome(REUSE, 0, 1, 401, "token_reused").ok
+    assert not Outcome(REUSE, 0, 1, 401, "invalid_token").ok
+    assert not Outcome("login", 0, 1, 200, "bad_body").ok
+    assert Outcome("logout", 0, 1, 204).ok
+    assert Outcome("login", 0, 1, 0, "timeout").label == "0 timeout"
+    assert Outcome("login", 0, 1, 503, "unavailable").label == "503 unavailable"
+
+
+def test_backoff_takes_part_of_retry_after_and_is_capped() -> None:
+    rng = random.Random(1)
+    assert backoff_s(None, rng) == 0.0
+    assert backoff_s("soon", rng) == 0.0
+    assert 0.5 <= backoff_s("1", rng) <= 1.0
+    assert backoff_s("3600", rng) <= 2.0
+
+
+def test_error_code_reads_the_contract_body() -> None:
+    assert error_code(b'{"error": {"code": "unavailable", "message": "x"}}') == "unavailable"
+    assert error_code(b"not json") == ""
+    assert error_code(b"[1]") == ""
+
+
+def test_chaos_addresses_are_unique_per_run() -> None:
+    a = ChaosLoadConfig(target="http://127.0.0.1:1", vus=1, duration_s=1)
+    b = ChaosLoadConfig(target="http://127.0.0.1:1", vus=1, duration_s=1)
+    assert a.address_prefix != b.address_prefix
+    assert a.address_prefix.startswith("chaos-")
