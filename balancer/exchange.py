@@ -360,6 +360,10 @@ class Exchange:
         if head.idempotent and not self.reset_retried and self.replayable and ctx.take_retry(self):
             self.reset_retried = True
             self.backend = None
+            if not any(b not in self.tried for b in ctx.backends.available):
+                # The only backend: a fresh connection to it is still worth one try, since a
+                # reused keep-alive connection may simply have been closed by the backend.
+                self.tried = ()
             self.dispatch()
             return
         self.backend = None

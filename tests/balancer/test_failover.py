@@ -309,3 +309,16 @@ async def test_post_on_a_dead_pooled_connection_is_sent_on_a_fresh_one(
     assert backends[0].requests["POST /echo"] == 1
     assert stale not in backend.idle
     assert backend.total == 1
+
+
+async def test_idempotent_reset_with_a_single_backend_is_tried_once_more_on_it(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([backends[0].url], eject_after=100)
+    async with session.get(url(balancer, "/reset")) as response:
+        assert response.status == 502
+        assert orjson.loads(await response.read())["error"]["code"] == "upstream_reset"
+    assert backends[0].requests["GET /reset"] == 2
+    async with session.post(url(balancer, "/reset")) as response:
+        assert response.status == 502
+    assert backends[0].requests["POST /reset"] == 1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from balancer.errors import BadResponse, ProtocolError
 from balancer.http11 import RequestHead, RequestParser, ResponseHead, ResponseParser
@@ -234,3 +238,29 @@ def test_invalid_response_is_bad_response() -> None:
         responses(b"NOT HTTP\r\n\r\n")
     with pytest.raises(BadResponse):
         responses(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n")
+
+
+STREAM = (
+    b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+    b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    b"PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    b"DELETE /d HTTP/1.1\r\nHost: x\r\nX-Long: " + b"v" * 300 + b"\r\n\r\n"
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(STREAM) - 1), max_size=40))
+def test_any_split_of_a_pipelined_stream_gives_the_same_requests(cuts: list[int]) -> None:
+    sink = Events()
+    parser = RequestParser(sink, max_header_size=1024)
+    bounds = [0, *sorted(set(cuts)), len(STREAM)]
+    for start, end in itertools.pairwise(bounds):
+        parser.feed(STREAM[start:end])
+    assert [(h.method, h.target) for h in sink.heads()] == [
+        (b"GET", b"/a"),
+        (b"POST", b"/b"),
+        (b"PUT", b"/c"),
+        (b"DELETE", b"/d"),
+    ]
+    assert sink.body() == b"helloabc"
+    assert sink.kinds().count("end") == 4
