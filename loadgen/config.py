@@ -141,8 +141,10 @@ class LoadConfig:
     def __post_init__(self) -> None:
         if not self.target.startswith(("http://", "https://")):
             raise ConfigError(f"--target must be an http(s) URL, got {self.target!r}")
-        if self.vus < 0 or (self.vus == 0 and not self.stages and self.process_index == 0):
+        if self.vus < 0 or (self.rate is None and not self.stages and self.vus == 0):
             raise ConfigError("--vus must be at least 1")
+        if self.vus_allocated < 1:
+            raise ConfigError("the run needs at least 1 VU (--vus, --max-vus or --stage)")
         if self.duration_s <= 0 and not self.stages:
             raise ConfigError("--duration must be positive")
         if self.warmup_s < 0 or (self.stages and self.warmup_s >= self.run_s):
