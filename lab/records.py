@@ -27,7 +27,7 @@ def _trend(values: Mapping[str, Any]) -> dict[str, float]:
 def _columns(series: Any) -> list[dict[str, Any]]:
     """The time series as rows, whether the load generator wrote rows or columns."""
     if isinstance(series, Mapping):
-        keys = list(series)
+        keys = [k for k, v in series.items() if isinstance(v, list)]
         length = min((len(series[k]) for k in keys), default=0)
         return [{k: series[k][i] for k in keys} for i in range(length)]
     return [dict(row) for row in series or [] if isinstance(row, Mapping)]

@@ -319,14 +319,28 @@ def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list
             "was (see above)."
         )
     elif before and after and after / before >= 1.05:
-        text += (
-            f"Usable cores grew {figure(before)} → {figure(after)} ({figure(after / before)}×) "
-            f"and throughput followed them: each instance brought its own CPU."
-        )
-    elif classify(series, single, host_cores) in ("bcrypt", "cpu"):
+        growth = after / before
+        if ratio >= 0.9 * growth:
+            text += (
+                f"Usable cores grew {figure(before)} → {figure(after)} ({figure(growth)}×) "
+                "and throughput followed them: each instance brought its own CPU."
+            )
+        else:
+            text += (
+                f"Usable cores grew {figure(before)} → {figure(after)} ({figure(growth)}×) "
+                f"but throughput only {figure(ratio)}×: the added cores were not what "
+                f"limited it (scaled was limited by: {limit})."
+            )
+    elif ratio <= 1.1 and classify(series, single, host_cores) in ("bcrypt", "cpu"):
         text += (
             f"All instances shared the same {figure(before)} cores, which one instance had "
             "already saturated, so there was no capacity to add."
+        )
+    elif ratio > 1.1:
+        text += (
+            f"The instances shared the same {figure(before)} cores, so the gain did not come "
+            "from CPU: one instance alone had left the host's cores partly unused "
+            f"(efficiency {figure(series.efficiency_of(single) or 0.0)})."
         )
     else:
         text += f"The instances shared the same {figure(before)} cores."
