@@ -3,7 +3,8 @@
 ``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``DELETE /backends/{id}``
 (drain, then remove), ``POST /backends/{id}/drain``, ``/enable``, ``/disable``,
 ``GET /metrics`` (Prometheus) and ``GET /`` (the status page). With a token configured every
-route needs ``Authorization: Bearer <token>``. Errors use the proxy's JSON shape.
+route but the static page needs ``Authorization: Bearer <token>``; open the page as
+``/#token=<token>``. Errors use the proxy's JSON shape.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token is not None:
+        # The status page itself is static and holds no data: a browser cannot send a bearer
+        # token when navigating, so the page takes it from the URL fragment (#token=...) and
+        # sends it with each API call.
+        if token is not None and not (request.method == "GET" and request.path == "/"):
             supplied = request.headers.get("Authorization", "")
             if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
                 response = _error(401, "unauthorized", "a valid bearer token is required")

@@ -78,10 +78,15 @@ async def test_token_is_required_when_configured(
     backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
 ) -> None:
     balancer = await start_balancer([backends[0].url], admin_token="s3cret")
-    for path in ("/backends", "/metrics", "/"):
+    for path in ("/backends", "/metrics"):
         async with session.get(admin_url(balancer, path)) as response:
             assert response.status == 401
             assert response.headers["WWW-Authenticate"] == "Bearer"
+    async with session.post(admin_url(balancer, "/backends/b1/drain")) as response:
+        assert response.status == 401
+    assert balancer.backends.backends["b1"].state == "up"
+    async with session.get(admin_url(balancer, "/")) as response:
+        assert response.status == 200
     async with session.get(
         admin_url(balancer, "/backends"), headers={"Authorization": "Bearer wrong"}
     ) as response:

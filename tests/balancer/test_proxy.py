@@ -217,3 +217,24 @@ async def test_response_timeout_is_504(
         assert orjson.loads(await response.read())["error"]["code"] == "upstream_timeout"
     async with session.get(url(balancer)) as response:
         assert response.status == 200
+
+
+async def test_large_bodies_to_a_slow_reader_arrive_intact(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url])
+    assert balancer.listen_address is not None
+    payload = bytes(range(256)) * 16384  # 4 MiB
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
+    try:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(payload))
+        writer.write(payload)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert b"content-length: %d" % len(payload) in head
+        received = bytearray()
+        while len(received) < len(payload):
+            received += await asyncio.wait_for(reader.read(16384), 5)
+            await asyncio.sleep(0.0005)
+    finally:
+        writer.close()
+    assert bytes(received) == payload
