@@ -9,10 +9,11 @@ Python API (the command line is ``python -m loadgen --help``)::
     result.exit_code        # 99 when a threshold failed
 
 Modules: ``config`` (options), ``scenario`` (the auth flow and its checks), ``client``
-(the aiohttp session), ``executors`` (when iterations start), ``histogram`` and ``stats``
-(measurements), ``thresholds``, ``monitor`` (the generator's own CPU and loop lag),
-``runner`` (one or N processes), ``result``, ``output`` (JSON), ``summary`` (terminal text),
-``progress`` (live line), ``bench`` (the generator's own cost).
+(the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and
+``series`` (measurements), ``thresholds``, ``monitor`` (the generator's own CPU and loop
+lag), ``interrupt`` (stopping early on a signal), ``runner`` (one or N processes),
+``result``, ``output`` (JSON), ``summary`` (terminal text), ``progress`` (live line),
+``bench`` (the generator's own cost).
 """
 
 from loadgen.config import LoadConfig, config_from_args
