@@ -264,7 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--target", help="base URL of the service or balancer [LOADGEN_TARGET]")
-    parser.add_argument("--vus", type=int, help="VUs (pre-allocated VUs with --rate) [1]")
+    parser.add_argument(
+        "--vus",
+        "--pre-allocated-vus",
+        type=int,
+        dest="vus",
+        help="VUs; with --stage the starting VUs, with --rate the pre-allocated VUs [1]",
+    )
     parser.add_argument("--duration", help="test duration, e.g. 10s, 1m30s [10s]")
     parser.add_argument(
         "--warmup",

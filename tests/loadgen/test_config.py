@@ -47,7 +47,9 @@ def test_executor_follows_the_options_like_k6_shortcuts():
     assert ramping.executor == RAMPING_VUS
     assert ramping.window_s == 10
     assert ramping.vus_allocated == 10
-    open_model = config_from_args(["--target", "http://h", "--rate", "50/s", "--vus", "5"])
+    open_model = config_from_args(
+        ["--target", "http://h", "--rate", "50/s", "--pre-allocated-vus", "5"]
+    )
     assert open_model.executor == CONSTANT_ARRIVAL_RATE
     assert open_model.vus_allocated == 5
 

@@ -165,3 +165,13 @@ async def test_warm_up_is_left_out_of_the_metrics_and_the_window(fake):
     assert 0 < window["iterations_completed_in_window"] < window["iterations_completed"]
     assert window["start_epoch_s"] == pytest.approx(result.recorder.start_epoch_s + 0.6)
     assert 1.1e9 < result.recorder.duration_ns < 2e9
+
+
+async def test_think_time_is_spent_between_steps_and_kept_out_of_corrected_latency(fake):
+    config = LoadConfig(target=fake.url, rate=4.0, vus=2, duration_s=1.0, think_time_s=0.1)
+    result = await run_load(config)
+    recorder = result.recorder
+    assert recorder.iterations == 4
+    assert recorder.iteration_duration.min >= 300_000
+    corrected = recorder.step_total().corrected
+    assert corrected.max < 100_000
