@@ -14,7 +14,8 @@
      │    │    └── BadResponse        the backend answered with invalid HTTP
      │    └── Unavailable        no backend can take the request now (503 + Retry-After)
      │         ├── NoBackend          every backend is down, draining or disabled
-     │         └── QueueFull          the backend queue is full or the wait timed out
+     │         └── QueueFull          the backend queue is full (or the wait timed out:
+     │                                code ``queue_timeout``)
      └── AdminError             an admin API request is invalid (``status``, ``code``)
 
 Foreign errors (``OSError``, ``httptools`` parser errors, ``TimeoutError``) are translated

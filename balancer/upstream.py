@@ -237,4 +237,8 @@ def _expire(waiter: asyncio.Future[UpstreamConnection | None], backend: Backend)
     if not waiter.done():
         if waiter in backend.waiters:
             backend.waiters.remove(waiter)
-        waiter.set_exception(QueueFull(f"timed out waiting in the queue of backend {backend.id}"))
+        waiter.set_exception(
+            QueueFull(
+                f"timed out waiting in the queue of backend {backend.id}", code="queue_timeout"
+            )
+        )

@@ -216,7 +216,7 @@ async def test_maxconn_queue_and_queue_timeout(
     await asyncio.sleep(0.05)
     rejected = await slow()
     assert rejected == (503, "1", "backend_queue_full")
-    assert await queued == (503, "1", "backend_queue_full")
+    assert await queued == (503, "1", "queue_timeout")
     assert await first == (200, None, "")
     assert backends[0].served == 1
 
