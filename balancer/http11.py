@@ -202,6 +202,12 @@ class RequestParser:
     def on_headers_complete(self) -> None:
         self.in_head = False
         parser = self._parser
+        if parser.should_upgrade():
+            # Refused here, before the sink sees the request: llhttp reports the upgrade
+            # only after this callback, by which time the request would have been sent on.
+            raise ProtocolError(
+                "protocol upgrades are not supported", status=501, code="upgrade_not_supported"
+            )
         self.sink.on_request(
             RequestHead(
                 parser.get_method(),
