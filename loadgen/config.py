@@ -259,8 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             "Executors: constant-vus (default, closed model); ramping-vus with --stage; "
             "constant-arrival-rate with --rate (open model, latency also measured from each "
-            "request's intended start). Exit codes: 0 ok, 99 a threshold failed, "
-            "2 invalid options, 1 run error."
+            "request's intended start). Environment: LOADGEN_TARGET, LOADGEN_VUS, "
+            "LOADGEN_DURATION, LOADGEN_PROCESSES (flags win). Exit codes: 0 ok, 99 a threshold "
+            "failed, 105 stopped early by SIGINT/SIGTERM (summary still written), 2 invalid "
+            "options, 1 run error."
         ),
     )
     parser.add_argument("--target", help="base URL of the service or balancer [LOADGEN_TARGET]")
@@ -271,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="vus",
         help="VUs; with --stage the starting VUs, with --rate the pre-allocated VUs [1]",
     )
-    parser.add_argument("--duration", help="test duration, e.g. 10s, 1m30s [10s]")
+    parser.add_argument(
+        "--duration", help="measured window (after --warmup), e.g. 10s, 1m30s [10s]"
+    )
     parser.add_argument(
         "--warmup",
         default="0s",
@@ -311,8 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="FILE", help="write the summary data as JSON")
     parser.add_argument("--quiet", action="store_true", help="no live progress output")
     parser.add_argument("--no-summary", action="store_true", help="no end-of-test summary")
-    parser.add_argument("--processes", type=int, help="generator processes [1]")
-    parser.add_argument("--email-domain", default="example.com", help="[example.com]")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        help="generator processes sharing the VUs or the rate; histograms merge exactly "
+        "[1, LOADGEN_PROCESSES]",
+    )
+    parser.add_argument(
+        "--email-domain", default="example.com", help="domain of the users' emails [example.com]"
+    )
     parser.add_argument("--run-id", help="prefix making the users unique [time + random]")
     return parser
 
