@@ -11,7 +11,9 @@ Open model (``constant-arrival-rate``): iteration i is due at ``t0 + phase + i /
 whatever the service does. A due iteration goes to an idle VU; if none is idle and fewer
 than ``max_vus`` exist, a new VU is allocated; otherwise it is dropped and counted in
 ``dropped_iterations`` (k6's policy) or, with ``when_busy="queue"``, it waits for the next
-free VU and the wait is part of its corrected latency.
+free VU and the wait is part of its corrected latency. Intended starts are honoured to
+about 1 ms (the event loop's timer resolution, as with wrk2), so corrected latencies carry
+up to ~1 ms of scheduling delay even against an idle server.
 
 Graceful stop (k6): at the end of the window no new iteration starts; iterations in flight
 may finish within ``graceful_stop_s``, then they are cancelled and count as interrupted.
