@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +16,7 @@ from balancer.server import run
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        config = load_config(argv, os.environ)
+        config = load_config(argv)
     except ConfigError as exc:
         print(f"balancer: {exc}", file=sys.stderr)
         return 2

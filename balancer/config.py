@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -287,8 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(argv: Sequence[str] | None, environ: Mapping[str, str]) -> BalancerConfig:
-    """Defaults < TOML file < environment < command line."""
+def load_config(
+    argv: Sequence[str] | None, environ: Mapping[str, str] | None = None
+) -> BalancerConfig:
+    """Defaults < TOML file < environment < command line. ``environ`` defaults to the
+    process environment; tests pass their own."""
+    if environ is None:
+        environ = os.environ
     args = build_parser().parse_args(argv)
     names = [f.name for f in fields(BalancerConfig) if f.name != "admin_token"]
     values: dict[str, Any] = {}

@@ -65,6 +65,10 @@ async def test_command_serves_logs_json_and_stops_on_sigterm(
     assert access["duration_ms"] >= 0
 
 
-def test_config_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_error_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BALANCER_ADMIN_TOKEN", raising=False)
+    monkeypatch.delenv("BALANCER_CONFIG", raising=False)
     assert main(["--admin", "0.0.0.0:9999"]) == 2
     assert "BALANCER_ADMIN_TOKEN" in capsys.readouterr().err
