@@ -9,8 +9,9 @@ from collections import Counter
 import aiohttp
 import orjson
 
+from balancer.config import BackendSpec
 from tests.balancer.backend_double import ScriptedBackend
-from tests.balancer.conftest import StartBalancer, raw_exchange, url
+from tests.balancer.conftest import StartBalancer, raw_exchange, url, wait_for
 
 
 async def test_round_robin_spreads_300_requests_evenly(
@@ -238,3 +239,34 @@ async def test_large_bodies_to_a_slow_reader_arrive_intact(
     finally:
         writer.close()
     assert bytes(received) == payload
+
+
+async def test_weighted_round_robin_follows_weights_end_to_end(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    specs = tuple(BackendSpec(b.url, w) for b, w in zip(backends, (3, 1, 1), strict=True))
+    balancer = await start_balancer([], backends=specs, algorithm="wrr")
+    seen: Counter[str] = Counter()
+    for _ in range(100):
+        async with session.get(url(balancer)) as response:
+            seen[await response.text()] += 1
+    assert seen == {"s1": 60, "s2": 20, "s3": 20}
+
+
+async def test_least_connections_avoids_the_busy_backend(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([b.url for b in backends[:2]], algorithm="leastconn")
+    backends[0].delay = backends[1].delay = 1.0
+
+    async def slow() -> str:
+        async with session.get(url(balancer, "/slow")) as response:
+            return await response.text()
+
+    hog = asyncio.create_task(slow())
+    await wait_for(lambda: backends[0].in_flight + backends[1].in_flight == 1)
+    busy = "s1" if backends[0].in_flight else "s2"
+    for _ in range(5):
+        async with session.get(url(balancer)) as response:
+            assert await response.text() != busy
+    assert await hog == busy
