@@ -38,7 +38,7 @@ async def test_killed_backend_is_ejected_and_no_get_fails(
     await asyncio.gather(*workers)
     assert served_before > 0
     assert set(statuses) == {200}
-    assert statuses[200] > 50
+    assert statuses[200] > 20
     state = balancer.backends.backends["b2"]
     assert state.state == "down"
     assert state.failures >= 1
@@ -69,7 +69,7 @@ async def test_killed_backend_fails_only_posts_it_had_received(
     lost = victim.requests["POST /slow"] - victim.answered["POST /slow"]
     assert set(statuses) <= {200, 502}
     assert statuses[502] <= lost
-    assert statuses[200] > 30
+    assert statuses[200] > 10
     # Every POST the victim never received was served elsewhere: none was replayed there.
     total_received = sum(b.requests["POST /slow"] for b in backends)
     assert total_received == sum(statuses.values())

@@ -165,7 +165,7 @@ async def test_slowloris_is_cut_off_while_others_are_served(
     started = loop.time()
     try:
         cut_off = False
-        while loop.time() - started < 3 and not cut_off:
+        while loop.time() - started < 5 and not cut_off:
             with contextlib.suppress(ConnectionError):
                 writer.write(b"X-Slow: 1\r\n")
             async with session.get(url(balancer)) as response:
@@ -178,7 +178,7 @@ async def test_slowloris_is_cut_off_while_others_are_served(
     finally:
         writer.close()
     assert cut_off
-    assert 0.4 < elapsed < 2.0
+    assert 0.4 < elapsed < 4.0
     assert served > 3
     assert leftover == b"" or b"408" in leftover
 
