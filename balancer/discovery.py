@@ -103,6 +103,7 @@ class DnsDiscovery:
         self.apply(addresses)
 
     async def run(self) -> None:
+        """Re-resolve every ``interval`` seconds, forever (the first refresh is the caller's)."""
         while True:
-            await self.refresh()
             await asyncio.sleep(self.interval)
+            await self.refresh()

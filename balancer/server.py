@@ -77,13 +77,21 @@ class Balancer:
             self.pool.fail_waiters(backend)
 
     async def start(self) -> None:
+        """Start everything; on failure (a port in use…) stop what was started and re-raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.shutdown()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
         loop = asyncio.get_running_loop()
         ctx = self.ctx = ProxyContext(config, self.backends, self.pool, loop)
         self.monitor.start()
         for discovery in self.discoveries:
             await discovery.refresh()
-            self._tasks.append(loop.create_task(_every(config.dns_interval, discovery.refresh)))
+            self._tasks.append(loop.create_task(discovery.run()))
         if config.admin is not None:
             runner = web.AppRunner(make_app(ctx, config.admin_token), access_log=None)
             await runner.setup()
@@ -159,13 +167,6 @@ class Balancer:
             self.pool.close_idle(backend)
         await asyncio.sleep(0)
         logger.info("stopped")
-
-
-async def _every(interval: float, action: object) -> None:
-    assert callable(action)
-    while True:
-        await asyncio.sleep(interval)
-        await action()
 
 
 async def run(config: BalancerConfig, *, resolver: Resolver = system_resolver) -> None:

@@ -12,6 +12,8 @@ import orjson
 import pytest
 
 from balancer.__main__ import main
+from balancer.config import Address, BackendSpec, BalancerConfig
+from balancer.server import Balancer
 from tests.balancer.backend_double import ScriptedBackend
 
 
@@ -72,3 +74,21 @@ def test_config_error_exits_2(
     monkeypatch.delenv("BALANCER_CONFIG", raising=False)
     assert main(["--admin", "0.0.0.0:9999"]) == 2
     assert "BALANCER_ADMIN_TOKEN" in capsys.readouterr().err
+
+
+async def test_start_on_a_busy_port_fails_cleanly(backends: list[ScriptedBackend]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = BalancerConfig(
+            listen=Address("127.0.0.1", port),
+            admin=Address("127.0.0.1", 0),
+            backends=(BackendSpec(backends[0].url),),
+        )
+        balancer = Balancer(config)
+        with pytest.raises(OSError, match="in use"):
+            await balancer.start()
+    await asyncio.sleep(0)
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert [t for t in leftover if "balancer" in repr(t.get_coro())] == []
