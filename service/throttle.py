@@ -4,6 +4,10 @@ Failed logins are counted per account (canonical email, hashed) and per client a
 fixed windows. When either count reaches its limit, logins for that account (or from that
 address) get 429 with ``Retry-After`` until the window ends: throttling, never a permanent
 lockout. A success clears the account's count; other accounts are never affected by it.
+
+An attempt is counted as a failure when it begins, in the same atomic step as the check,
+and taken back when it succeeds: were it counted only after the password check, a burst
+of concurrent guesses would all pass the check before the first failure was recorded.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from redis.asyncio import Redis
 from service.errors import TooManyAttempts
 from service.redis_errors import translate_redis_errors
 
-# -> {seconds to wait (0 = allowed), failures on the account}
+# -> {seconds to wait (0 = allowed), failures on the account before this attempt}; an
+# allowed attempt is counted at once (ARGV[3] is the window).
 CHECK_SCRIPT = """
 local wait = 0
 for i, key in ipairs(KEYS) do
@@ -30,13 +35,19 @@ for i, key in ipairs(KEYS) do
     if ttl > wait then wait = ttl end
   end
 end
-return {wait, tonumber(redis.call('GET', KEYS[1]) or '0')}
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+if wait == 0 then
+  for _, key in ipairs(KEYS) do
+    if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[3]) end
+  end
+end
+return {wait, before}
 """
 
-FAILURE_SCRIPT = """
-for _, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
-end
+# A successful attempt: clear the account's count, take the attempt back from the address.
+SUCCESS_SCRIPT = """
+redis.call('DEL', KEYS[1])
+if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
 return 1
 """
 
@@ -89,7 +100,7 @@ class LoginThrottle:
         self._limits = (max_failures, max_failures_per_address)
         self._window = window
         self._check = redis.register_script(CHECK_SCRIPT)
-        self._failure = redis.register_script(FAILURE_SCRIPT)
+        self._success = redis.register_script(SUCCESS_SCRIPT)
 
     async def begin(self, *, email_canonical: str, address: str) -> Attempt:
         """Raise :class:`TooManyAttempts` if this login must wait, else describe it."""
@@ -98,17 +109,15 @@ class LoginThrottle:
             f"{self._prefix}throttle:address:{address}",
         )
         with translate_redis_errors():
-            result: Any = await self._check(keys=list(keys), args=list(self._limits))
+            result: Any = await self._check(keys=list(keys), args=[*self._limits, self._window])
         wait, account_failures = int(result[0]), int(result[1])
         if wait > 0:
             raise TooManyAttempts(retry_after=wait)
         return Attempt(keys=keys, account_failures=account_failures)
 
     async def failed(self, attempt: Attempt) -> None:
-        with translate_redis_errors():
-            await self._failure(keys=list(attempt.keys), args=[self._window])
+        """Nothing left to do: the attempt was counted as a failure when it began."""
 
     async def succeeded(self, attempt: Attempt) -> None:
-        if attempt.account_failures:
-            with translate_redis_errors():
-                await self._redis.delete(attempt.keys[0])
+        with translate_redis_errors():
+            await self._success(keys=list(attempt.keys))
