@@ -281,7 +281,8 @@ class ResponseParser:
 
     def on_headers_complete(self) -> None:
         parser = self._parser
-        assert self.sink is not None
+        if self.sink is None:
+            raise BadResponse("response without a request")
         self.sink.on_response(
             ResponseHead(
                 parser.get_status_code(),
@@ -293,10 +294,12 @@ class ResponseParser:
             )
         )
 
+    # A response already finished by the exchange (HEAD) may still deliver events: ignored.
+
     def on_body(self, body: bytes) -> None:
-        assert self.sink is not None
-        self.sink.on_response_body(body)
+        if self.sink is not None:
+            self.sink.on_response_body(body)
 
     def on_message_complete(self) -> None:
-        assert self.sink is not None
-        self.sink.on_response_end()
+        if self.sink is not None:
+            self.sink.on_response_end()

@@ -192,6 +192,7 @@ class Pool:
         """Return a slot, and the connection if it can carry another request."""
         if conn is not None:
             conn.user = None
+            conn.parser.sink = None
             if not reusable or conn.closed:
                 conn.close()
                 conn = None
