@@ -346,13 +346,12 @@ def main(argv: list[str]) -> int:
     ):
         if not skipped and not found:
             notes.append(f"{name} is not installed (apt-get install -y {name}); not measured")
-    for note in notes:
-        print(note, file=sys.stderr)
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = args.out / f"proxy-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
+    for note in notes:
+        print(note, file=sys.stderr)
     runs: list[Run] = []
     with _workspace() as work:
         processes = Processes(folder)
@@ -383,15 +382,21 @@ def main(argv: list[str]) -> int:
                 conf = work / "nginx.conf"
                 conf.write_text(NGINX_CONF.format(dir=work, backend=backend_port, port=port))
                 nginx = processes.start("nginx", ["nginx", "-p", str(work), "-c", str(conf)])
-                wait_for_port(port, nginx)
-                targets["nginx"] = (port, nginx.pid)
+                try:
+                    wait_for_port(port, nginx)
+                    targets["nginx"] = (port, nginx.pid)
+                except RuntimeError as exc:
+                    notes.append(f"nginx did not start ({exc}); see {folder}/nginx.log")
             if use_haproxy:
                 port = free_port()
                 cfg = work / "haproxy.cfg"
                 cfg.write_text(HAPROXY_CFG.format(backend=backend_port, port=port))
                 haproxy = processes.start("haproxy", ["haproxy", "-db", "-f", str(cfg)])
-                wait_for_port(port, haproxy)
-                targets["haproxy"] = (port, haproxy.pid)
+                try:
+                    wait_for_port(port, haproxy)
+                    targets["haproxy"] = (port, haproxy.pid)
+                except RuntimeError as exc:
+                    notes.append(f"haproxy did not start ({exc}); see {folder}/haproxy.log")
 
             for port, _ in targets.values():
                 if args.warmup > 0:
@@ -425,6 +430,9 @@ def main(argv: list[str]) -> int:
                         f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
                         file=sys.stderr,
                     )
+        except (RuntimeError, subprocess.CalledProcessError, ValueError) as exc:
+            print(f"bench-proxy failed: {exc}\nprocess logs are in {folder}", file=sys.stderr)
+            return 1
         finally:
             processes.stop_all()
 
