@@ -230,6 +230,7 @@ class Exchange:
         upstream = self.upstream
         if upstream is not None and upstream.transport is not None:
             upstream.transport.write(data)
+            upstream.sent_at = self.ctx.clock
             if self.replayable:
                 if size <= REPLAY_LIMIT and head.idempotent:
                     self.body.append(data)
@@ -300,6 +301,9 @@ class Exchange:
             self.on_response_end()
 
     def on_response_body(self, data: bytes) -> None:
+        upstream = self.upstream
+        if upstream is not None:
+            upstream.sent_at = self.ctx.clock
         if self.chunk_out:
             self.conn.out += (b"%x\r\n" % len(data), data, b"\r\n")
         else:
@@ -380,7 +384,8 @@ class Exchange:
             self.conn.abort()
 
     def timed_out(self) -> None:
-        """No response within the server timeout (called by the sweeper)."""
+        """The backend was silent for the server timeout (called by the sweeper): 504 before
+        the response began, a cut-off client connection after."""
         backend = self.backend
         if backend is not None:
             self.ctx.note_failure(backend)

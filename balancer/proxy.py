@@ -93,10 +93,12 @@ class ProxyContext:
             exchange = client.active
             if exchange is not None:
                 upstream = exchange.upstream
+                # Silence from the backend, unless it is only waiting for a slow client to
+                # read what was already sent (then the client, not the backend, is slow).
                 if (
                     upstream is not None
-                    and exchange.response is None
                     and now - upstream.sent_at > config.server_timeout
+                    and not client.writing_paused
                 ):
                     exchange.timed_out()
         self.pool.sweep(now)

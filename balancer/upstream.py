@@ -37,6 +37,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.parser = ResponseParser()
         self.user: UpstreamUser | None = None
         self.idle_since = 0.0
+        # Last time bytes went to or came from the backend for the current exchange.
         self.sent_at = 0.0
         self.closed = False
 

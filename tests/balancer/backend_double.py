@@ -10,7 +10,8 @@ import orjson
 
 class ScriptedBackend:
     """Routes: ``/`` (its name), ``/health/ready`` (200, or 503 when ``healthy`` is False),
-    ``/slow`` (answers after ``delay`` s), ``/hang`` (never answers), ``/reset`` (counts the
+    ``/slow`` (answers after ``delay`` s), ``/hang`` (never answers), ``/stall`` (sends 3 of
+    10 body bytes, then nothing), ``/reset`` (counts the
     request, then drops the connection), ``/headers`` (the request headers as JSON),
     ``/echo`` (the request body), ``/chunked`` (a chunked response), ``/status/<n>``."""
 
@@ -102,6 +103,10 @@ class ScriptedBackend:
         elif path == "/slow":
             await asyncio.sleep(self.delay)
         elif path == "/hang":
+            await asyncio.sleep(3600)
+        elif path == "/stall":
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+            await writer.drain()
             await asyncio.sleep(3600)
         elif path == "/reset":
             writer.transport.abort()

@@ -270,3 +270,37 @@ async def test_least_connections_avoids_the_busy_backend(
         async with session.get(url(balancer)) as response:
             assert await response.text() != busy
     assert await hog == busy
+
+
+async def test_backend_stalling_mid_response_cuts_the_client_off(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url], server_timeout=0.4, eject_after=100)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    received = await raw_exchange(
+        balancer, b"GET /stall HTTP/1.1\r\nHost: t\r\n\r\n", read_timeout=5
+    )
+    elapsed = loop.time() - started
+    assert received.startswith(b"HTTP/1.1 200")
+    assert received.endswith(b"\r\n\r\nabc")
+    assert 0.3 < elapsed < 3
+
+
+async def test_slow_upload_is_not_a_backend_timeout(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url], server_timeout=0.5)
+    assert balancer.listen_address is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
+    try:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n")
+        for byte in b"tricklin":
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.15)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 3)
+        body = await asyncio.wait_for(reader.readexactly(8), 3)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 200")
+    assert body == b"tricklin"
