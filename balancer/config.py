@@ -153,6 +153,10 @@ class BalancerConfig:
                 raise ConfigError(f"{name} must be >= 0")
         if not 0 <= self.health_jitter < 1:
             raise ConfigError("health_jitter must be a fraction in [0, 1)")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ConfigError(
+                f"log_level must be debug, info, warning or error: {self.log_level!r}"
+            )
         if self.log_format not in ("text", "json"):
             raise ConfigError(f"log_format must be text or json, got {self.log_format!r}")
         if self.forwarded_proto not in ("http", "https"):

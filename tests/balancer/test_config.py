@@ -72,6 +72,7 @@ def test_repeated_backend_flags() -> None:
         ["--health-path", "health"],
         ["--health-jitter", "1.5"],
         ["--connect-timeout", "0"],
+        ["--log-level", "loud"],
     ],
 )
 def test_invalid_settings_are_refused(argv: list[str]) -> None:
