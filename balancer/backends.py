@@ -9,6 +9,7 @@ runs over — up to date. Nothing here does I/O; listeners registered with
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -85,6 +86,12 @@ class Backend:
         self.waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
         self.last_check: CheckResult | None = None
         self.ejected_until = 0.0
+
+    def record(self, status: int, elapsed: float) -> None:
+        """Count one completed response (status class and duration histogram)."""
+        self.statuses[status // 100] += 1
+        self.duration_sum += elapsed
+        self.duration_counts[bisect_left(DURATION_BUCKETS, elapsed)] += 1
 
     @property
     def state(self) -> str:

@@ -11,11 +11,9 @@ Retries also need room in the retry budget.
 from __future__ import annotations
 
 import asyncio
-import logging
-from bisect import bisect_left
 from typing import TYPE_CHECKING
 
-from balancer.backends import DURATION_BUCKETS, Backend
+from balancer.backends import Backend
 from balancer.errors import (
     BadResponse,
     ConnectFailed,
@@ -26,13 +24,12 @@ from balancer.errors import (
     UpstreamTimeout,
 )
 from balancer.http11 import RequestHead, ResponseHead
+from balancer.logs import log_request
 from balancer.rewrite import CONTINUE, client_response_head, error_response, upstream_request_head
 from balancer.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
     from balancer.proxy import ClientConnection, ProxyContext
-
-access_logger = logging.getLogger("balancer.access")
 
 # Request bodies up to this size are kept so an idempotent request can be replayed.
 REPLAY_LIMIT = 64 * 1024
@@ -450,12 +447,18 @@ class Exchange:
         if response is not None and backend is not None:
             status = response.status
             self._release(reusable=response.keep_alive and not self.until_close)
-            elapsed = ctx.loop.time() - self.started
-            backend.statuses[status // 100] += 1
-            backend.duration_sum += elapsed
-            backend.duration_counts[bisect_left(DURATION_BUCKETS, elapsed)] += 1
+            backend.record(status, ctx.loop.time() - self.started)
         if ctx.access_log:
-            self._log(status)
+            head = self.head
+            log_request(
+                request_id=self.request_id,
+                client=self.conn.client_ip,
+                backend=backend.id if backend is not None else None,
+                method=head.method if head is not None else b"-",
+                path=head.target if head is not None else b"-",
+                status=status,
+                duration=ctx.loop.time() - self.started,
+            )
         self.conn.exchange_done(self)
 
     def client_gone(self) -> None:
@@ -469,31 +472,6 @@ class Exchange:
             if self.retrying:
                 self.ctx.retries_active -= 1
         self.state = DONE
-
-    def _log(self, status: int) -> None:
-        head = self.head
-        backend = self.backend
-        duration = self.ctx.loop.time() - self.started
-        fields = {
-            "event": "request",
-            "request_id": self.request_id.decode("latin-1"),
-            "client": self.conn.client_ip.decode(),
-            "backend": backend.id if backend is not None else None,
-            "method": head.method.decode("latin-1") if head is not None else None,
-            "path": head.target.decode("latin-1") if head is not None else None,
-            "status": status,
-            "duration_ms": round(duration * 1000, 3),
-        }
-        access_logger.info(
-            "%s %s %s -> %s %d %.1fms",
-            fields["request_id"],
-            fields["method"],
-            fields["path"],
-            fields["backend"],
-            status,
-            duration * 1000,
-            extra={"fields": fields},
-        )
 
     def __repr__(self) -> str:
         head = self.head

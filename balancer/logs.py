@@ -30,6 +30,42 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+access_logger = logging.getLogger("balancer.access")
+
+
+def log_request(
+    *,
+    request_id: bytes,
+    client: bytes,
+    backend: str | None,
+    method: bytes,
+    path: bytes,
+    status: int,
+    duration: float,
+) -> None:
+    """One access-log line: time, request id, client, backend, method, path, status, duration."""
+    fields = {
+        "event": "request",
+        "request_id": request_id.decode("latin-1"),
+        "client": client.decode("latin-1"),
+        "backend": backend,
+        "method": method.decode("latin-1"),
+        "path": path.decode("latin-1"),
+        "status": status,
+        "duration_ms": round(duration * 1000, 3),
+    }
+    access_logger.info(
+        "%s %s %s -> %s %d %.1fms",
+        fields["request_id"],
+        fields["method"],
+        fields["path"],
+        backend,
+        status,
+        duration * 1000,
+        extra={"fields": fields},
+    )
+
+
 def configure_logging(log_format: str, level: str) -> None:
     """Install one stderr handler on the ``balancer`` logger."""
     handler = logging.StreamHandler(sys.stderr)
