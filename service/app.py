@@ -68,10 +68,11 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
     Routes(ctx).register(app)
     app.register_listener(_open_stores, "before_server_start")
     app.register_listener(_announce, "after_server_start")
+    app.register_listener(_begin_shutdown, "before_server_stop")
     app.register_listener(_close_stores, "after_server_stop")
     app.register_middleware(_start_timer, "request")
     app.register_middleware(
-        partial(_record, ctx.metrics, config.access_log),  # type: ignore[arg-type]
+        partial(_record, ctx, config.access_log),  # type: ignore[arg-type]
         "response",
     )
     return app
@@ -82,8 +83,13 @@ async def _start_timer(request: Request) -> None:
 
 
 async def _record(
-    metrics: ServiceMetrics, access_log: bool, request: Request, response: BaseHTTPResponse
+    ctx: ServiceContext, access_log: bool, request: Request, response: BaseHTTPResponse
 ) -> None:
+    if ctx.stopping and request.stream is not None:
+        # Sanic waits for open connections when it stops; closing this one after its
+        # response lets the process exit as soon as in-flight requests are done.
+        request.stream.keep_alive = False  # type: ignore[attr-defined]
+    metrics = ctx.metrics
     started = getattr(request.ctx, "started", None)
     elapsed = 0.0 if started is None else time.perf_counter() - started
     route = request.route
@@ -170,6 +176,10 @@ async def _announce(app: ServiceApp) -> None:
         config.bcrypt_rounds,
         config.bcrypt_threads,
     )
+
+
+async def _begin_shutdown(app: ServiceApp) -> None:
+    app.ctx.stopping = True
 
 
 async def _close_stores(app: ServiceApp) -> None:

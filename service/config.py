@@ -15,6 +15,7 @@ Environment variables (flags override the ones they name):
     AUTH_TRUSTED_PROXIES                        proxy hops trusted for X-Forwarded-For (0)
     AUTH_DB_POOL_MIN, AUTH_DB_POOL_MAX          asyncpg pool size (2, 10)
     AUTH_IO_TIMEOUT                             Postgres/Redis command timeout, seconds (2)
+    AUTH_STARTUP_TIMEOUT                        wait this long for Postgres/Redis at start (15)
     AUTH_LOGIN_MAX_FAILURES                     failed logins per account per window (10)
     AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS         failed logins per client address per window (100)
     AUTH_LOGIN_WINDOW                           throttling window, seconds (300)
@@ -130,6 +131,7 @@ class ServiceConfig:
         )
         self._check(self.io_timeout > 0, "AUTH_IO_TIMEOUT must be positive")
         self._check(self.ready_timeout > 0, "ready_timeout must be positive")
+        self._check(self.startup_timeout >= 0, "AUTH_STARTUP_TIMEOUT must not be negative")
         self._check(self.login_max_failures >= 1, "AUTH_LOGIN_MAX_FAILURES must be at least 1")
         self._check(
             self.login_max_failures_per_address >= 1,
@@ -232,6 +234,7 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "db_pool_min": _int(env, "AUTH_DB_POOL_MIN"),
         "db_pool_max": _int(env, "AUTH_DB_POOL_MAX"),
         "io_timeout": _float(env, "AUTH_IO_TIMEOUT"),
+        "startup_timeout": _float(env, "AUTH_STARTUP_TIMEOUT"),
         "login_max_failures": _int(env, "AUTH_LOGIN_MAX_FAILURES"),
         "login_max_failures_per_address": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS"),
         "login_window": _int(env, "AUTH_LOGIN_WINDOW"),

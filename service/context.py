@@ -27,6 +27,7 @@ class ServiceContext:
     policy: PasswordPolicy
     jwks_body: bytes
     openapi_body: bytes
+    stopping: bool = False
     executor: ThreadPoolExecutor = field(init=False)
     hasher: PasswordHasher = field(init=False)
     pool: asyncpg.Pool = field(init=False)

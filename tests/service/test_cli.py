@@ -1,0 +1,128 @@
+"""``python -m service`` as the lab runs it: refusals, keygen, dev mode, workers, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from service.keys import load_private_key
+from tests.service.conftest import REPO, Api, ServiceProcess, start_service, unique_email
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env={**base, **(env or {})},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_without_key_material_it_refuses_to_start() -> None:
+    result = run("--port", "1")
+    assert result.returncode == 2
+    assert "AUTH_JWT_PRIVATE_KEY_FILE" in result.stderr
+    assert "keygen" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_setting_is_named() -> None:
+    result = run("--dev", env={"AUTH_BCRYPT_ROUNDS": "many"})
+    assert result.returncode == 2
+    assert "AUTH_BCRYPT_ROUNDS" in result.stderr
+
+
+def test_keygen_writes_a_private_pem_only_its_owner_reads(tmp_path: Path) -> None:
+    path = tmp_path / "jwt.pem"
+    result = run("keygen", str(path))
+    assert result.returncode == 0, result.stderr
+    assert load_private_key(path.read_bytes()) is not None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_help_lists_the_options() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--workers", "--dev", "keygen"):
+        assert option in result.stdout
+
+
+@pytest.mark.integration
+def test_unreachable_postgres_fails_startup_with_a_message(
+    service_env: Callable[..., dict[str, str]],
+) -> None:
+    env = service_env(
+        DATABASE_URL="postgresql://postgres@127.0.0.1:1/none", AUTH_STARTUP_TIMEOUT="0.5"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "--port", "0"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "PostgreSQL did not answer" in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_dev_mode_with_two_workers_shares_one_ephemeral_key(
+    service_env: Callable[..., dict[str, str]], tmp_path: Path
+) -> None:
+    env = service_env()
+    del env["AUTH_JWT_PRIVATE_KEY_FILE"]
+    service = await asyncio.to_thread(
+        start_service, env, tmp_path / "dev.log", args=("--dev", "--workers", "2")
+    )
+    try:
+        # A SIGTERM while Sanic's manager still waits for the workers' start-up
+        # acknowledgements wedges it, so let both workers finish starting first.
+        for _ in range(200):
+            if service.log().count("serving on") == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert service.log().count("serving on") == 2
+        await asyncio.sleep(0.5)
+        assert "ephemeral" in service.log()
+        kids = set()
+        statuses = []
+        async with aiohttp.ClientSession() as first:
+            user = await Api(first, service.url).new_user()
+        for _ in range(12):
+            # A fresh connection each time, so both workers get a share.
+            async with aiohttp.ClientSession() as fresh:
+                api = Api(fresh, service.url)
+                statuses.append((await api.me(user.access)).status)
+                jwks = (await api.call("GET", "/.well-known/jwks.json")).json()
+                kids.add(jwks["keys"][0]["kid"])
+        assert statuses == [200] * 12
+        assert len(kids) == 1
+    finally:
+        await asyncio.to_thread(service.stop)
+
+
+@pytest.mark.integration
+async def test_sigterm_lets_an_in_flight_request_finish(
+    spawn: Callable[..., ServiceProcess], http: aiohttp.ClientSession
+) -> None:
+    service = await asyncio.to_thread(spawn, "slow-hash", AUTH_BCRYPT_ROUNDS="12")
+    api = Api(http, service.url)
+    signup = asyncio.create_task(api.signup(unique_email()))
+    await asyncio.sleep(0.08)  # the ~250 ms hash is running
+    service.process.terminate()
+    reply = await signup
+    assert reply.status == 201
+    assert await asyncio.to_thread(service.process.wait, 15) == 0
