@@ -190,6 +190,11 @@ class ClientConnection(asyncio.Protocol):
     # --- RequestParser sink -----------------------------------------------------------
 
     def on_request(self, head: RequestHead) -> None:
+        if self.paused & STOPPED:
+            # The connection is closing after an error; requests pipelined behind the one
+            # that failed, parsed from the same read, are not served.
+            self.parsing = None
+            return
         self.head_since = None
         self.received = False
         exchange = Exchange(self, head, self.ctx.loop.time())

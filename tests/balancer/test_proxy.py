@@ -304,3 +304,30 @@ async def test_slow_upload_is_not_a_backend_timeout(
         writer.close()
     assert head.startswith(b"HTTP/1.1 200")
     assert body == b"tricklin"
+
+
+async def test_requests_pipelined_after_a_refused_one_are_not_forwarded(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url], max_body_size=10)
+    received = await raw_exchange(
+        balancer,
+        b"GET /headers HTTP/1.1\r\nHost: t\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99\r\n\r\n"
+        b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    assert received.startswith(b"HTTP/1.1 200")
+    assert received.count(b"HTTP/1.1 ") == 2
+    assert b"HTTP/1.1 413" in received
+    assert backends[0].requests["GET /after"] == 0
+    assert backends[0].requests["POST /echo"] == 0
+    refused_first = await raw_exchange(
+        balancer,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99\r\n\r\n"
+        + b"b" * 99
+        + b"GET /after HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    assert refused_first.startswith(b"HTTP/1.1 413")
+    assert refused_first.count(b"HTTP/1.1 ") == 1
+    await asyncio.sleep(0.1)
+    assert backends[0].requests["GET /after"] == 0
