@@ -3,8 +3,9 @@
 ``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``DELETE /backends/{id}``
 (drain, then remove), ``POST /backends/{id}/drain``, ``/enable``, ``/disable``,
 ``GET /metrics`` (Prometheus) and ``GET /`` (the status page). With a token configured every
-route but the static page needs ``Authorization: Bearer <token>``; open the page as
-``/#token=<token>``. Errors use the proxy's JSON shape.
+route but the static page needs ``Authorization: Bearer <token>``; the page asks for it
+(or takes it from ``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JSON
+shape.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         # The status page itself is static and holds no data: a browser cannot send a bearer
-        # token when navigating, so the page takes it from the URL fragment (#token=...) and
-        # sends it with each API call.
+        # token when navigating, so the page asks for it (or takes it from the URL fragment,
+        # #token=...) and sends it with each API call.
         if token is not None and not (request.method == "GET" and request.path == "/"):
             supplied = request.headers.get("Authorization", "")
             if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
