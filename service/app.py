@@ -42,7 +42,8 @@ ServiceApp = Sanic[Config, ServiceContext]
 
 def create_app(config: ServiceConfig | None = None) -> ServiceApp:
     """A ready-to-serve app; stores are opened when the server starts."""
-    if config is None:
+    if not isinstance(config, ServiceConfig):
+        # `sanic --factory` passes its own argument namespace: read the environment then.
         config = config_from_environment()
     setup_logging(log_format=config.log_format, instance=config.name)
     tokens = AccessTokens.from_config(config)
@@ -169,9 +170,8 @@ async def _open_stores(app: ServiceApp) -> None:
 async def _announce(app: ServiceApp) -> None:
     config = app.ctx.config
     SERVICE.info(
-        "serving on http://%s:%s (jwt %s, bcrypt cost %d, %d hashing threads)",
-        config.host,
-        config.port,
+        "serving on %s (jwt %s, bcrypt cost %d, %d hashing threads)",
+        app.serve_location or f"http://{config.host}:{config.port}",
         config.jwt_algorithm,
         config.bcrypt_rounds,
         config.bcrypt_threads,

@@ -59,6 +59,15 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
         "required": ["email", "password"],
         "properties": {"email": _string(format="email"), "password": _string()},
     }
+    # Length limits are stated; the common-password and equal-to-email rules cannot be.
+    new_credentials = {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {
+            "email": _string(format="email", maxLength=254),
+            "password": _string(minLength=8, maxLength=72),
+        },
+    }
     tokens = {
         "type": "object",
         "required": ["access_token", "refresh_token", "token_type", "expires_in"],
@@ -97,7 +106,7 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
         "/auth/signup": {
             "post": {
                 "operationId": "signup",
-                "requestBody": _body("Credentials"),
+                "requestBody": _body("NewCredentials"),
                 "responses": {
                     "201": {"description": "created", "content": _json(_ref("User"))},
                     "409": _error("email_taken"),
@@ -202,6 +211,7 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
         "components": {
             "schemas": {
                 "Credentials": credentials,
+                "NewCredentials": new_credentials,
                 "RefreshRequest": {
                     "type": "object",
                     "required": ["refresh_token"],

@@ -14,7 +14,6 @@ from service.errors import (
     ApiError,
     InvalidCredentials,
     InvalidEmail,
-    InvalidRequest,
     InvalidToken,
     TokenReused,
     TooManyAttempts,
@@ -140,9 +139,7 @@ class Routes:
         ctx = self.ctx
         claims = ctx.tokens.verify(bearer_token(request))
         data = json_body(request, max_bytes=self._max_body, required=False)
-        refresh_token = data.get("refresh_token")
-        if refresh_token is not None and not isinstance(refresh_token, str):
-            raise InvalidRequest("the field 'refresh_token' must be a string")
+        refresh_token = string_field(data, "refresh_token") if "refresh_token" in data else None
         deny_for = claims.expires_at - int(time.time()) + ctx.tokens.leeway
         logged_out = await ctx.sessions.logout(
             session_id=claims.session_id,

@@ -187,8 +187,9 @@ async def test_logout_body_must_be_a_json_object_when_present(api: Api) -> None:
         headers={**bearer(user.access), "Content-Type": "application/json"},
     )
     assert (not_json.status, not_json.code) == (400, "invalid_json")
-    wrong_type = await api.logout(user.access, refresh_token=42)
-    assert (wrong_type.status, wrong_type.code) == (400, "invalid_request")
+    for wrong in (42, None, ["x"]):
+        wrong_type = await api.logout(user.access, refresh_token=wrong)
+        assert (wrong_type.status, wrong_type.code) == (400, "invalid_request")
     assert (await api.me(user.access)).status == 200
 
 
