@@ -1,11 +1,11 @@
 """Admin API (aiohttp.web, same event loop as the proxy).
 
-``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``DELETE /backends/{id}``
-(drain, then remove), ``POST /backends/{id}/drain``, ``/enable``, ``/disable``,
-``GET /metrics`` (Prometheus) and ``GET /`` (the status page). With a token configured every
-route but the static page needs ``Authorization: Bearer <token>``; the page asks for it
-(or takes it from ``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JSON
-shape.
+``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``PATCH /backends/{id}``
+(``{"weight"}``), ``DELETE /backends/{id}`` (drain, then remove),
+``POST /backends/{id}/drain``, ``/enable``, ``/disable``, ``GET /metrics`` (Prometheus) and
+``GET /`` (the status page). With a token configured every route but the static page needs
+``Authorization: Bearer <token>``; the page asks for it (or takes it from
+``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JSON shape.
 """
 
 from __future__ import annotations
@@ -81,6 +81,17 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
         backend = ctx.backends.add(data["url"], weight=weight, up=False)
         return _json(backend.to_json(), 201)
 
+    async def update_backend(request: web.Request) -> web.Response:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            raise AdminError(400, "invalid_json", "the body must be a JSON object") from exc
+        weight = data.get("weight") if isinstance(data, dict) else None
+        if not isinstance(weight, int) or isinstance(weight, bool):
+            raise AdminError(400, "invalid_weight", 'expected {"weight": <integer>}')
+        backend = ctx.backends.set_weight(request.match_info["id"], weight)
+        return _json(backend.to_json())
+
     async def delete_backend(request: web.Request) -> web.Response:
         backend = ctx.backends.remove(request.match_info["id"])
         return _json(backend.to_json(), 202)
@@ -101,6 +112,7 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/backends", list_backends)
     app.router.add_post("/backends", add_backend)
+    app.router.add_patch("/backends/{id}", update_backend)
     app.router.add_delete("/backends/{id}", delete_backend)
     app.router.add_post("/backends/{id}/drain", set_state("draining"))
     app.router.add_post("/backends/{id}/enable", set_state("enabled"))

@@ -234,6 +234,26 @@ class BackendSet:
         self.check_idle(backend)
         return backend
 
+    def set_weight(self, backend_id: str, weight: int) -> Backend:
+        """Change a backend's weight at runtime (0 takes it out of rotation)."""
+        if not 0 <= weight <= 256:
+            raise AdminError(400, "invalid_weight", "weight must be between 0 and 256")
+        backend = self.get(backend_id)
+        if backend.weight != weight:
+            logger.info(
+                "backend %s weight %d -> %d",
+                backend.id,
+                backend.weight,
+                weight,
+                extra={
+                    "fields": {"event": "backend_weight", "backend": backend.id, "weight": weight}
+                },
+            )
+            backend.weight = weight
+            self.refresh()
+            self._emit("changed", backend)
+        return backend
+
     def remove(self, backend_id: str) -> Backend:
         """Drain the backend, then remove it once its in-flight requests are done."""
         backend = self.get(backend_id)

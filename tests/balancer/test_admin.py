@@ -148,3 +148,24 @@ async def test_disable_stops_traffic_and_checks(
     assert backends[1].requests["GET /health/ready"] <= checks_before + 1
     async with session.post(admin_url(balancer, "/backends/b2/enable")) as response:
         assert orjson.loads(await response.read())["state"] == "up"
+
+
+async def test_weight_change_at_runtime(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([b.url for b in backends[:2]], algorithm="wrr")
+    async with session.patch(admin_url(balancer, "/backends/b2"), json={"weight": 0}) as resp:
+        assert resp.status == 200
+        assert orjson.loads(await resp.read())["weight"] == 0
+    for _ in range(4):
+        async with session.get(url(balancer)) as response:
+            assert await response.text() == "s1"
+    async with session.patch(admin_url(balancer, "/backends/b2"), json={"weight": 3}) as resp:
+        assert resp.status == 200
+    names = []
+    for _ in range(8):
+        async with session.get(url(balancer)) as response:
+            names.append(await response.text())
+    assert names.count("s2") == 6
+    async with session.patch(admin_url(balancer, "/backends/b2"), json={"weight": -1}) as resp:
+        assert resp.status == 400
