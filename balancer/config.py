@@ -247,7 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long an ejected backend stays out when active checks are off (10)",
     )
     add("--connect-timeout", type=float, metavar="S", help="upstream connect timeout (5)")
-    add("--server-timeout", type=float, metavar="S", help="wait for a response head (30)")
+    add(
+        "--server-timeout",
+        type=float,
+        metavar="S",
+        help="backend silence, before or during a response (30) → 504",
+    )
     add(
         "--header-timeout",
         type=float,
