@@ -132,6 +132,8 @@ class AccessTokens:
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; :class:`InvalidToken` for anything else."""
+        if not token.isascii():
+            raise InvalidToken("the access token is malformed")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

@@ -338,3 +338,46 @@ async def test_logs_never_contain_passwords_or_tokens(api: Api, service: Service
     assert "login_ok" in log
     for secret in (user.password, "a wrong password here", user.refresh, user.access):
         assert secret not in log
+
+
+async def raw_exchange(service: ServiceProcess, request: bytes) -> tuple[int, bytes]:
+    host, port = service.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(request)
+    await writer.drain()
+    response = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (
+            b"GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\x00\r\n",
+            401,
+            "invalid_token",
+        ),
+        (
+            b"GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"a" * 20000 + b"\r\n",
+            413,
+            "payload_too_large",
+        ),
+        (b"NOT HTTP AT ALL\r\n", 400, "invalid_request"),
+        (
+            b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+            400,
+            "invalid_request",
+        ),
+    ],
+)
+async def test_malformed_http_gets_a_json_4xx(
+    service: ServiceProcess, request_bytes: bytes, status: int, code: str
+) -> None:
+    got_status, body = await raw_exchange(service, request_bytes + b"Connection: close\r\n\r\n")
+    assert got_status == status
+    error = orjson.loads(body)["error"]
+    assert error["code"] == code
