@@ -156,9 +156,11 @@ class ClientConnection(asyncio.Protocol):
                 self.head_since = self.ctx.clock
 
     def eof_received(self) -> bool:
-        # A half-closed client still gets the responses to what it sent.
+        # A half-closed client still gets the responses to what it sent; but a request
+        # whose body it broke off can never complete, so the connection ends with it
+        # (else the backend would hold a slot waiting for the rest until its own timeout).
         self.eof = True
-        return bool(self.exchanges)
+        return bool(self.exchanges) and self.parsing is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
