@@ -191,6 +191,7 @@ def test_a_killed_backend_turns_red_within_the_health_check_time(
     expect(target.locator('[data-field="check"]')).to_have_class(re.compile("check-failed"))
     expect(page.locator('#summary [data-count="down"]')).to_have_text("1 down")
     expect(page).to_have_title("2/3 up · authscale balancer")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280, "wider than the window"
     page.screenshot(path=shots / "one-down.png", full_page=True)
 
     # Back on its port, it turns green again after `rise` good checks.
