@@ -30,7 +30,8 @@ local wait = 0
 for i, key in ipairs(KEYS) do
   local count = tonumber(redis.call('GET', key) or '0')
   if count >= tonumber(ARGV[i]) then
-    local ttl = redis.call('TTL', key)
+    -- Rounded up, so Retry-After never sends a client back too early.
+    local ttl = math.ceil(redis.call('PTTL', key) / 1000)
     if ttl < 1 then ttl = 1 end
     if ttl > wait then wait = ttl end
   end
