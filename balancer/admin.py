@@ -42,12 +42,30 @@ def backends_payload(ctx: ProxyContext) -> dict[str, Any]:
     }
 
 
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _foreign_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") not in (
+            "same-origin",
+            "none",
+        )
+    return origin != f"{request.scheme}://{request.host}"
+
+
 def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
     registry = make_registry(ctx)
     page = resources.files("balancer").joinpath("status.html").read_bytes()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Without a token, loopback is the only protection, and any web page open in a
+        # browser on this machine could POST here: browsers name the page's origin on such
+        # requests, so changes from another origin are refused (tools send no Origin).
+        if request.method not in _SAFE_METHODS and _foreign_origin(request):
+            return _error(403, "cross_origin", "changes must come from the status page's origin")
         # The status page itself is static and holds no data: a browser cannot send a bearer
         # token when navigating, so the page asks for it (or takes it from the URL fragment,
         # #token=...) and sends it with each API call.

@@ -169,3 +169,24 @@ async def test_weight_change_at_runtime(
     assert names.count("s2") == 6
     async with session.patch(admin_url(balancer, "/backends/b2"), json={"weight": -1}) as resp:
         assert resp.status == 400
+
+
+async def test_changes_from_another_origin_are_refused(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([backends[0].url])
+    drain = admin_url(balancer, "/backends/b1/drain")
+    foreign = {"Origin": "http://evil.example"}
+    async with session.post(drain, headers=foreign) as response:
+        assert response.status == 403
+        assert orjson.loads(await response.read())["error"]["code"] == "cross_origin"
+    async with session.post(drain, headers={"Sec-Fetch-Site": "cross-site"}) as response:
+        assert response.status == 403
+    async with session.get(admin_url(balancer, "/backends"), headers=foreign) as response:
+        assert response.status == 200
+        assert orjson.loads(await response.read())["backends"][0]["state"] == "up"
+    own = admin_url(balancer, "").rstrip("/")
+    async with session.post(drain, headers={"Origin": own}) as response:
+        assert response.status == 200
+    async with session.get(admin_url(balancer, "/backends")) as response:
+        assert orjson.loads(await response.read())["backends"][0]["state"] == "draining"
