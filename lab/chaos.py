@@ -649,7 +649,7 @@ def parser() -> argparse.ArgumentParser:
     add("--maxqueue", type=int, default=16, help="overload: balancer queue per backend (16)")
     add("--queue-timeout", type=float, default=1.0, help="overload: queue timeout s (1)")
     add("--no-redis-persistence", action="store_true", help="run Redis without its AOF")
-    add("--json", type=Path, help="also write the verdicts to this file")
+    add("--json", type=Path, help="also write the verdicts here (always: <logs>/verdicts.json)")
     return p
 
 
@@ -690,8 +690,11 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         server_thread.shutdown(wait=False)
+    document = json.dumps([asdict(v) for v in verdicts], indent=2, default=str)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "verdicts.json").write_text(document)
     if args.json:
-        args.json.write_text(json.dumps([asdict(v) for v in verdicts], indent=2, default=str))
+        args.json.write_text(document)
     failed = [v.scenario for v in verdicts if not v.skipped and not v.passed]
     print(f"chaos: {len(verdicts) - len(failed)}/{len(verdicts)} passed; logs in {run_dir}")
     return 1 if failed else 0
