@@ -55,7 +55,9 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
         jwks_body=orjson.dumps(tokens.jwks()),
         openapi_body=orjson.dumps(openapi_document()),
     )
-    app: ServiceApp = Sanic(APP_NAME, ctx=ctx, error_handler=JsonErrorHandler())
+    app: ServiceApp = Sanic(
+        APP_NAME, ctx=ctx, error_handler=JsonErrorHandler(), configure_logging=False
+    )
     app.config.update(
         {
             "AUTO_EXTEND": False,

@@ -63,18 +63,23 @@ class PlainFormatter(logging.Formatter):
 
 
 def setup_logging(*, log_format: str, instance: str) -> None:
-    """Send the ``authscale`` loggers to stderr in ``log_format`` (idempotent)."""
-    root = logging.getLogger("authscale")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
+    """Send the ``authscale`` and ``sanic`` loggers to stderr in ``log_format`` (idempotent).
+
+    Sanic's own messages go through the same handler, so with ``json`` every line the
+    service writes is one JSON object.
+    """
     handler = logging.StreamHandler(sys.stderr)
     formatter: logging.Formatter = (
         JsonFormatter(instance) if log_format == "json" else PlainFormatter(instance)
     )
     handler.setFormatter(formatter)
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    root.propagate = False
+    for name in ("authscale", "sanic"):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def auth_event(event: str, *, level: int = logging.INFO, **fields: Any) -> None:

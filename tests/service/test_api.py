@@ -381,3 +381,18 @@ async def test_malformed_http_gets_a_json_4xx(
     assert got_status == status
     error = orjson.loads(body)["error"]
     assert error["code"] == code
+
+
+async def test_with_json_logs_every_line_is_a_json_object(
+    api: Api, service: ServiceProcess
+) -> None:
+    await api.new_user()
+    await api.call("GET", "/no/such/route")
+    await asyncio.sleep(0.2)
+    lines = service.log().splitlines()
+    assert len(lines) >= 4
+    parsed = [orjson.loads(line) for line in lines]
+    assert {"sanic.server", "authscale.service", "authscale.access", "authscale.auth"} <= {
+        entry["logger"] for entry in parsed
+    }
+    assert all(entry["instance"] == "a" and entry["time"].endswith("Z") for entry in parsed)
