@@ -5,9 +5,11 @@ fixed windows. When either count reaches its limit, logins for that account (or 
 address) get 429 with ``Retry-After`` until the window ends: throttling, never a permanent
 lockout. A success clears the account's count; other accounts are never affected by it.
 
-An attempt is counted as a failure when it begins, in the same atomic step as the check,
-and taken back when it succeeds: were it counted only after the password check, a burst
-of concurrent guesses would all pass the check before the first failure was recorded.
+An attempt on an account is counted as a failure when it begins, in the same atomic step
+as the check, and cleared when it succeeds: were it counted only after the password check,
+a burst of concurrent guesses would all pass the check before the first failure was
+recorded. The address count still grows only with failures, so many users behind one
+address (a NAT, a load test) may log in concurrently.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from service.errors import TooManyAttempts
 from service.redis_errors import translate_redis_errors
 
 # -> {seconds to wait (0 = allowed), failures on the account before this attempt}; an
-# allowed attempt is counted at once (ARGV[3] is the window).
+# allowed attempt is counted on the account at once (ARGV[3] is the window).
 CHECK_SCRIPT = """
 local wait = 0
 for i, key in ipairs(KEYS) do
@@ -37,18 +39,14 @@ for i, key in ipairs(KEYS) do
   end
 end
 local before = tonumber(redis.call('GET', KEYS[1]) or '0')
-if wait == 0 then
-  for _, key in ipairs(KEYS) do
-    if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[3]) end
-  end
+if wait == 0 and redis.call('INCR', KEYS[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
 end
 return {wait, before}
 """
 
-# A successful attempt: clear the account's count, take the attempt back from the address.
-SUCCESS_SCRIPT = """
-redis.call('DEL', KEYS[1])
-if redis.call('DECR', KEYS[2]) <= 0 then redis.call('DEL', KEYS[2]) end
+FAILURE_SCRIPT = """
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
 
@@ -101,7 +99,7 @@ class LoginThrottle:
         self._limits = (max_failures, max_failures_per_address)
         self._window = window
         self._check = redis.register_script(CHECK_SCRIPT)
-        self._success = redis.register_script(SUCCESS_SCRIPT)
+        self._failure = redis.register_script(FAILURE_SCRIPT)
 
     async def begin(self, *, email_canonical: str, address: str) -> Attempt:
         """Raise :class:`TooManyAttempts` if this login must wait, else describe it."""
@@ -117,8 +115,10 @@ class LoginThrottle:
         return Attempt(keys=keys, account_failures=account_failures)
 
     async def failed(self, attempt: Attempt) -> None:
-        """Nothing left to do: the attempt was counted as a failure when it began."""
+        """Count the failure on the address (the account counted it when it began)."""
+        with translate_redis_errors():
+            await self._failure(keys=[attempt.keys[1]], args=[self._window])
 
     async def succeeded(self, attempt: Attempt) -> None:
         with translate_redis_errors():
-            await self._success(keys=list(attempt.keys))
+            await self._redis.delete(attempt.keys[0])
