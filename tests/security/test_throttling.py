@@ -22,6 +22,7 @@ from tests.service.conftest import Api, unique_email
 pytestmark = pytest.mark.integration
 
 LIMIT = 3
+ADDRESS_LIMIT = 5
 WINDOW = 30
 
 
@@ -34,6 +35,7 @@ def throttled(
         database_url,
         redis_url,
         AUTH_LOGIN_MAX_FAILURES=str(LIMIT),
+        AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT),
         AUTH_LOGIN_WINDOW=str(WINDOW),
     )
     try:
@@ -83,7 +85,9 @@ async def test_spellings_of_one_address_share_one_count(apis: list[Api]) -> None
 
 async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(apis: list[Api]) -> None:
     user = await apis[0].new_user(login=False)
-    guesses = [apis[i % len(apis)].login(user.email, f"guess number {i}") for i in range(30)]
+    # Straight to the instances, so the burst counts on its own address, not the balancer's.
+    direct = apis[1:]
+    guesses = [direct[i % len(direct)].login(user.email, f"guess number {i}") for i in range(30)]
     statuses = Counter(reply.status for reply in await asyncio.gather(*guesses))
     assert statuses[401] == LIMIT, statuses
     assert statuses[429] == 30 - LIMIT, statuses
@@ -99,3 +103,13 @@ async def test_unknown_and_real_accounts_throttle_alike(apis: list[Api]) -> None
         reply = await apis[2].login(email, "a wrong guess")
         answers[email] = (reply.status, reply.code, reply.body)
     assert answers[real.email] == answers[unknown]
+
+
+async def test_many_users_behind_one_address_log_in_at_once(apis: list[Api]) -> None:
+    """Only failures count on an address: a crowd behind one NAT is not throttled."""
+    users = [await apis[1].new_user(login=False) for _ in range(4 * ADDRESS_LIMIT)]
+    direct = apis[1:]
+    replies = await asyncio.gather(
+        *(direct[i % len(direct)].login(user.email) for i, user in enumerate(users))
+    )
+    assert [reply.status for reply in replies] == [200] * len(users)
