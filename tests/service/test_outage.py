@@ -25,33 +25,39 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
 
 
 @pytest.fixture(scope="module")
-def postgres_link(database_url: str) -> Iterator[CuttableProxy]:
+def postgres_link(database_url: str) -> Iterator[CuttableProxy | None]:
+    """A cuttable TCP link to Postgres, or None when it is not reached over TCP."""
     parts = urlsplit(database_url)
-    proxy = CuttableProxy(free_port(), (parts.hostname or "127.0.0.1", parts.port or 5432))
+    if not parts.hostname:
+        yield None
+        return
+    proxy = CuttableProxy(free_port(), (parts.hostname, parts.port or 5432))
     proxy.start()
     yield proxy
     proxy.close()
+
+
+def through(database_url: str, port: int | None) -> str:
+    """``database_url`` pointed at 127.0.0.1:``port`` (unchanged for None)."""
+    if port is None:
+        return database_url
+    parts = urlsplit(database_url)
+    user, at, _ = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user}{at}127.0.0.1:{port}").geturl()
 
 
 @pytest.fixture(scope="module")
 def fragile_service(
     spawn: Callable[..., ServiceProcess],
     private_redis: PrivateRedis,
-    postgres_link: CuttableProxy,
+    postgres_link: CuttableProxy | None,
     database_url: str,
 ) -> ServiceProcess:
-    parts = urlsplit(database_url)
-    through_proxy = parts._replace(
-        netloc=parts.netloc.replace(
-            f"{parts.hostname}:{parts.port or 5432}", f"127.0.0.1:{postgres_link.port}"
-        )
-    ).geturl()
-    assert str(postgres_link.port) in through_proxy
     return spawn(
         "fragile",
         AUTH_INSTANCE_ID="fragile",
         REDIS_URL=private_redis.url,
-        DATABASE_URL=through_proxy,
+        DATABASE_URL=through(database_url, postgres_link.port if postgres_link else None),
         AUTH_IO_TIMEOUT="0.5",
         AUTH_DB_POOL_MIN="1",
     )
@@ -128,8 +134,10 @@ async def test_redis_hanging_gives_503_within_the_timeout(
 
 
 async def test_postgres_cut_gives_503_then_recovers(
-    fapi: Api, postgres_link: CuttableProxy
+    fapi: Api, postgres_link: CuttableProxy | None
 ) -> None:
+    if postgres_link is None:
+        pytest.skip("Postgres is reached through a Unix socket; no TCP link to cut")
     user = await fapi.new_user()
     postgres_link.cut()
     try:
@@ -149,3 +157,19 @@ async def test_postgres_cut_gives_503_then_recovers(
         postgres_link.start()
     await wait_ready(fapi)
     assert (await fapi.login(user.email)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://postgres@127.0.0.1:7777/test"),
+        (
+            "postgresql://u:p@db/x?sslmode=disable",
+            "postgresql://u:p@127.0.0.1:7777/x?sslmode=disable",
+        ),
+        ("postgresql://localhost/x", "postgresql://127.0.0.1:7777/x"),
+    ],
+)
+def test_through_rewrites_only_the_address(url: str, expected: str) -> None:
+    assert through(url, 7777) == expected
+    assert through(url, None) == url
