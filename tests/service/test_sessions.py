@@ -11,9 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.errors import InvalidToken, TokenReused
-from service.sessions import SessionStore, split_refresh_token
-
-pytestmark = pytest.mark.integration
+from service.sessions import SessionStore, new_refresh_token, split_refresh_token
 
 
 @pytest.fixture
@@ -34,8 +32,6 @@ def store(redis: Redis, prefix: str) -> SessionStore:
 
 
 def test_refresh_tokens_have_256_random_bits_and_a_session_id() -> None:
-    from service.sessions import new_refresh_token
-
     token = new_refresh_token("S" * 22)
     assert split_refresh_token(token) == "S" * 22
     secret = token.partition(".")[2]
@@ -44,6 +40,7 @@ def test_refresh_tokens_have_256_random_bits_and_a_session_id() -> None:
     assert split_refresh_token("S" * 22 + "!" + secret[1:]) is None
 
 
+@pytest.mark.integration
 async def test_only_a_hash_of_the_refresh_token_is_stored(
     store: SessionStore, redis: Redis, prefix: str
 ) -> None:
@@ -58,6 +55,7 @@ async def test_only_a_hash_of_the_refresh_token_is_stored(
     assert 3590 <= await redis.ttl(keys[0]) <= 3600
 
 
+@pytest.mark.integration
 async def test_rotation_chain_and_reuse(store: SessionStore) -> None:
     session = await store.create(user_id="u-1", email="u@example.com")
     second = await store.rotate(session.refresh_token)
@@ -73,6 +71,7 @@ async def test_rotation_chain_and_reuse(store: SessionStore) -> None:
         await store.rotate(third.refresh_token)
 
 
+@pytest.mark.integration
 async def test_of_many_concurrent_rotations_exactly_one_wins(store: SessionStore) -> None:
     session = await store.create(user_id="u-1", email="u@example.com")
     results = await asyncio.gather(
@@ -83,6 +82,7 @@ async def test_of_many_concurrent_rotations_exactly_one_wins(store: SessionStore
     assert all(isinstance(result, InvalidToken) for result in results if result not in winners)
 
 
+@pytest.mark.integration
 async def test_a_forged_secret_for_a_real_session_does_not_revoke_it(store: SessionStore) -> None:
     session = await store.create(user_id="u-1", email="u@example.com")
     forged = f"{session.session_id}.{'A' * 43}"
@@ -92,6 +92,7 @@ async def test_a_forged_secret_for_a_real_session_does_not_revoke_it(store: Sess
     assert (await store.rotate(session.refresh_token)).user_id == "u-1"
 
 
+@pytest.mark.integration
 async def test_logout_deny_lists_the_jti_until_expiry(
     store: SessionStore, redis: Redis, prefix: str
 ) -> None:

@@ -16,8 +16,6 @@ import pytest
 from service.throttle import client_address
 from tests.service.conftest import Api, ServiceProcess, unique_email
 
-pytestmark = pytest.mark.integration
-
 WINDOW = 2
 
 
@@ -45,6 +43,7 @@ def from_address() -> str:
     return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250 + 1}"
 
 
+@pytest.mark.integration
 async def test_account_is_throttled_then_released(tapi: Api) -> None:
     user = await tapi.new_user(login=False)
     address = from_address()
@@ -66,6 +65,7 @@ async def test_account_is_throttled_then_released(tapi: Api) -> None:
     assert released.status == 200
 
 
+@pytest.mark.integration
 async def test_success_clears_the_account_count(tapi: Api) -> None:
     user = await tapi.new_user(login=False)
     for _ in range(2):
@@ -76,6 +76,7 @@ async def test_success_clears_the_account_count(tapi: Api) -> None:
     assert (await tapi.login(user.email)).status == 200
 
 
+@pytest.mark.integration
 async def test_unknown_accounts_are_throttled_like_real_ones(tapi: Api) -> None:
     email = unique_email()
     for _ in range(3):
@@ -84,6 +85,7 @@ async def test_unknown_accounts_are_throttled_like_real_ones(tapi: Api) -> None:
     assert (blocked.status, blocked.code) == (429, "too_many_attempts")
 
 
+@pytest.mark.integration
 async def test_address_is_throttled_across_accounts(tapi: Api) -> None:
     user = await tapi.new_user(login=False)
     address = from_address()
@@ -99,6 +101,7 @@ async def test_address_is_throttled_across_accounts(tapi: Api) -> None:
     assert (await tapi.login(user.email, **{"X-Forwarded-For": from_address()})).status == 200
 
 
+@pytest.mark.integration
 async def test_throttled_logins_are_counted_in_metrics(tapi: Api) -> None:
     email = unique_email()
     for _ in range(4):
