@@ -66,6 +66,16 @@ async def test_account_is_throttled_then_released(tapi: Api) -> None:
 
 
 @pytest.mark.integration
+async def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(tapi: Api) -> None:
+    user = await tapi.new_user(login=False)
+    replies = await asyncio.gather(
+        *(tapi.login(user.email, f"guess number {i}") for i in range(12))
+    )
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [401] * 3 + [429] * 9
+
+
+@pytest.mark.integration
 async def test_success_clears_the_account_count(tapi: Api) -> None:
     user = await tapi.new_user(login=False)
     for _ in range(2):
