@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-integration bench bench-scale bench-proxy run chaos lint format clean infra
+.PHONY: install test test-integration bench bench-scale bench-proxy bench-service run chaos lint format clean infra
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "authscale needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -32,6 +32,9 @@ bench-scale: $(STAMP)
 
 bench-proxy: $(STAMP)
 	$(PY) -m lab bench-proxy $(PROXY_ARGS)
+
+bench-service: $(STAMP)
+	$(PY) -m lab bench-service $(SERVICE_ARGS)
 
 run: $(STAMP)
 	$(PY) -m lab up --instances 3 --balancer

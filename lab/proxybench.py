@@ -303,9 +303,14 @@ def with_children(pid: int) -> list[int]:
         return []
 
 
-def run_wrk(url: str, seconds: float, connections: int, threads: int) -> WrkResult:
+def run_wrk(
+    url: str, seconds: float, connections: int, threads: int, script: Path | None = None
+) -> WrkResult:
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
-    argv += ["--timeout", "5s", url]
+    argv += ["--timeout", "5s"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    argv.append(url)
     completed = subprocess.run(argv, capture_output=True, text=True, check=True)
     return parse_wrk(completed.stdout)
 
