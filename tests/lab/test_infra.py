@@ -87,7 +87,8 @@ def test_given_urls_start_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_killed_owner_takes_its_servers_down_and_the_next_start_works(state_dir: Path) -> None:
+def _infra_up(state_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """`python -m lab infra up` with embedded servers, once it has printed `ready`."""
     env = {**os.environ, "LAB_STATE_DIR": str(state_dir)}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -101,11 +102,17 @@ def test_a_killed_owner_takes_its_servers_down_and_the_next_start_works(state_di
     assert owner.stdout is not None
     lines = [owner.stdout.readline().strip() for _ in range(3)]
     assert lines[2] == "ready", lines
+    return owner, lines
+
+
+def test_a_killed_owner_takes_its_servers_down_and_the_next_start_works(state_dir: Path) -> None:
+    owner, lines = _infra_up(state_dir)
     db_port = int(lines[0].rsplit(":", 1)[1].split("/")[0])
     redis_port = int(lines[1].rsplit(":", 1)[1].split("/")[0])
     assert procs.port_open("127.0.0.1", db_port)
     owner.send_signal(signal.SIGKILL)
     owner.wait(10)
+    assert owner.stdout is not None
     owner.stdout.close()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and (
@@ -119,22 +126,11 @@ def test_a_killed_owner_takes_its_servers_down_and_the_next_start_works(state_di
 
 
 def test_infra_up_stops_cleanly_on_sigterm(state_dir: Path) -> None:
-    env = {**os.environ, "LAB_STATE_DIR": str(state_dir)}
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    owner = subprocess.Popen(
-        [sys.executable, "-m", "lab", "infra", "up"],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert owner.stdout is not None
-    lines = [owner.stdout.readline().strip() for _ in range(3)]
-    assert lines[2] == "ready", lines
+    owner, lines = _infra_up(state_dir)
     redis_port = int(lines[1].rsplit(":", 1)[1].split("/")[0])
     owner.send_signal(signal.SIGTERM)
     assert owner.wait(20) == 0
+    assert owner.stdout is not None
     owner.stdout.close()
     assert not procs.port_open("127.0.0.1", redis_port)
 
