@@ -243,6 +243,8 @@ class ProcessRestarter:
         self.stop_timeout = stop_timeout
         self.ready_timeout = ready_timeout
         self._launches: dict[str, Launch] = {}
+        #: The watchers started, each keeping one restarted instance (they outlive us).
+        self.watchers: list[subprocess.Popen[bytes]] = []
 
     def stop(self, url: str) -> None:
         pid = listener_pid(port_of(url))
@@ -260,7 +262,7 @@ class ProcessRestarter:
         watcher = [sys.executable, "-m", "lab", "rolling-restart", "--keep", str(launch.owner)]
         log = open(launch.log, "ab") if launch.log else subprocess.DEVNULL  # noqa: SIM115
         try:
-            subprocess.Popen(
+            process = subprocess.Popen(
                 [*watcher, "--", *launch.argv],
                 env=launch.env,
                 cwd=launch.cwd,
@@ -272,6 +274,7 @@ class ProcessRestarter:
         finally:
             if launch.log:
                 log.close()  # type: ignore[union-attr]
+        self.watchers.append(process)
         port = port_of(url)
         if not procs.wait_until(
             lambda: procs.port_open("127.0.0.1", port), timeout=self.ready_timeout
@@ -290,7 +293,7 @@ def keep(owner: int, argv: list[str]) -> int:
     """Run argv until it exits, or stop it once ``owner`` has exited."""
     child = procs.spawn(argv, log_path=Path("/dev/stdout"))
     while child.poll() is None:
-        if owner > 1 and not procs.pid_alive(owner):
+        if owner > 1 and not _running(owner):
             return procs.stop(child)
         time.sleep(0.5)
     return child.returncode

@@ -7,14 +7,19 @@ restart scenarios are skipped with their reason.
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
-from lab import chaos, config, infra
+from lab import chaos, config, infra, procs, rolling
 from lab.chaosload import (
     REUSE,
     SIGNUP,
@@ -137,3 +142,62 @@ def test_chaos_addresses_are_unique_per_run() -> None:
     b = ChaosLoadConfig(target="http://127.0.0.1:1", vus=1, duration_s=1)
     assert a.address_prefix != b.address_prefix
     assert a.address_prefix.startswith("chaos-")
+
+
+# ------------------------------------------------------------------------ rolling restart
+
+
+def test_rolling_config_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="admin URL"):
+        rolling.RollingConfig(admin_url="127.0.0.1:8404")
+    with pytest.raises(ValueError, match="positive"):
+        rolling.RollingConfig(admin_url="http://127.0.0.1:8404", idle_timeout=0)
+
+
+def test_rolling_restart_refuses_a_balancer_that_does_not_answer() -> None:
+    cfg = rolling.RollingConfig(admin_url=f"http://127.0.0.1:{procs.free_port()}")
+    with pytest.raises(rolling.RollingError, match="did not answer"):
+        rolling.rolling_restart(cfg, chaos.TopologyRestarter.__new__(chaos.TopologyRestarter))
+
+
+@pytest.mark.slow
+def test_process_restarter_restarts_a_listener_as_it_was_started(tmp_path: Path) -> None:
+    """What `rolling-restart` does to the instances of a running `lab up`."""
+    port = procs.free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    log = tmp_path / "server.log"
+    original = procs.spawn(argv, log_path=log, cwd=tmp_path)
+    assert procs.wait_until(lambda: procs.port_open("127.0.0.1", port), timeout=10)
+    restarter = rolling.ProcessRestarter(ready_timeout=10)
+    replacement: psutil.Process | None = None
+    try:
+        restarter.stop(url)
+        assert original.wait(5) is not None
+        restarter.start(url)
+        replacement = psutil.Process(rolling.listener_pid(port))
+        assert replacement.pid != original.pid
+        assert replacement.cmdline() == argv
+        assert replacement.cwd() == str(tmp_path)
+        watcher = replacement.parent()
+        assert watcher is not None
+        assert "--keep" in watcher.cmdline()
+        assert str(os.getpid()) in watcher.cmdline()
+        assert procs.wait_until(lambda: log.read_text().count("Serving HTTP") == 2, timeout=5)
+    finally:
+        if replacement is not None:
+            replacement.terminate()
+            replacement.wait(5)
+        procs.stop(original)
+        for watcher_process in restarter.watchers:
+            # A watcher ends with the instance it keeps.
+            assert watcher_process.wait(5) is not None
+
+
+def test_keep_stops_the_child_once_its_owner_is_gone() -> None:
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    started = time.monotonic()
+    code = rolling.keep(owner.pid, [sys.executable, "-c", "import time; time.sleep(60)"])
+    owner.wait()
+    assert time.monotonic() - started < 10
+    assert code != 0
