@@ -10,8 +10,12 @@ injects its fault, then checks what the clients saw and what the stores hold
 ``rolling``   rolling restart (:mod:`lab.rolling`): zero failed requests.
 ``redis``     Redis stopped and started again: 503 while it is down (no hang, no 500), serving
               again within the recovery bound of its return; sessions opened before survive
-              when Redis persists (AOF). Without persistence they are lost: every user must
-              log in again — the price of not paying for the append-only file's writes.
+              when Redis persists (AOF). The trade-off: the append-only file costs a write
+              per session change and an fsync a second, and a crash (not a clean stop) can
+              still lose the last second; without it a restart loses every session and every
+              user must log in again (``--no-redis-persistence`` shows it: 0 survive). The
+              deny-list goes with the sessions, which is harmless: a deny-listed token's
+              session is gone too, so the token is refused either way.
 ``postgres``  the same for PostgreSQL; the connection pools reconnect, users survive.
 ``overload``  thousands of users against small ``--maxconn/--maxqueue`` bounds: the balancer
               queues up to them and answers 503 + Retry-After beyond; no 500, nothing slower
