@@ -181,7 +181,15 @@ class EmbeddedPostgres:
             "--no-sync",
             "--no-instructions",
         ]
-        result = subprocess.run(argv, user=self.user, capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            argv,
+            user=self.user,
+            group=pwd.getpwnam(self.user).pw_gid if self.user else None,
+            extra_groups=[] if self.user else None,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             shutil.rmtree(self.data, ignore_errors=True)
             raise StartFailed(f"initdb failed in {self.data}:\n{result.stdout}{result.stderr}")

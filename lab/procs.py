@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -59,7 +60,11 @@ def spawn(
             stderr=subprocess.STDOUT,
             env=dict(env) if env is not None else None,
             cwd=cwd,
+            # Dropping to another user must also drop root's groups: a folder with group
+            # root and no group permissions would otherwise deny the new user.
             user=user,
+            group=pwd.getpwnam(user).pw_gid if user else None,
+            extra_groups=[] if user else None,
             start_new_session=True,
             preexec_fn=_child_setup(death_signal, cgroup_procs, cpu_affinity),
         )

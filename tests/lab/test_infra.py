@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -146,3 +148,15 @@ async def test_session_infrastructure_is_usable(database_url: str, redis_url: st
         assert await client.ping()
     finally:
         await client.aclose()
+
+
+def test_starts_under_a_private_root_owned_folder() -> None:
+    """As root, postgres runs as its own user: it must reach a state folder below a 0700
+    folder of root's (a fresh `mktemp -d` clone), without root's group leaking to it."""
+    private = Path(tempfile.mkdtemp(prefix="authscale-private-"))
+    try:
+        assert private.stat().st_mode & 0o777 == 0o700
+        running = infra.start(InfraConfig(state_dir=private / "infra"))
+        running.stop()
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
