@@ -39,7 +39,7 @@ class TopologyConfig:
     start_timeout: float = 30.0
     #: Balancer health-check interval; the lab's own runs use a short one so that chaos
     #: scenarios see ejection and recovery within seconds.
-    health_interval: str = "1s"
+    health_interval: str = "1"
 
     def __post_init__(self) -> None:
         if self.instances < 1:
