@@ -137,8 +137,8 @@ def plan(cfg: BenchConfig) -> list[SeriesSpec]:
             out.append(
                 SeriesSpec(
                     name=name,
-                    label=f"{cfg.cpus_per_instance:g} CPU per instance (each instance its own "
-                    "machine)",
+                    # Short: it titles charts. The report explains what the quota emulates.
+                    label=f"{cfg.cpus_per_instance:g} CPU per instance",
                     vus=cfg.limited_vus,
                     cpus_per_instance=cfg.cpus_per_instance,
                     runs=runs,
