@@ -129,6 +129,7 @@ class RequestParser:
         "_expect",
         "_head_size",
         "_headers",
+        "_hosts",
         "_max_header_size",
         "_parser",
         "_url",
@@ -146,6 +147,7 @@ class RequestParser:
         self._chunked = False
         self._content_length: int | None = None
         self._expect = False
+        self._hosts = 0
         self.in_head = False
 
     def feed(self, data: bytes) -> None:
@@ -179,6 +181,7 @@ class RequestParser:
         self._chunked = False
         self._content_length = None
         self._expect = False
+        self._hosts = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -197,6 +200,8 @@ class RequestParser:
             if value.lower() != b"100-continue":
                 raise ProtocolError("unsupported Expect", status=417, code="expectation_failed")
             self._expect = True
+        elif name == b"host":
+            self._hosts += 1
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -208,11 +213,21 @@ class RequestParser:
             raise ProtocolError(
                 "protocol upgrades are not supported", status=501, code="upgrade_not_supported"
             )
+        # RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host, and no request may
+        # carry two: backends and caches would disagree about which one names the target.
+        version = parser.get_http_version()
+        if self._hosts > 1 or (self._hosts == 0 and version == "1.1"):
+            raise ProtocolError(
+                "a request needs exactly one Host header"
+                if version == "1.1"
+                else "a request may carry at most one Host header",
+                code="invalid_host",
+            )
         self.sink.on_request(
             RequestHead(
                 parser.get_method(),
                 self._url,
-                parser.get_http_version(),
+                version,
                 self._headers,
                 keep_alive=parser.should_keep_alive(),
                 chunked=self._chunked,

@@ -177,9 +177,9 @@ def test_oversize_header_is_431_when_trickled() -> None:
 
 
 def test_many_headers_just_under_the_limit_pass() -> None:
-    headers = b"".join(b"X-H%d: v\r\n" % i for i in range(50))
+    headers = b"Host: h\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(50))
     (head,) = parse(b"GET / HTTP/1.1\r\n" + headers + b"\r\n", max_header_size=1024).heads()
-    assert len(head.headers) == 50
+    assert len(head.headers) == 51
 
 
 def test_in_head_tracks_partial_heads() -> None:
@@ -188,7 +188,7 @@ def test_in_head_tracks_partial_heads() -> None:
     assert not parser.in_head
     parser.feed(b"GET / HT")
     assert parser.in_head
-    parser.feed(b"TP/1.1\r\n\r\n")
+    parser.feed(b"TP/1.1\r\nHost: h\r\n\r\n")
     assert not parser.in_head
     assert len(sink.heads()) == 1
 
@@ -264,3 +264,24 @@ def test_any_split_of_a_pipelined_stream_gives_the_same_requests(cuts: list[int]
     ]
     assert sink.body() == b"helloabc"
     assert sink.kinds().count("end") == 4
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+    ],
+    ids=["1.1-without-host", "two-hosts", "1.0-two-hosts"],
+)
+def test_requests_without_exactly_one_host_are_refused(raw: bytes) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        parse(raw)
+    assert refused.value.status == 400
+    assert refused.value.code == "invalid_host"
+
+
+def test_http_1_0_may_omit_host() -> None:
+    (head,) = parse(b"GET / HTTP/1.0\r\n\r\n").heads()
+    assert head.version == "1.0"
