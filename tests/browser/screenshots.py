@@ -83,9 +83,9 @@ def _shoot_status_page(browser: Browser, out: Path, state: Path) -> None:
                 procs.stop(load)
 
 
-def shoot_report(browser: Browser, out: Path) -> str:
-    """Shoot the first screen of a report; say which one it was."""
-    report = newest_report()
+def shoot_report(browser: Browser, out: Path, report: Path | None = None) -> str:
+    """Shoot the first screen of a report (the newest unless named); say which one it was."""
+    report = report.resolve() if report else newest_report()
     source = str(report)
     with tempfile.TemporaryDirectory() as scratch:
         if report is None:
@@ -102,6 +102,7 @@ def shoot_report(browser: Browser, out: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.browser.screenshots")
     parser.add_argument("--out", type=Path, default=IMAGES, help="folder (docs/images)")
+    parser.add_argument("--report", type=Path, help="report.html to shoot (the newest)")
     args = parser.parse_args(argv)
     reason = missing_reason()
     if reason is not None:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         browser = launch(playwright)
         try:
             shoot_status_page(browser, args.out / "status-page.png")
-            source = shoot_report(browser, args.out / "report.png")
+            source = shoot_report(browser, args.out / "report.png", args.report)
         finally:
             browser.close()
     print(f"status page: {args.out / 'status-page.png'}")
