@@ -23,10 +23,13 @@ import socket
 import stat
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import psutil
 
 from lab import procs
 from lab.errors import AlreadyRunning, BinaryMissing, InfraError, StartFailed
@@ -382,12 +385,17 @@ class Infra:
         return self.postgres is not None or self.redis is not None
 
     def component_pids(self) -> dict[str, int]:
-        """Root pids of the servers this lab started (postgres: the postmaster)."""
+        """Root pids of the servers (postgres: the postmaster), for CPU accounting: the
+        ones this lab started, else whatever listens on a loopback URL's port when this
+        user may see it; remote servers are left out."""
         pids: dict[str, int] = {}
-        if self.postgres is not None and (pid := self.postgres.pid()) is not None:
-            pids["postgres"] = pid
-        if self.redis is not None and (pid := self.redis.pid()) is not None:
-            pids["redis"] = pid
+        for name, server, url in (
+            ("postgres", self.postgres, self.database_url),
+            ("redis", self.redis, self.redis_url),
+        ):
+            pid = server.pid() if server is not None else _loopback_listener(url)
+            if pid is not None:
+                pids[name] = pid
         return pids
 
     def describe(self) -> dict[str, str]:
@@ -412,6 +420,20 @@ class Infra:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _loopback_listener(url: str) -> int | None:
+    """The pid listening on a loopback URL's port, if this user may see it."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost", "::1") or parsed.port is None:
+        return None
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == parsed.port:
+                return conn.pid
+    except (psutil.Error, OSError):
+        return None
+    return None
 
 
 def _acquire(state_dir: Path) -> IO[str]:

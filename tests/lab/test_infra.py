@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -160,3 +161,18 @@ def test_starts_under_a_private_root_owned_folder() -> None:
         running.stop()
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def test_servers_given_on_loopback_are_found_for_cpu_accounting(tmp_path: Path) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        given = infra.start(
+            InfraConfig(
+                state_dir=tmp_path,
+                database_url=f"postgresql://u@127.0.0.1:{port}/x",
+                redis_url="redis://cache.invalid:6379/0",
+            )
+        )
+        assert given.component_pids() == {"postgres": os.getpid()}
