@@ -384,6 +384,14 @@ class Infra:
     def embedded(self) -> bool:
         return self.postgres is not None or self.redis is not None
 
+    def started_pids(self) -> dict[str, int]:
+        """Pids of the servers this object started (and will stop)."""
+        pids = {}
+        for name, server in (("postgres", self.postgres), ("redis", self.redis)):
+            if server is not None and (pid := server.pid()) is not None:
+                pids[name] = pid
+        return pids
+
     def component_pids(self) -> dict[str, int]:
         """Root pids of the servers (postgres: the postmaster), for CPU accounting: the
         ones this lab started, else whatever listens on a loopback URL's port when this

@@ -32,7 +32,7 @@ def lab_state_root() -> Iterator[Path]:
 def infrastructure(lab_state_root: Path) -> Iterator[infra.Infra]:
     cfg = config.infra_config(state_dir=lab_state_root / "infra")
     running = infra.start(cfg)
-    started = running.component_pids()
+    started = running.started_pids()
     try:
         yield running
     finally:

@@ -32,8 +32,9 @@ def state_dir(lab_state_root: Path, request: pytest.FixtureRequest) -> Path:
 
 def test_embedded_servers_answer_and_stop_completely(state_dir: Path) -> None:
     running = infra.start(InfraConfig(state_dir=state_dir))
-    pids = running.component_pids()
+    pids = running.started_pids()
     assert set(pids) == {"postgres", "redis"}
+    assert running.component_pids() == pids
     try:
         out = subprocess.run(
             [sys.executable, "-c", _PROBE, running.database_url, running.redis_url],
@@ -85,6 +86,7 @@ def test_given_urls_start_nothing(tmp_path: Path) -> None:
         )
     )
     assert given.component_pids() == {}
+    assert given.started_pids() == {}
     assert not given.embedded
     assert given.database_url == "postgresql://u@db.invalid:5432/x"
     assert list(tmp_path.iterdir()) == []
@@ -176,3 +178,4 @@ def test_servers_given_on_loopback_are_found_for_cpu_accounting(tmp_path: Path) 
             )
         )
         assert given.component_pids() == {"postgres": os.getpid()}
+        assert given.started_pids() == {}
