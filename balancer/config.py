@@ -99,6 +99,7 @@ class BalancerConfig:
     connect_timeout: float = 5.0
     server_timeout: float = 30.0
     header_timeout: float = 10.0
+    body_timeout: float = 30.0
     keepalive_timeout: float = 75.0
     upstream_idle_timeout: float = 30.0
     shutdown_timeout: float = 10.0
@@ -134,6 +135,7 @@ class BalancerConfig:
             "connect_timeout",
             "server_timeout",
             "header_timeout",
+            "body_timeout",
             "keepalive_timeout",
             "upstream_idle_timeout",
             "queue_timeout",
@@ -258,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="client must send a complete request head within this (10) → 408",
+    )
+    add(
+        "--body-timeout",
+        type=float,
+        metavar="S",
+        help="longest silence while a client sends a request body (30) → 408",
     )
     add("--keepalive-timeout", type=float, metavar="S", help="idle client connections (75)")
     add(

@@ -89,7 +89,7 @@ class ProxyContext:
         self.clock = now
         config = self.config
         for client in list(self.clients):
-            client.check_timeouts(now, config.header_timeout, config.keepalive_timeout)
+            client.check_timeouts(now, config)
             exchange = client.active
             if exchange is not None:
                 upstream = exchange.upstream
@@ -116,6 +116,7 @@ class ClientConnection(asyncio.Protocol):
         self.parsing: Exchange | None = None
         self.out: list[bytes] = []
         self.head_since: float | None = None
+        self.body_at = 0.0
         self.idle_since = 0.0
         self.received = False
         self.paused = 0
@@ -199,6 +200,7 @@ class ClientConnection(asyncio.Protocol):
             return
         self.head_since = None
         self.received = False
+        self.body_at = self.ctx.clock
         exchange = Exchange(self, head, self.ctx.loop.time())
         limit = self.ctx.config.max_body_size
         if limit and head.content_length is not None and head.content_length > limit:
@@ -215,6 +217,7 @@ class ClientConnection(asyncio.Protocol):
     def on_request_body(self, data: bytes) -> None:
         exchange = self.parsing
         if exchange is not None:
+            self.body_at = self.ctx.clock
             exchange.request_body(data)
 
     def on_request_end(self) -> None:
@@ -288,10 +291,22 @@ class ClientConnection(asyncio.Protocol):
 
     # --- timeouts and errors --------------------------------------------------------------
 
-    def check_timeouts(self, now: float, header_timeout: float, keepalive_timeout: float) -> None:
-        if self.exchanges or self.closed:
+    def check_timeouts(self, now: float, config: BalancerConfig) -> None:
+        if self.closed:
             return
-        if self.head_since is not None and now - self.head_since > header_timeout:
+        if self.parsing is not None and now - self.body_at > config.body_timeout:
+            # A client that stops sending a body it announced would otherwise hold its
+            # backend slot for as long as it keeps the connection open.
+            self.ctx.count_error("request_timeout")
+            self._protocol_error(
+                ProtocolError(
+                    "request body not received in time", status=408, code="request_timeout"
+                )
+            )
+            return
+        if self.exchanges:
+            return
+        if self.head_since is not None and now - self.head_since > config.header_timeout:
             if self.received:
                 self.ctx.count_error("request_timeout")
                 self.write(
@@ -301,7 +316,7 @@ class ClientConnection(asyncio.Protocol):
                 )
             self.stop_reading()
             self.close()
-        elif self.head_since is None and now - self.idle_since > keepalive_timeout:
+        elif self.head_since is None and now - self.idle_since > config.keepalive_timeout:
             self.close()
 
     def _protocol_error(self, error: ProtocolError) -> None:

@@ -306,6 +306,28 @@ async def test_slow_upload_is_not_a_backend_timeout(
     assert body == b"tricklin"
 
 
+async def test_a_stalled_upload_is_cut_off_and_frees_its_backend(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url], body_timeout=0.5)
+    assert balancer.listen_address is not None
+    backend = balancer.backends.backends["b1"]
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
+    loop = asyncio.get_running_loop()
+    try:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\ntr")
+        started = loop.time()
+        await wait_for(lambda: backend.active == 1)
+        answer = await asyncio.wait_for(reader.read(), 5)
+        elapsed = loop.time() - started
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b"request_timeout" in answer
+    assert 0.4 < elapsed < 3
+    await wait_for(lambda: backend.active == 0)
+
+
 async def test_requests_pipelined_after_a_refused_one_are_not_forwarded(
     backends: list[ScriptedBackend], start_balancer: StartBalancer
 ) -> None:
