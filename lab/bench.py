@@ -27,6 +27,7 @@ from lab.progress import StatusLine
 from lab.signals import interrupt_on_sigterm
 from lab.topology import Topology, TopologyConfig
 from loadgen.config import parse_duration
+from loadgen.errors import LoadgenError
 
 TOPOLOGIES: dict[str, tuple[int | None, bool]] = {
     # name: (instances — None means the --instances option —, behind the balancer)
@@ -59,8 +60,9 @@ class BenchConfig:
     vus: int = 200
     limited_vus: int = 40
     duration_s: float = 45.0
-    warmup_s: float = 10.0
+    warmup_s: float = 15.0
     graceful_stop_s: float = 30.0
+    ramp: bool = True
     bcrypt_cost: int = 10
     repeats: int = 1
     instances: int = 3
@@ -274,6 +276,7 @@ class Bench:
                     duration_s=cfg.duration_s,
                     warmup_s=cfg.warmup_s,
                     graceful_stop_s=cfg.graceful_stop_s,
+                    ramp=cfg.ramp,
                     processes=cfg.loadgen_processes,
                 ),
                 pids=pids,
@@ -320,6 +323,7 @@ class Bench:
                 "duration_s": cfg.duration_s,
                 "warmup_s": cfg.warmup_s,
                 "graceful_stop_s": cfg.graceful_stop_s,
+                "vus_ramped_over_warmup": cfg.ramp,
                 "bcrypt_cost": cfg.bcrypt_cost,
                 "repeats": cfg.repeats,
                 "instances": cfg.instances,
@@ -387,7 +391,16 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
         help="VUs for CPU-limited runs, sized so each VU completes several iterations (40)",
     )
     add("--duration", default="45s", help="measured window per run (default 45s)")
-    add("--warmup", default="10s", help="load before the window opens (default 10s)")
+    add(
+        "--warmup",
+        default="15s",
+        help="load before the window opens; VUs start one after another across it (15s)",
+    )
+    add(
+        "--no-ramp",
+        action="store_true",
+        help="start every VU at once (k6's constant-vus); they then stay in phase",
+    )
     add("--graceful-stop", default="30s", help="time in-flight iterations may finish (30s)")
     add("--bcrypt-cost", type=int, default=10, help="bcrypt cost of every instance (10)")
     add("--repeats", type=int, default=1, help="runs per topology; medians when > 1")
@@ -419,6 +432,7 @@ def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchC
         duration_s=parse_duration(args.duration),
         warmup_s=parse_duration(args.warmup),
         graceful_stop_s=parse_duration(args.graceful_stop),
+        ramp=not args.no_ramp,
         bcrypt_cost=args.bcrypt_cost,
         repeats=args.repeats,
         cpus_per_instance=args.cpus_per_instance,
@@ -439,7 +453,7 @@ def _main(argv: list[str], *, scale: bool) -> int:
     interrupt_on_sigterm()
     try:
         out = Bench(_config(args, scale=scale, argv=argv)).run()
-    except (LabError, ValueError) as exc:
+    except (LabError, LoadgenError, ValueError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -31,9 +31,15 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def host_busy_seconds() -> float:
-    """CPU seconds all cores spent not idle since boot."""
-    t = psutil.cpu_times()
-    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+    """CPU seconds the cores this process may use spent busy since boot (guest time is
+    already inside user time, so it is not added twice)."""
+    usable = os.sched_getaffinity(0)
+    busy = 0.0
+    for cpu, t in enumerate(psutil.cpu_times(percpu=True)):
+        if cpu in usable:
+            total = sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+            busy += total - t.idle - getattr(t, "iowait", 0.0)
+    return busy
 
 
 @dataclass(frozen=True)

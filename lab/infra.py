@@ -131,11 +131,12 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
 
 
 def _make_traversable(path: Path) -> None:
-    """Let another user reach path: add o+x to every ancestor that lacks it."""
+    """Let another user reach path: add o+x (search, not listing) to every ancestor that
+    lacks it."""
     for parent in [path, *path.parents]:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
+            parent.chmod(mode | stat.S_IXOTH)
 
 
 class EmbeddedPostgres:
@@ -262,6 +263,13 @@ def _postgres_answers(port: int) -> bool:
         return False
 
 
+def _works_in(pid: int, folder: Path) -> bool:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == folder.resolve()
+    except OSError:
+        return False
+
+
 def _cmdline_mentions(pid: int, needle: str) -> bool:
     try:
         return needle in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -311,7 +319,9 @@ class EmbeddedRedis:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return
-        if procs.pid_alive(pid) and _cmdline_mentions(pid, "redis-server"):
+        # redis-server rewrites its process title, but it works in its --dir: a pid that
+        # the system has reused for something else will not be there.
+        if procs.pid_alive(pid) and _works_in(pid, self.root):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             procs.wait_until(lambda: not procs.pid_alive(pid), timeout=5)
@@ -517,22 +527,37 @@ def start(config: InfraConfig) -> Infra:
     return infra
 
 
+def _owner_alive(state_dir: Path) -> bool:
+    """True while a lab holds the state folder's lock (the lock dies with its holder)."""
+    try:
+        with open(state_dir / "infra.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def down(state_dir: Path, *, timeout: float = 20.0) -> str:
     """Stop the lab that owns state_dir, or servers a crashed owner left behind there."""
     running = read_state(state_dir)
     owner = int(running["pid"]) if running and "pid" in running else None
-    if owner is not None and owner != os.getpid() and procs.pid_alive(owner):
+    # Only a pid that still holds the lock is our lab: a stale infra.json may name a pid
+    # that the system has since given to an unrelated process.
+    if owner is not None and owner != os.getpid() and _owner_alive(state_dir):
         os.kill(owner, signal.SIGTERM)
-        if procs.wait_until(lambda: not procs.pid_alive(owner), timeout=timeout):
+        if procs.wait_until(lambda: not _owner_alive(state_dir), timeout=timeout):
             return f"stopped the lab with pid {owner}"
         os.kill(owner, signal.SIGKILL)
     stopped = []
-    if (state_dir / "postgres" / "data").exists():
-        EmbeddedPostgres(state_dir / "postgres", max_connections=1).stop_leftover()
+    postgres_root, redis_root = state_dir / "postgres", state_dir / "redis"
+    if (postgres_root / "data" / "postmaster.pid").exists():
+        EmbeddedPostgres(postgres_root, max_connections=1).stop_leftover()
         stopped.append("postgres")
-    if (state_dir / "redis").exists():
-        EmbeddedRedis(state_dir / "redis", persistence=False).stop_leftover()
+    if (redis_root / "redis.pid").exists():
+        EmbeddedRedis(redis_root, persistence=False).stop_leftover()
         stopped.append("redis")
     with contextlib.suppress(FileNotFoundError):
         (state_dir / "infra.json").unlink()
-    return "nothing was running" if not stopped else f"checked {', '.join(stopped)}: stopped"
+    return "nothing was running" if not stopped else f"stopped leftover {', '.join(stopped)}"

@@ -97,6 +97,10 @@ class LoadSpec:
     duration_s: float
     warmup_s: float
     graceful_stop_s: float = 30.0
+    #: Start the VUs one after another across the warm-up instead of all at once: VUs that
+    #: start together stay in phase (all hash, then all wait) and the window's count would
+    #: depend on how many waves it happens to catch.
+    ramp: bool = True
     processes: int = 1
     extra_args: tuple[str, ...] = ()
 
@@ -108,10 +112,13 @@ def loadgen_argv(spec: LoadSpec, out: Path) -> list[str]:
         "loadgen",
         "--target",
         spec.target,
-        "--vus",
-        str(spec.vus),
-        "--duration",
-        f"{spec.duration_s:g}s",
+    ]
+    if spec.ramp and spec.warmup_s > 0:
+        argv += ["--vus", "0", "--stage", f"{spec.warmup_s:g}s:{spec.vus}"]
+        argv += ["--stage", f"{spec.duration_s:g}s:{spec.vus}"]
+    else:
+        argv += ["--vus", str(spec.vus), "--duration", f"{spec.duration_s:g}s"]
+    argv += [
         "--warmup",
         f"{spec.warmup_s:g}s",
         "--graceful-stop",

@@ -12,6 +12,8 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # A shell starts background jobs with SIGINT ignored; Ctrl-C must still stop the lab.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def wait_for_interrupt() -> None:

@@ -33,9 +33,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    # Checked before anything starts, so a mistyped option costs nothing to undo.
+    if args.instances < 1:
+        p.error("--instances must be at least 1")
+    if not 4 <= args.bcrypt_rounds <= 31:
+        p.error("--bcrypt-rounds must be within 4..31")
     interrupt_on_sigterm()
     stack: list[infra.Infra | Topology] = []
+    limiter = None
     try:
         limiter = cpulimit.choose(args.cpus_per_instance) if args.cpus_per_instance else None
         running = infra.start(config.infra_config())
@@ -71,4 +78,6 @@ def main(argv: list[str]) -> int:
     finally:
         for part in reversed(stack):
             part.stop()
+        if limiter is not None:
+            limiter.cleanup()
     return 0

@@ -179,3 +179,32 @@ def test_servers_given_on_loopback_are_found_for_cpu_accounting(tmp_path: Path) 
         )
         assert given.component_pids() == {"postgres": os.getpid()}
         assert given.started_pids() == {}
+
+
+def test_down_spares_a_pid_that_a_stale_state_file_names(state_dir: Path) -> None:
+    state_dir.mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        (state_dir / "infra.json").write_text(f'{{"pid": {bystander.pid}}}')
+        assert infra.down(state_dir) == "nothing was running"
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_down_stops_servers_a_killed_owner_left(state_dir: Path) -> None:
+    running = infra.start(InfraConfig(state_dir=state_dir))
+    assert running.postgres is not None
+    assert running.redis is not None
+    assert running.postgres.proc is not None
+    assert running.redis.proc is not None
+    servers = [running.postgres.proc, running.redis.proc]
+    # Forget them as a SIGKILLed owner would (its lock goes with it).
+    running.postgres.proc = running.redis.proc = None
+    assert running._lock is not None
+    running._lock.close()
+    running._lock = None
+    assert infra.down(state_dir) == "stopped leftover postgres, redis"
+    for server in servers:
+        assert server.wait(10) is not None
