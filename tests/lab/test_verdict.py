@@ -261,3 +261,17 @@ def test_two_point_curve_still_gets_amdahl() -> None:
     assert text.startswith("Scale-out curve (1–2 instances): Amdahl σ = ")
     data["scale_curve"]["points"] = data["scale_curve"]["points"][:1]
     assert "No scalability model fitted" in text_of(Results.from_dict(data), "fit", "cpu-limited")
+
+
+def test_the_cpu_beside_bcrypt_is_measured_per_iteration() -> None:
+    data = doc("bcrypt_bound")
+    results = Results.from_dict(data)
+    series = results.series[0]
+    single = series.medians()["single"]
+    ceiling = data["ceiling"]
+    bcrypt_s = single.iterations * (ceiling["hash_ms"] + ceiling["verify_ms"]) / 1000
+    own_ms = (single.service_cpu_seconds - bcrypt_s) / single.iterations * 1000
+    text = text_of(results, "overhead", series.name)
+    assert f"{own_ms:.1f}"[:-1] in text
+    assert "ms of CPU per iteration" in text
+    assert "overhead" not in kinds(load("scaling"), "cpu-limited")
