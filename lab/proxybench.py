@@ -32,6 +32,8 @@ from pathlib import Path
 
 import psutil
 
+from lab import procs
+
 SANIC_APP = """
 import sys
 from sanic import Sanic
@@ -251,13 +253,6 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_for_port(port: int, process: subprocess.Popen[bytes], limit: float = 20.0) -> None:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -361,14 +356,14 @@ def main(argv: list[str]) -> int:
     with _workspace() as work:
         processes = Processes(folder)
         try:
-            backend_port = free_port()
+            backend_port = procs.free_port()
             app = work / "sanic_app.py"
             app.write_text(SANIC_APP)
             backend = processes.start("backend", [sys.executable, str(app), str(backend_port)])
             wait_for_port(backend_port, backend)
             targets: dict[str, tuple[int, int | None]] = {"direct": (backend_port, None)}
 
-            balancer_port, admin_port = free_port(), free_port()
+            balancer_port, admin_port = procs.free_port(), procs.free_port()
             balancer = processes.start(
                 "balancer",
                 [
@@ -383,7 +378,7 @@ def main(argv: list[str]) -> int:
             targets["balancer"] = (balancer_port, balancer.pid)
 
             if use_nginx:
-                port = free_port()
+                port = procs.free_port()
                 conf = work / "nginx.conf"
                 conf.write_text(NGINX_CONF.format(dir=work, backend=backend_port, port=port))
                 nginx = processes.start("nginx", ["nginx", "-p", str(work), "-c", str(conf)])
@@ -393,7 +388,7 @@ def main(argv: list[str]) -> int:
                 except RuntimeError as exc:
                     notes.append(f"nginx did not start ({exc}); see {folder}/nginx.log")
             if use_haproxy:
-                port = free_port()
+                port = procs.free_port()
                 cfg = work / "haproxy.cfg"
                 cfg.write_text(HAPROXY_CFG.format(backend=backend_port, port=port))
                 haproxy = processes.start("haproxy", ["haproxy", "-db", "-f", str(cfg)])
