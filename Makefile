@@ -54,7 +54,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-clean: $(STAMP)
-	-$(PY) -m lab infra down
+clean:
+	-test -x $(PY) && $(PY) -m lab infra down
 	rm -rf .lab reports .mypy_cache .ruff_cache .pytest_cache build *.egg-info
 	rm -rf $(VENV)

