@@ -188,6 +188,11 @@ class RequestParser:
         self._head_size += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.in_head:
+            # A trailer field of a chunked body. It is dropped, as nginx does: appended to
+            # the head it would let a body rewrite the request's Host or add headers the
+            # balancer never checked (the head may not have been forwarded yet).
+            return
         self._head_size += len(name) + len(value) + 4
         if self._head_size > self._max_header_size:
             raise ProtocolError("request header too large", status=431, code="header_too_large")

@@ -20,6 +20,8 @@ class ScriptedBackend:
         self.delay = delay
         self.healthy = True
         self.requests: Counter[str] = Counter()
+        # Every request head as received, so tests can see repeated or injected fields.
+        self.heads: list[bytes] = []
         self.answered: Counter[str] = Counter()
         self.in_flight = 0
         self.port = 0
@@ -60,6 +62,7 @@ class ScriptedBackend:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
                 headers: dict[str, str] = {}
@@ -141,7 +144,9 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     while True:
         size = int((await reader.readline()).strip(), 16)
         if size == 0:
-            await reader.readline()
+            # Trailer fields, if any, up to the empty line.
+            while (await reader.readline()).strip():
+                pass
             return body
         body += await reader.readexactly(size)
         await reader.readexactly(2)

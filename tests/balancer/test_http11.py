@@ -285,3 +285,15 @@ def test_requests_without_exactly_one_host_are_refused(raw: bytes) -> None:
 def test_http_1_0_may_omit_host() -> None:
     (head,) = parse(b"GET / HTTP/1.0\r\n\r\n").heads()
     assert head.version == "1.0"
+
+
+def test_trailer_fields_are_dropped_not_added_to_the_head() -> None:
+    sink = parse(
+        b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nhi\r\n0\r\nHost: evil\r\nX-Injected: 1\r\n\r\n",
+        split=7,
+    )
+    (head,) = sink.heads()
+    assert head.headers == [(b"host", b"x"), (b"transfer-encoding", b"chunked")]
+    assert sink.body() == b"hi"
+    assert sink.kinds()[-1] == "end"
