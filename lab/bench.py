@@ -175,25 +175,28 @@ class Bench:
             probe.cleanup()
         self.status.done(
             f"bench: {total} runs of {cfg.warmup_s:g} s warm-up + {cfg.duration_s:g} s window, "
-            f"bcrypt cost {cfg.bcrypt_cost}; measuring the bcrypt ceiling first"
+            f"bcrypt cost {cfg.bcrypt_cost}; the bcrypt ceiling is measured before and after "
+            "each series and the best kept"
         )
-        the_ceiling = ceiling.measure(cfg.bcrypt_cost, seconds=cfg.ceiling_seconds)
-        self.status.done(
-            f"ceiling: {the_ceiling.pairs_per_s_parallel:.2f} hash+verify pairs/s on "
-            f"{the_ceiling.threads} threads (hash {the_ceiling.hash_ms:.1f} ms, verify "
-            f"{the_ceiling.verify_ms:.1f} ms)"
-        )
+        first = series_plan[0].name if series_plan else "the runs"
+        measurements = [self._measure_ceiling(f"before {first}")]
         running = infra.start(config.infra_config())
         series_out: list[dict[str, Any]] = []
         done = 0
         try:
             for spec in series_plan:
+                before = measurements[-1]
                 runs_out = []
                 for run in spec.runs:
                     done += 1
                     runs_out.append(
-                        self._one_run(spec, run, running, the_ceiling, run_root, done, total)
+                        self._one_run(
+                            spec, run, running, ceiling.best(measurements), run_root, done, total
+                        )
                     )
+                # A busy moment lowers a measurement: one after the series as well as the
+                # one before it tells whether the machine stayed the same while it ran.
+                measurements.append(self._measure_ceiling(f"after {spec.name}"))
                 series_out.append(
                     {
                         "name": spec.name,
@@ -203,9 +206,11 @@ class Bench:
                         "usable_cores": float(self.host_cores)
                         if spec.cpus_per_instance is None
                         else None,
-                        "ceiling_iterations_per_s": the_ceiling.iterations_per_s(self.host_cores)
-                        if spec.cpus_per_instance is None
-                        else None,
+                        "ceiling_iterations_per_s": None,
+                        "ceiling_pairs_per_s": [
+                            before.pairs_per_s_parallel,
+                            measurements[-1].pairs_per_s_parallel,
+                        ],
                         "vus": spec.vus,
                         "bcrypt_cost": cfg.bcrypt_cost,
                         "runs": runs_out,
@@ -214,8 +219,43 @@ class Bench:
         finally:
             infra_description = running.describe()
             running.stop()
-        results = self._results(started, the_ceiling, infra_description, series_out)
+        self._judge_against_best(series_out, ceiling.best(measurements))
+        results = self._results(started, measurements, infra_description, series_out)
         return self._report(results, stamp)
+
+    def _measure_ceiling(self, taken: str) -> ceiling.Ceiling:
+        self.status.update(f"measuring the bcrypt ceiling {taken}")
+        measured = ceiling.measure(
+            self.cfg.bcrypt_cost, seconds=self.cfg.ceiling_seconds, taken=taken
+        )
+        self.status.done(
+            f"ceiling {taken}: {measured.pairs_per_s_parallel:.2f} hash+verify pairs/s on "
+            f"{measured.threads} threads (hash {measured.hash_ms:.1f} ms, verify "
+            f"{measured.verify_ms:.1f} ms)"
+        )
+        return measured
+
+    def _judge_against_best(self, series_out: list[dict[str, Any]], kept: ceiling.Ceiling) -> None:
+        """Every run's efficiency against the best ceiling; unsound where it cannot hold."""
+        for series in series_out:
+            if series["cpus_per_instance"] is None:
+                series["ceiling_iterations_per_s"] = kept.iterations_per_s(self.host_cores)
+            judged = [
+                records.judged_against_ceiling(
+                    run,
+                    ceiling_iterations_per_s=kept.iterations_per_s(run["usable_cores"]),
+                    series_pairs_per_s=series["ceiling_pairs_per_s"],
+                )
+                for run in series["runs"]
+            ]
+            for run in judged:
+                if run["sound"]:
+                    continue
+                self.status.done(
+                    f"{series['name']}/{run['topology']} (repeat {run['repeat']}) is unsound: "
+                    + "; ".join(run["unsound_reasons"])
+                )
+            series["runs"] = judged
 
     def _one_run(
         self,
@@ -293,6 +333,7 @@ class Bench:
             ceiling_iterations_per_s=run_ceiling,
             cpu_timeline=timeline,
         )
+        record["usable_cores"] = cores
         verdict = "sound" if record["sound"] else "UNSOUND"
         self.status.done(
             f"[{done}/{total}] {name}: {record['req_per_s']:.2f} req/s, "
@@ -305,7 +346,7 @@ class Bench:
     def _results(
         self,
         started: datetime,
-        the_ceiling: ceiling.Ceiling,
+        ceilings: list[ceiling.Ceiling],
         infra_description: dict[str, str],
         series_out: list[dict[str, Any]],
     ) -> dict[str, Any]:
@@ -329,7 +370,7 @@ class Bench:
                 "instances": cfg.instances,
                 "cpus_per_instance": cfg.cpus_per_instance,
             },
-            "ceiling": the_ceiling.to_dict(),
+            "ceiling": ceiling.document(ceilings),
             "series": series_out,
             "scale_curve": None,
         }

@@ -4,6 +4,12 @@ An iteration hashes once (signup) and verifies once (login); nothing else in it 
 than a few per cent of that. The ceiling is measured, in the same run as the experiment, as
 the throughput of hash + verify pairs with one thread per usable core (bcrypt releases the
 GIL), because single-thread time × cores overstates what the cores deliver together.
+
+A busy moment on the machine lowers one measurement, and a ceiling measured low makes the
+runs look more efficient than they were. So the bench measures before and after each series
+and keeps the best (`best`); the spread of the measurements around a series (`spread`) says
+how steady the machine was, and `unsound_reasons` marks a run whose efficiency exceeds 1.0
+or whose series' ceilings disagree by more than MAX_DISAGREEMENT.
 """
 
 from __future__ import annotations
@@ -11,11 +17,15 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bcrypt
 
 _PASSWORD = b"correct horse battery staple"
+#: Ceilings measured around one series that differ by more than this share of the best
+#: make its runs unsound: the machine's capacity changed while they ran.
+MAX_DISAGREEMENT = 0.05
 
 
 @dataclass(frozen=True)
@@ -26,13 +36,51 @@ class Ceiling:
     threads: int
     pairs_per_s_parallel: float
     pairs_per_s_single_thread: float
+    #: When it was measured: "before shared-host", "after cpu-limited", …
+    taken: str = ""
 
     def iterations_per_s(self, usable_cores: float) -> float:
         """The ceiling for instances that may use `usable_cores` cores in all."""
         return self.pairs_per_s_parallel * usable_cores / self.threads
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | str]:
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+def best(measurements: Sequence[Ceiling]) -> Ceiling:
+    """The highest measurement: other work on the machine can only lower a ceiling."""
+    if not measurements:
+        raise ValueError("best needs at least one measurement")
+    return max(measurements, key=lambda c: c.pairs_per_s_parallel)
+
+
+def spread(pairs_per_s: Sequence[float]) -> float:
+    """(highest − lowest) ÷ highest: 0.0 when the measurements agree (or there is one)."""
+    if not pairs_per_s or max(pairs_per_s) <= 0:
+        return 0.0
+    return (max(pairs_per_s) - min(pairs_per_s)) / max(pairs_per_s)
+
+
+def unsound_reasons(efficiency: float | None, series_pairs_per_s: Sequence[float]) -> list[str]:
+    """Why a run's ceiling cannot be trusted (empty when it can): an efficiency above 1.0
+    means the ceiling was measured low; ceilings around its series that disagree by more
+    than MAX_DISAGREEMENT mean the machine's capacity changed during the series."""
+    reasons = []
+    if efficiency is not None and efficiency > 1.0:
+        reasons.append(
+            f"efficiency {efficiency:.3f} exceeds 1.0: the bcrypt ceiling was measured lower "
+            "than what the run achieved (the machine was busy with other work while it was "
+            "measured)"
+        )
+    disagreement = spread(series_pairs_per_s)
+    if disagreement > MAX_DISAGREEMENT:
+        low, high = min(series_pairs_per_s), max(series_pairs_per_s)
+        reasons.append(
+            f"the bcrypt ceilings measured before and after its series disagree by "
+            f"{disagreement * 100:.1f} % ({low:.2f}–{high:.2f} pairs/s), more than "
+            f"{MAX_DISAGREEMENT * 100:g} %: the machine's capacity changed while it ran"
+        )
+    return reasons
 
 
 def _pairs(cost: int, seconds: float, counts: list[int], slot: int) -> None:
@@ -59,7 +107,9 @@ def _parallel_pairs_per_s(cost: int, threads: int, seconds: float) -> float:
     return sum(counts) / (time.perf_counter() - began)
 
 
-def measure(cost: int, *, seconds: float = 3.0, threads: int | None = None) -> Ceiling:
+def measure(
+    cost: int, *, seconds: float = 3.0, threads: int | None = None, taken: str = ""
+) -> Ceiling:
     threads = threads or len(os.sched_getaffinity(0))
     salt = bcrypt.gensalt(cost)
     samples = max(3, int(0.5 / (0.001 * 2 ** (cost - 4)) + 1))
@@ -78,4 +128,16 @@ def measure(cost: int, *, seconds: float = 3.0, threads: int | None = None) -> C
         threads=threads,
         pairs_per_s_parallel=_parallel_pairs_per_s(cost, threads, seconds),
         pairs_per_s_single_thread=1.0 / (hash_s + verify_s),
+        taken=taken,
     )
+
+
+def document(measurements: Sequence[Ceiling]) -> dict[str, object]:
+    """The `ceiling` object of results.json: the best measurement's figures, which figure in
+    every efficiency, then every measurement and their spread."""
+    kept = best(measurements)
+    return {
+        **kept.to_dict(),
+        "spread": round(spread([m.pairs_per_s_parallel for m in measurements]), 4),
+        "measurements": [m.to_dict() for m in measurements],
+    }

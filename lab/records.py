@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lab import breakdown, ceiling
+
 STEPS = ("signup", "login", "refresh", "logout")
 TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 
@@ -72,7 +74,7 @@ def run_record(
     failed = _metric(result, "http_req_failed")
     checks = _metric(result, "checks")
     loadgen = result.get("loadgen", {})
-    steps = {}
+    steps: dict[str, dict[str, Any]] = {}
     for step in STEPS:
         tagged = f"{{step:{step}}}"
         step_failed = _metric(result, f"http_req_failed{tagged}")
@@ -101,6 +103,9 @@ def run_record(
         "http_req_duration": _trend(_metric(result, "http_req_duration")),
         "iteration_duration": _trend(_metric(result, "iteration_duration")),
         "steps": steps,
+        "where_the_time_went": breakdown.breakdown(
+            result, {step: s["http_req_duration"]["avg"] for step, s in steps.items()}
+        ),
         "timeseries": window_timeseries(result),
         "cpu_timeline": list(cpu_timeline),
         **cpu,
@@ -113,6 +118,31 @@ def run_record(
     record["unsound_reasons"] = unsound_reasons(record, bottleneck=bool(loadgen.get("bottleneck")))
     record["sound"] = not record["unsound_reasons"]
     return record
+
+
+def judged_against_ceiling(
+    record: Mapping[str, Any],
+    *,
+    ceiling_iterations_per_s: float,
+    series_pairs_per_s: Sequence[float],
+) -> dict[str, Any]:
+    """`record` with its efficiency taken against the best ceiling measured, and unsound
+    when that efficiency exceeds 1.0 or the ceilings around its series disagree."""
+    out = dict(record)
+    iterations_per_s = float(record.get("iterations_per_s", 0.0))
+    out["ceiling_iterations_per_s"] = ceiling_iterations_per_s
+    out["efficiency"] = (
+        iterations_per_s / ceiling_iterations_per_s if ceiling_iterations_per_s else 0.0
+    )
+    reasons = [
+        r
+        for r in record.get("unsound_reasons", [])
+        if not r.startswith(("efficiency ", "the bcrypt ceilings"))
+    ]
+    reasons += ceiling.unsound_reasons(out["efficiency"], series_pairs_per_s)
+    out["unsound_reasons"] = reasons
+    out["sound"] = not reasons
+    return out
 
 
 def unsound_reasons(record: Mapping[str, Any], *, bottleneck: bool = False) -> list[str]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab import ceiling as ceiling_rule
 from lab.errors import LabError
 
 SCHEMA = 1
@@ -52,6 +53,22 @@ class Step(_Doc):
     count: int
     failed: int
     http_req_duration: Latency
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepTime(_Doc):
+    """Where one step's time went (see `lab.breakdown`): averages in ms whose segments add up
+    to the client's average duration; `phases` holds each phase's avg and p(95) as measured."""
+
+    duration_ms: float
+    segments_ms: Mapping[str, float]
+    phases: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    def share(self, segment: str) -> float | None:
+        """The segment's share of the client duration (None when that is 0)."""
+        if self.duration_ms <= 0:
+            return None
+        return self.segments_ms.get(segment, 0.0) / self.duration_ms
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +112,8 @@ class Run(_Doc):
     http_req_duration: Latency
     iteration_duration: Latency
     steps: Mapping[str, Step] = field(default_factory=dict)
+    #: Per step, from the servers' timing headers; empty when the load generator had none.
+    where_the_time_went: Mapping[str, StepTime] = field(default_factory=dict)
     timeseries: tuple[TimePoint, ...] = ()
     #: CPU seconds over the window: `service_1`…`service_N`, `balancer`, `postgres`, …
     cpu_seconds: Mapping[str, float] = field(default_factory=dict)
@@ -122,6 +141,8 @@ class Series(_Doc):
     vus: int
     bcrypt_cost: int
     limit_method: str | None = None
+    #: The bcrypt ceilings (hash + verify pairs/s) measured before and after the series.
+    ceiling_pairs_per_s: tuple[float, ...] = ()
     runs: tuple[Run, ...]
 
     def ceiling_for(self, run: Run) -> float | None:
@@ -146,6 +167,21 @@ class Series(_Doc):
             return run.efficiency
         ceiling = self.ceiling_for(run)
         return run.iterations_per_s / ceiling if ceiling else None
+
+    def unsound_reasons_of(self, run: Run) -> tuple[str, ...]:
+        """The run's recorded reasons, plus the ceiling's when the bench that wrote them did
+        not judge it (an efficiency above 1.0 in an older results.json)."""
+        reasons = list(run.unsound_reasons)
+        if not any("efficiency " in r or "bcrypt ceilings" in r for r in reasons):
+            reasons += ceiling_rule.unsound_reasons(
+                self.efficiency_of(run), self.ceiling_pairs_per_s
+            )
+        return tuple(reasons)
+
+    def ceiling_spread(self) -> float | None:
+        """How far apart the ceilings around this series were (None when not measured)."""
+        pairs = self.ceiling_pairs_per_s
+        return ceiling_rule.spread(pairs) if pairs else None
 
     def by_topology(self) -> dict[str, list[Run]]:
         """Runs grouped by topology, in report order."""
@@ -172,6 +208,11 @@ class Ceiling(_Doc):
     threads: int
     pairs_per_s_parallel: float
     pairs_per_s_single_thread: float
+    #: When this, the best measurement, was taken; then every measurement and their spread
+    #: ((highest − lowest) ÷ highest). A bench that measured once has none of the three.
+    taken: str | None = None
+    spread: float | None = None
+    measurements: tuple[Ceiling, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
