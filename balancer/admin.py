@@ -3,14 +3,20 @@
 ``GET /backends``, ``POST /backends`` (``{"url", "weight"}``), ``PATCH /backends/{id}``
 (``{"weight"}``), ``DELETE /backends/{id}`` (drain, then remove),
 ``POST /backends/{id}/drain``, ``/enable``, ``/disable``, ``GET /metrics`` (Prometheus) and
-``GET /`` (the status page). With a token configured every route but the static page needs
-``Authorization: Bearer <token>``; the page asks for it (or takes it from
-``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JSON shape.
+``GET /`` (the status page). With a token (configured, or generated at start) every route
+but the static page needs ``Authorization: Bearer <token>``; the page asks for it (or takes
+it from ``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JSON shape.
+
+Against DNS rebinding and cross-site requests from a browser on the same machine: every
+request must name an allowed ``Host`` (421 otherwise), changes must come from no origin or
+the page's own and carry ``Content-Type: application/json`` (which a cross-site form cannot
+send without a CORS preflight we never grant), and no response may be framed.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -43,6 +49,41 @@ def backends_payload(ctx: ProxyContext) -> dict[str, Any]:
 
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def host_name(host: str) -> str:
+    """The name part of a ``Host`` value: no port, no IPv6 brackets, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit() and ":" not in name:
+        host = name
+    return host.rstrip(".")
+
+
+def host_allowed(host: str, *, bound: str, names: frozenset[str]) -> bool:
+    """Whether a request naming ``host`` may reach the admin API bound to ``bound``.
+
+    A DNS rebinding attack makes a browser send the attacker's *name*, so names must be
+    known: ``localhost``, the bound address, or one configured with ``--admin-host``. An IP
+    literal cannot be rebound; it must be the bound address, or any address when the API
+    listens on all of them.
+    """
+    name = host_name(host)
+    if name == "localhost" or name == bound.lower() or name in names:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return bound in _WILDCARDS
 
 
 def _foreign_origin(request: web.Request) -> bool:
@@ -55,12 +96,20 @@ def _foreign_origin(request: web.Request) -> bool:
     return origin != f"{request.scheme}://{request.host}"
 
 
-def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
+def make_app(
+    ctx: ProxyContext, token: str | None, *, bound: str, hosts: frozenset[str] = frozenset()
+) -> web.Application:
+    """The admin application for the API bound to address ``bound``; ``token`` None means
+    no authentication (loopback, ``--admin-insecure``)."""
     registry = make_registry(ctx)
     page = resources.files("balancer").joinpath("status.html").read_bytes()
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not host_allowed(request.host, bound=bound, names=hosts):
+            return _error(
+                421, "unknown_host", "this admin API does not answer to that Host (--admin-host)"
+            )
         # Without a token, loopback is the only protection, and any web page open in a
         # browser on this machine could POST here: browsers name the page's origin on such
         # requests, so changes from another origin are refused (tools send no Origin).
@@ -75,10 +124,15 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
                 response = _error(401, "unauthorized", "a valid bearer token is required")
                 response.headers["WWW-Authenticate"] = "Bearer"
                 return response
+        if request.method not in _SAFE_METHODS and request.content_type != "application/json":
+            return _error(415, "unsupported_media_type", "changes must be sent as application/json")
         try:
             return await handler(request)
         except AdminError as exc:
             return _error(exc.status, exc.code, exc.message)
+
+    async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(_SECURITY_HEADERS)
 
     async def index(request: web.Request) -> web.Response:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
@@ -127,6 +181,7 @@ def make_app(ctx: ProxyContext, token: str | None) -> web.Application:
         )
 
     app = web.Application(middlewares=[guard])
+    app.on_response_prepare.append(security_headers)
     app.router.add_get("/", index)
     app.router.add_get("/backends", list_backends)
     app.router.add_post("/backends", add_backend)

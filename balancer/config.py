@@ -87,6 +87,10 @@ class BalancerConfig:
     dns_interval: float = 5.0
     admin: Address | None = DEFAULT_ADMIN
     admin_token: str | None = field(default=None, repr=False)
+    #: Serve the admin API without a token (loopback only); else one is generated at start.
+    admin_insecure: bool = False
+    #: Host names (besides the bound address and ``localhost``) the admin API answers to.
+    admin_hosts: tuple[str, ...] = ()
     algorithm: str = "round-robin"
     health_path: str = "/health/ready"
     health_interval: float = 2.0
@@ -123,6 +127,8 @@ class BalancerConfig:
                 f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
             )
         object.__setattr__(self, "algorithm", algorithm)
+        # Off loopback the token must be one the operator chose (and can hand to Prometheus);
+        # on loopback a missing one is generated at start unless admin_insecure says not to.
         if self.admin is not None and not is_loopback(self.admin.host) and not self.admin_token:
             raise ConfigError(
                 f"the admin API would listen on {self.admin} without authentication: set "
@@ -165,10 +171,6 @@ class BalancerConfig:
             raise ConfigError("forwarded_proto must be http or https")
 
 
-# Options whose names differ from the field (plural list fields).
-_FLAGS = {"backends": "backend"}
-
-
 def _convert(name: str, value: Any) -> Any:
     """Coerce a value from the TOML file, the environment or argv to the field's type."""
     if name == "listen":
@@ -177,6 +179,9 @@ def _convert(name: str, value: Any) -> Any:
         if value in (None, "", "off", "none"):
             return None
         return parse_address(str(value), "admin")
+    if name == "admin_hosts":
+        items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
+        return tuple(str(item).strip().lower() for item in items if str(item).strip())
     if name in ("backends", "backend_dns"):
         if isinstance(value, str):
             items = [item for item in re.split(r"\s+|,(?!\s*weight)", value) if item]
@@ -225,6 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--dns-interval", type=float, metavar="S", help="DNS re-resolution interval (5)")
     add("--admin", metavar="HOST:PORT", help="admin API address (127.0.0.1:8404), 'off' to disable")
+    add(
+        "--admin-host",
+        dest="admin_hosts",
+        action="append",
+        metavar="NAME",
+        help="a host name the admin API answers to besides its address and localhost; repeat",
+    )
+    add(
+        "--admin-insecure",
+        action="store_const",
+        const=True,
+        help="no admin token (loopback only); without a token one is generated and printed",
+    )
     add(
         "--algorithm",
         help="round-robin (default), weighted-round-robin, least-connections, "
@@ -324,7 +342,7 @@ def load_config(
             raise ConfigError(f"cannot read config file {config_file}: {exc}") from exc
         for key, value in data.items():
             name = key.replace("-", "_")
-            name = {"backend": "backends"}.get(name, name)
+            name = {"backend": "backends", "admin_host": "admin_hosts"}.get(name, name)
             if name not in names:
                 raise ConfigError(f"unknown setting {key!r} in {config_file}")
             values[name] = _convert(name, value)

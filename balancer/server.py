@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
+import sys
 
 from aiohttp import web
 
@@ -34,6 +36,13 @@ class Balancer:
     def __init__(self, config: BalancerConfig, *, resolver: Resolver = system_resolver) -> None:
         self.config = config
         self.resolver = resolver
+        #: The admin API's bearer token: configured, generated (printed at start), or None
+        #: with ``admin_insecure``.
+        self.admin_token = config.admin_token
+        self._token_generated = False
+        if self.admin_token is None and config.admin is not None and not config.admin_insecure:
+            self.admin_token = secrets.token_urlsafe(24)
+            self._token_generated = True
         self.backends = BackendSet(
             make_selector(config.algorithm), rise=config.rise, fall=config.fall
         )
@@ -93,7 +102,13 @@ class Balancer:
             await discovery.refresh()
             self._tasks.append(loop.create_task(discovery.run()))
         if config.admin is not None:
-            runner = web.AppRunner(make_app(ctx, config.admin_token), access_log=None)
+            app = make_app(
+                ctx,
+                self.admin_token,
+                bound=config.admin.host,
+                hosts=frozenset(config.admin_hosts),
+            )
+            runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, config.admin.host, config.admin.port, reuse_address=True)
             await site.start()
@@ -108,6 +123,8 @@ class Balancer:
         )
         self.listen_address = Address(*self._server.sockets[0].getsockname()[:2])
         self._tasks.append(loop.create_task(self._tick()))
+        if self._token_generated and self.admin_address is not None:
+            self._announce_token(self.admin_address)
         if not self.backends.backends and not self.discoveries:
             logger.warning("no backends configured: add some with POST /backends")
         admin = f" admin http://{self.admin_address}" if self.admin_address else ""
@@ -124,6 +141,16 @@ class Balancer:
                     "admin": str(self.admin_address),
                 }
             },
+        )
+
+    def _announce_token(self, admin: Address) -> None:
+        # Printed on stdout, not logged: the operator needs it whatever the log level, and
+        # neither log collectors nor JSON log lines on stderr should carry it.
+        print(
+            f"admin token: {self.admin_token} (generated; set BALANCER_ADMIN_TOKEN to choose one)"
+            f"\nstatus page: http://{admin}/#token={self.admin_token}",
+            file=sys.stdout,
+            flush=True,
         )
 
     async def _tick(self) -> None:

@@ -296,7 +296,7 @@ async def fault_rolling(run: Run, verdict: Verdict) -> None:
     topology = run.topology
     await run.until(run.options.fault_at)
     assert topology.admin_url is not None
-    cfg = rolling.RollingConfig(admin_url=topology.admin_url)
+    cfg = rolling.RollingConfig(admin_url=topology.admin_url, admin_token=topology.admin_token)
     run.mark("rolling")
     steps = await asyncio.to_thread(rolling.rolling_restart, cfg, TopologyRestarter(topology))
     run.mark("rolled")

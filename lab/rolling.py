@@ -97,6 +97,9 @@ class Admin:
 
     def _call(self, method: str, path: str) -> Any:
         request = urllib.request.Request(f"{self.url}{path}", method=method)
+        if method != "GET":
+            # The admin API takes changes only as JSON (a cross-site form cannot send it).
+            request.add_header("Content-Type", "application/json")
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -95,6 +96,8 @@ class Topology:
     instances: list[Instance] = field(default_factory=list)
     balancer: Instance | None = None
     admin_port: int | None = None
+    #: The bearer token the balancer's admin API is started with (BALANCER_ADMIN_TOKEN).
+    admin_token: str | None = None
     key_file: Path | None = None
 
     # ------------------------------------------------------------------ public
@@ -171,6 +174,7 @@ class Topology:
         if self.balancer:
             lines.append(f"balancer={self.balancer.url}")
             lines.append(f"admin={self.admin_url}")
+            lines.append(f"admin_token={self.admin_token}")
         return lines
 
     # ----------------------------------------------------------------- helpers
@@ -243,7 +247,9 @@ class Topology:
         for instance in self.instances:
             argv += ["--backend", instance.url]
         argv += list(cfg.balancer_args)
-        balancer.proc = procs.spawn(argv, log_path=cfg.run_dir / "balancer.log")
+        self.admin_token = secrets.token_urlsafe(24)
+        env = {**os.environ, "BALANCER_ADMIN_TOKEN": self.admin_token}
+        balancer.proc = procs.spawn(argv, log_path=cfg.run_dir / "balancer.log", env=env)
         self.balancer = balancer
         deadline = time.monotonic() + cfg.start_timeout
         while time.monotonic() < deadline and balancer.alive():
@@ -259,7 +265,7 @@ class Topology:
     def backends(self) -> list[dict[str, object]]:
         if self.admin_url is None:
             return []
-        status, body = http_get(f"{self.admin_url}/backends")
+        status, body = http_get(f"{self.admin_url}/backends", token=self.admin_token)
         if status != 200:
             return []
         rows: list[dict[str, object]] = json.loads(body)["backends"]

@@ -39,6 +39,9 @@ async def start_balancer() -> AsyncIterator[StartBalancer]:
             "health_interval": 0.2,
             "health_timeout": 0.5,
             "shutdown_timeout": 2.0,
+            # Most tests are about the API, not its token: tests/balancer/test_admin_guard.py
+            # covers the generated one.
+            "admin_insecure": True,
         }
         defaults.update(settings)
         config = BalancerConfig(**defaults)
@@ -61,6 +64,10 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 def url(balancer: Balancer, path: str = "/") -> str:
     assert balancer.listen_address is not None
     return f"http://127.0.0.1:{balancer.listen_address.port}{path}"
+
+
+#: What the admin API wants with every change.
+JSON = {"Content-Type": "application/json"}
 
 
 def admin_url(balancer: Balancer, path: str) -> str:

@@ -8,7 +8,7 @@ import aiohttp
 import orjson
 
 from tests.balancer.backend_double import ScriptedBackend
-from tests.balancer.conftest import StartBalancer, admin_url, url, wait_for
+from tests.balancer.conftest import JSON, StartBalancer, admin_url, url, wait_for
 
 
 async def test_backends_listing_shape(
@@ -49,10 +49,12 @@ async def test_add_validation_and_errors(
         async with session.post(admin_url(balancer, "/backends"), json=body) as response:
             assert response.status == status
             assert orjson.loads(await response.read())["error"]["code"] == code
-    async with session.post(admin_url(balancer, "/backends"), data=b"{not json") as response:
+    async with session.post(
+        admin_url(balancer, "/backends"), data=b"{not json", headers=JSON
+    ) as response:
         assert response.status == 400
     for method, path in (("POST", "/backends/b9/drain"), ("DELETE", "/backends/b9")):
-        async with session.request(method, admin_url(balancer, path)) as response:
+        async with session.request(method, admin_url(balancer, path), headers=JSON) as response:
             assert response.status == 404
             assert orjson.loads(await response.read())["error"]["code"] == "backend_not_found"
 
@@ -138,7 +140,7 @@ async def test_disable_stops_traffic_and_checks(
     backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
 ) -> None:
     balancer = await start_balancer([backends[0].url, backends[1].url], health_interval=0.05)
-    async with session.post(admin_url(balancer, "/backends/b2/disable")) as response:
+    async with session.post(admin_url(balancer, "/backends/b2/disable"), headers=JSON) as response:
         assert orjson.loads(await response.read())["state"] == "disabled"
     checks_before = backends[1].requests["GET /health/ready"]
     for _ in range(4):
@@ -146,7 +148,7 @@ async def test_disable_stops_traffic_and_checks(
             assert await response.text() == "s1"
     await asyncio.sleep(0.3)
     assert backends[1].requests["GET /health/ready"] <= checks_before + 1
-    async with session.post(admin_url(balancer, "/backends/b2/enable")) as response:
+    async with session.post(admin_url(balancer, "/backends/b2/enable"), headers=JSON) as response:
         assert orjson.loads(await response.read())["state"] == "up"
 
 
@@ -186,7 +188,7 @@ async def test_changes_from_another_origin_are_refused(
         assert response.status == 200
         assert orjson.loads(await response.read())["backends"][0]["state"] == "up"
     own = admin_url(balancer, "").rstrip("/")
-    async with session.post(drain, headers={"Origin": own}) as response:
+    async with session.post(drain, headers={"Origin": own, **JSON}) as response:
         assert response.status == 200
     async with session.get(admin_url(balancer, "/backends")) as response:
         assert orjson.loads(await response.read())["backends"][0]["state"] == "draining"

@@ -35,10 +35,20 @@ async def test_command_serves_logs_json_and_stops_on_sigterm(
         "--backend", backends[0].url,
         "--log-format", "json",
         "--access-log",
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stderr is not None
+    assert process.stdout is not None
     try:
+        # No token configured: one is generated and printed, with the status page's link.
+        async with asyncio.timeout(15):
+            token_line = (await process.stdout.readline()).decode()
+            link_line = (await process.stdout.readline()).decode()
+        assert token_line.startswith("admin token: ")
+        token = token_line.split()[2]
+        assert len(token) >= 32
+        assert link_line.strip() == f"status page: http://127.0.0.1:{admin}/#token={token}"
         lines = []
         async with asyncio.timeout(15):
             while True:
@@ -47,6 +57,9 @@ async def test_command_serves_logs_json_and_stops_on_sigterm(
                 if line.get("event") == "listening":
                     break
         async with session.get(f"http://127.0.0.1:{admin}/backends") as response:
+            assert response.status == 401
+        bearer = {"Authorization": f"Bearer {token}"}
+        async with session.get(f"http://127.0.0.1:{admin}/backends", headers=bearer) as response:
             assert response.status == 200
         async with session.get(f"http://127.0.0.1:{port}/", headers={"X-Request-ID": "r-1"}) as r:
             assert await r.text() == "s1"

@@ -10,7 +10,7 @@ import orjson
 
 from balancer.upstream import UpstreamConnection
 from tests.balancer.backend_double import ScriptedBackend
-from tests.balancer.conftest import StartBalancer, admin_url, url, wait_for
+from tests.balancer.conftest import JSON, StartBalancer, admin_url, url, wait_for
 
 
 async def test_killed_backend_is_ejected_and_no_get_fails(
@@ -138,7 +138,7 @@ async def test_drain_lets_in_flight_requests_finish(
 
     in_flight = [asyncio.create_task(slow()) for _ in range(6)]
     await wait_for(lambda: backends[0].in_flight == 2)
-    async with session.post(admin_url(balancer, "/backends/b1/drain")) as response:
+    async with session.post(admin_url(balancer, "/backends/b1/drain"), headers=JSON) as response:
         assert response.status == 200
         drained = orjson.loads(await response.read())
     assert drained["state"] == "draining"
@@ -158,7 +158,7 @@ async def test_drain_lets_in_flight_requests_finish(
         True,
         0,
     )
-    async with session.post(admin_url(balancer, "/backends/b1/enable")) as response:
+    async with session.post(admin_url(balancer, "/backends/b1/enable"), headers=JSON) as response:
         assert orjson.loads(await response.read())["state"] == "up"
 
 
@@ -185,7 +185,7 @@ async def test_admin_add_and_remove_under_load(
         assert resp.status == 201
         added = orjson.loads(await resp.read())
     await wait_for(lambda: extra.served > 5)
-    async with session.delete(admin_url(balancer, "/backends/b1")) as resp:
+    async with session.delete(admin_url(balancer, "/backends/b1"), headers=JSON) as resp:
         assert resp.status == 202
     await wait_for(lambda: "b1" not in balancer.backends.backends)
     served_after_removal = backends[0].served

@@ -75,7 +75,9 @@ def api_backends(admin_url: str, token: str | None = None) -> dict[str, dict[str
 
 
 def api_post(admin_url: str, path: str, token: str | None = None) -> int:
-    request = urllib.request.Request(f"{admin_url}{path}", method="POST")
+    request = urllib.request.Request(
+        f"{admin_url}{path}", method="POST", headers={"Content-Type": "application/json"}
+    )
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=5) as response:

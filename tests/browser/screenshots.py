@@ -57,8 +57,10 @@ def _shoot_status_page(browser: Browser, out: Path, state: Path) -> None:
         with Topology(topology_config) as topology:
             admin = topology.admin_url
             assert admin is not None
-            ids = {b["url"]: b["id"] for b in api_backends(admin).values()}
-            api_post(admin, f"/backends/{ids[topology.instances[2].url]}/drain")
+            ids = {b["url"]: b["id"] for b in api_backends(admin, topology.admin_token).values()}
+            api_post(
+                admin, f"/backends/{ids[topology.instances[2].url]}/drain", topology.admin_token
+            )
             loadgen = [sys.executable, "-m", "loadgen", "--target", topology.entry_url]
             load = subprocess.Popen(
                 [*loadgen, "--vus", "16", "--duration", "8s", "--quiet", "--no-summary"],
@@ -70,11 +72,12 @@ def _shoot_status_page(browser: Browser, out: Path, state: Path) -> None:
                 topology.kill_instance(3)
                 dead = ids[topology.instances[3].url]
                 if not procs.wait_until(
-                    lambda: api_backends(admin)[dead]["state"] == "down", timeout=15
+                    lambda: api_backends(admin, topology.admin_token)[dead]["state"] == "down",
+                    timeout=15,
                 ):
                     raise SystemExit("the killed instance never showed as down")
                 page = browser.new_page(viewport={"width": WIDTH, "height": 330})
-                page.goto(f"{admin}/")
+                page.goto(f"{admin}/#token={topology.admin_token}")
                 page.locator('#rows tr[data-state="down"]').wait_for()
                 page.wait_for_timeout(1500)  # a few refreshes, so the figures are live ones
                 page.screenshot(path=out, full_page=True)

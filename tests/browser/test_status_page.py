@@ -87,7 +87,7 @@ def test_page_shows_three_backends_up_with_the_apis_figures(
     from playwright.sync_api import expect
 
     page = tab.page
-    page.goto(f"{admin(topology)}/")
+    page.goto(f"{admin(topology)}/#token={topology.admin_token}")
     rows = page.locator("#rows tr")
     expect(rows).to_have_count(3)
     for each in rows.all():
@@ -96,10 +96,10 @@ def test_page_shows_three_backends_up_with_the_apis_figures(
     expect(page).to_have_title("3/3 up · authscale balancer")
 
     # Traffic after the page has loaded: the figures must follow without a reload.
-    before = api_backends(admin(topology))
+    before = api_backends(admin(topology), topology.admin_token)
     for _ in range(9):
         assert http_get(f"{topology.entry_url}/health/live")[0] == 200
-    api = api_backends(admin(topology))
+    api = api_backends(admin(topology), topology.admin_token)
     assert sorted(b["url"] for b in api.values()) == sorted(i.url for i in topology.instances)
     served = [api[i]["total"] - before[i]["total"] for i in api]
     assert served == [3, 3, 3], "round-robin over three backends"
@@ -135,7 +135,7 @@ def test_drain_click_turns_a_backend_draining_and_the_api_agrees(
     from playwright.sync_api import expect
 
     page = tab.page
-    page.goto(f"{admin(topology)}/")
+    page.goto(f"{admin(topology)}/#token={topology.admin_token}")
     expect(page.locator('#rows tr[data-state="up"]')).to_have_count(3)
     target = page.locator("#rows tr").nth(1)
     backend_id = target.get_attribute("data-backend-id")
@@ -143,7 +143,9 @@ def test_drain_click_turns_a_backend_draining_and_the_api_agrees(
     try:
         target.locator('button[data-action="drain"]').click()
         expect(target).to_have_attribute("data-state", "draining")
-        assert api_backends(admin(topology))[backend_id]["state"] == "draining"
+        assert (
+            api_backends(admin(topology), topology.admin_token)[backend_id]["state"] == "draining"
+        )
         expect(target.locator(".badge")).to_have_text("draining")
         assert background(target.locator(".badge")) == STATE_COLOURS["draining"]
         expect(target.locator('button[data-action="drain"]')).to_be_disabled()
@@ -153,17 +155,17 @@ def test_drain_click_turns_a_backend_draining_and_the_api_agrees(
         page.screenshot(path=shots / "one-draining.png", full_page=True)
 
         # A drained backend takes no new requests.
-        before = api_backends(admin(topology))[backend_id]["total"]
+        before = api_backends(admin(topology), topology.admin_token)[backend_id]["total"]
         for _ in range(4):
             assert http_get(f"{topology.entry_url}/health/live")[0] == 200
-        assert api_backends(admin(topology))[backend_id]["total"] == before
+        assert api_backends(admin(topology), topology.admin_token)[backend_id]["total"] == before
 
         target.locator('button[data-action="enable"]').click()
         expect(target).to_have_attribute("data-state", "up")
-        assert api_backends(admin(topology))[backend_id]["state"] == "up"
+        assert api_backends(admin(topology), topology.admin_token)[backend_id]["state"] == "up"
         assert background(target.locator(".badge")) == STATE_COLOURS["up"]
     finally:
-        api_post(admin(topology), f"/backends/{backend_id}/enable")
+        api_post(admin(topology), f"/backends/{backend_id}/enable", topology.admin_token)
     assert not tab.script_errors
 
 
@@ -173,10 +175,12 @@ def test_a_killed_backend_turns_red_within_the_health_check_time(
     from playwright.sync_api import expect
 
     page = tab.page
-    page.goto(f"{admin(topology)}/")
+    page.goto(f"{admin(topology)}/#token={topology.admin_token}")
     expect(page.locator('#rows tr[data-state="up"]')).to_have_count(3)
     victim = topology.instances[2]
-    by_url = {b["url"]: b["id"] for b in api_backends(admin(topology)).values()}
+    by_url = {
+        b["url"]: b["id"] for b in api_backends(admin(topology), topology.admin_token).values()
+    }
     target = page.locator(f'#rows tr[data-backend-id="{by_url[victim.url]}"]')
 
     started = time.monotonic()
@@ -185,7 +189,9 @@ def test_a_killed_backend_turns_red_within_the_health_check_time(
     expect(target).to_have_attribute("data-state", "down", timeout=budget * 1000)
     noticed = time.monotonic() - started
     assert noticed <= budget, f"the page showed the dead backend after {noticed:.1f} s"
-    assert api_backends(admin(topology))[by_url[victim.url]]["state"] == "down"
+    assert (
+        api_backends(admin(topology), topology.admin_token)[by_url[victim.url]]["state"] == "down"
+    )
     assert background(target.locator(".badge")) == STATE_COLOURS["down"]
     expect(target.locator('[data-field="check"]')).not_to_have_text(re.compile("^ok"))
     expect(target.locator('[data-field="check"]')).to_have_class(re.compile("check-failed"))
