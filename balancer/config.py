@@ -112,6 +112,9 @@ class BalancerConfig:
     queue_timeout: float = 5.0
     max_header_size: int = 16384
     max_body_size: int = 10 * 1024 * 1024
+    request_buffer: int = 64 * 1024
+    request_timeout: float = 60.0
+    max_client_connections: int = 1024
     retries: int = 2
     retry_budget_percent: float = 20.0
     retry_budget_min: int = 3
@@ -142,6 +145,7 @@ class BalancerConfig:
             "server_timeout",
             "header_timeout",
             "body_timeout",
+            "request_timeout",
             "keepalive_timeout",
             "upstream_idle_timeout",
             "queue_timeout",
@@ -156,6 +160,7 @@ class BalancerConfig:
                 raise ConfigError(f"{name} must be >= 1")
         non_negative = ["health_interval", "eject_time", "shutdown_timeout", "maxqueue"]
         non_negative += ["max_body_size", "retries", "retry_budget_min", "retry_budget_percent"]
+        non_negative += ["request_buffer", "max_client_connections"]
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
@@ -284,6 +289,25 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="longest silence while a client sends a request body (30) → 408",
+    )
+    add(
+        "--request-timeout",
+        type=float,
+        metavar="S",
+        help="the whole request, head and body, must arrive within this (60) → 408",
+    )
+    add(
+        "--request-buffer",
+        type=int,
+        metavar="BYTES",
+        help="bodies up to this size are read in full before a backend is chosen, so a slow "
+        "upload holds no backend slot; larger ones are streamed (64 KiB, 0 = stream all)",
+    )
+    add(
+        "--max-client-connections",
+        type=int,
+        metavar="N",
+        help="open connections per client address; more are refused with 503 (1024, 0 = no cap)",
     )
     add("--keepalive-timeout", type=float, metavar="S", help="idle client connections (75)")
     add(

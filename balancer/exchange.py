@@ -1,11 +1,12 @@
 """One request/response exchange: from the parsed client request to the last response byte.
 
-An exchange picks a backend, gets a pooled connection (synchronously when one is idle, in a
-task otherwise), writes the rewritten head and streams the body, then streams the response
-back. Retry rules: a connection that could not be made goes to the next backend whatever
-the method; an idempotent request whose connection broke before any response byte is
-retried once; anything else that reached a backend — a POST above all — is never replayed.
-Retries also need room in the retry budget.
+An exchange first reads a request body of up to ``request_buffer`` bytes in full (so a slow
+upload holds no backend slot), then picks a backend, gets a pooled connection (synchronously
+when one is idle, in a task otherwise), writes the rewritten head and the body (streaming
+what exceeds the buffer), then streams the response back. Retry rules: a connection that
+could not be made goes to the next backend whatever the method; an idempotent request whose
+connection broke before any response byte is retried once; anything else that reached a
+backend — a POST above all — is never replayed. Retries also need room in the retry budget.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Exchange:
         "backend",
         "body",
         "body_size",
+        "buffering",
         "chunk_out",
         "close_after",
         "conn",
@@ -89,6 +91,7 @@ class Exchange:
         self.body: list[bytes] = []
         self.body_size = 0
         self.replayable = True
+        self.buffering = False
         self.request_done = False
         self.response: ResponseHead | None = None
         self.response_done = False
@@ -113,6 +116,17 @@ class Exchange:
         )
         if head.expect_continue and not self.request_done:
             self.conn.write(CONTINUE)
+        if not self.request_done and head.has_body:
+            limit = ctx.config.request_buffer
+            if (
+                limit
+                and self.body_size <= limit
+                and (head.chunked or (head.content_length or 0) <= limit)
+            ):
+                # Choose a backend once the body is here (request_end), or once it outgrows
+                # the buffer (request_body): until then it costs no backend slot.
+                self.buffering = True
+                return
         self.dispatch()
 
     def dispatch(self) -> None:
@@ -238,7 +252,11 @@ class Exchange:
             self.body.append(data)
             if size > REPLAY_LIMIT:
                 self.replayable = False
+            if size > self.ctx.body_buffer_cap:
                 self.conn.pause_reading(BODY_WAIT)
+                if self.buffering:
+                    self.buffering = False
+                    self.dispatch()
 
     def request_end(self) -> None:
         self.request_done = True
@@ -249,6 +267,11 @@ class Exchange:
                 upstream.transport.write(_LAST_CHUNK)
             if upstream is None or self.replayable:
                 self.body.append(_LAST_CHUNK)
+        if self.buffering:
+            self.buffering = False
+            if self.error is None and not self.response_done:
+                self.dispatch()
+                return
         if self.response_done and self.state == ACTIVE:
             self.finish()
 
@@ -393,6 +416,7 @@ class Exchange:
         """End the exchange with a JSON error, or cut the client off if a response began."""
         ctx = self.ctx
         ctx.count_error(error.code)
+        self.buffering = False
         self._release(reusable=False)
         if self.task is not None:
             self.task.cancel()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, cast
 
 from balancer.backends import Backend, BackendSet
 from balancer.errors import HttpError, ProtocolError
-from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, STOPPED, Exchange
+from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, REPLAY_LIMIT, STOPPED, Exchange
 from balancer.http11 import RequestHead, RequestParser
 from balancer.rewrite import RequestIds, error_response
 from balancer.upstream import Pool
@@ -44,6 +44,10 @@ class ProxyContext:
         self.proto = config.forwarded_proto.encode()
         self.ids = RequestIds()
         self.access_log = config.access_log
+        # A body not yet sent on is kept up to this size; beyond it the client must wait.
+        self.body_buffer_cap = max(REPLAY_LIMIT, config.request_buffer)
+        self.max_client_connections = config.max_client_connections
+        self.connections_by_address: dict[bytes, int] = {}
         self.clients: set[ClientConnection] = set()
         self.clock = loop.time()
         self.shutting_down = False
@@ -116,6 +120,8 @@ class ClientConnection(asyncio.Protocol):
         self.parsing: Exchange | None = None
         self.out: list[bytes] = []
         self.head_since: float | None = None
+        # When the request being read began: the whole of it must arrive in request_timeout.
+        self.request_since = 0.0
         self.body_at = 0.0
         self.idle_since = 0.0
         self.received = False
@@ -140,6 +146,23 @@ class ClientConnection(asyncio.Protocol):
         ctx.clients.add(self)
         ctx.connections_total += 1
         if ctx.shutting_down:
+            transport.close()
+            return
+        counts = ctx.connections_by_address
+        open_now = counts[self.client_ip] = counts.get(self.client_ip, 0) + 1
+        if ctx.max_client_connections and open_now > ctx.max_client_connections:
+            # One address may not take every connection (and the memory behind them).
+            ctx.count_error("too_many_connections")
+            self.paused |= STOPPED
+            transport.write(
+                error_response(
+                    503,
+                    "too_many_connections",
+                    "too many open connections from this address",
+                    retry_after=1,
+                    close=True,
+                )
+            )
             transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -167,6 +190,12 @@ class ClientConnection(asyncio.Protocol):
         self.closed = True
         ctx = self.ctx
         ctx.clients.discard(self)
+        counts = ctx.connections_by_address
+        left = counts.get(self.client_ip, 0) - 1
+        if left > 0:
+            counts[self.client_ip] = left
+        else:
+            counts.pop(self.client_ip, None)
         if ctx.shutting_down and not ctx.clients:
             ctx.all_closed.set()
         exchanges = self.exchanges
@@ -198,9 +227,11 @@ class ClientConnection(asyncio.Protocol):
             # that failed, parsed from the same read, are not served.
             self.parsing = None
             return
+        clock = self.ctx.clock
+        self.request_since = clock if self.head_since is None else self.head_since
         self.head_since = None
         self.received = False
-        self.body_at = self.ctx.clock
+        self.body_at = clock
         exchange = Exchange(self, head, self.ctx.loop.time())
         limit = self.ctx.config.max_body_size
         if limit and head.content_length is not None and head.content_length > limit:
@@ -294,9 +325,13 @@ class ClientConnection(asyncio.Protocol):
     def check_timeouts(self, now: float, config: BalancerConfig) -> None:
         if self.closed:
             return
-        if self.parsing is not None and now - self.body_at > config.body_timeout:
-            # A client that stops sending a body it announced would otherwise hold its
-            # backend slot for as long as it keeps the connection open.
+        if self.parsing is not None and (
+            now - self.body_at > config.body_timeout
+            or now - self.request_since > config.request_timeout
+        ):
+            # A client that stops sending a body it announced, or sends it a byte at a time,
+            # would otherwise keep its request (and, once streamed, a backend slot) open
+            # for as long as it likes.
             self.ctx.count_error("request_timeout")
             self._protocol_error(
                 ProtocolError(

@@ -309,7 +309,8 @@ async def test_slow_upload_is_not_a_backend_timeout(
 async def test_a_stalled_upload_is_cut_off_and_frees_its_backend(
     backends: list[ScriptedBackend], start_balancer: StartBalancer
 ) -> None:
-    balancer = await start_balancer([backends[0].url], body_timeout=0.5)
+    # Streamed (no request buffer), so the body's backend slot is taken before it stalls.
+    balancer = await start_balancer([backends[0].url], body_timeout=0.5, request_buffer=0)
     assert balancer.listen_address is not None
     backend = balancer.backends.backends["b1"]
     reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
