@@ -133,3 +133,27 @@ async def test_connections_per_client_address_are_capped(
     finally:
         for _, writer in held:
             writer.close()
+
+
+async def test_one_header_over_the_limit_is_431_and_reaches_no_backend(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    balancer = await start_balancer([backends[0].url], max_header_size=8192)
+    token = b"Authorization: Bearer " + b"a" * 10_000 + b"\r\n"
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n" + token + b"\r\n"
+    assert balancer.listen_address is not None
+    for pieces in (1, 40):
+        reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
+        step = -(-len(request) // pieces)
+        try:
+            for i in range(0, len(request), step):
+                writer.write(request[i : i + step])
+                await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 2)
+        except ConnectionResetError:
+            answer = b""
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), answer[:60]
+        assert b'"code":"header_too_large"' in answer
+    assert backends[0].served == 0
