@@ -22,6 +22,7 @@ from sanic.config import Config
 from sanic.response import BaseHTTPResponse
 from sanic.worker.loader import AppLoader
 
+from service import timing
 from service.config import ServiceConfig, config_from_environment
 from service.context import ServiceContext
 from service.errors import Unavailable
@@ -82,7 +83,7 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
 
 
 async def _start_timer(request: Request) -> None:
-    request.ctx.started = time.perf_counter()
+    request.ctx.started = timing.begin().started
 
 
 async def _record(
@@ -99,6 +100,7 @@ async def _record(
     label = "/" + route.path if route is not None else "unmatched"
     status = response.status
     metrics.observe_request(label, request.method, status, elapsed)
+    _send_phases(metrics, label, response)
     if access_log:
         access_line(
             request_id=request.headers.get("x-request-id", ""),
@@ -107,6 +109,15 @@ async def _record(
             status=status,
             duration_ms=elapsed * 1000.0,
         )
+
+
+def _send_phases(metrics: ServiceMetrics, route: str, response: BaseHTTPResponse) -> None:
+    recorder = timing.current()
+    if recorder is None:
+        return
+    app_seconds = timing.finish(recorder)
+    response.headers[timing.HEADER] = timing.server_timing(recorder, app_seconds)
+    metrics.phases.observe(route, recorder, app_seconds)
 
 
 def open_redis(config: ServiceConfig) -> Redis:

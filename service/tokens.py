@@ -14,12 +14,14 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from service import timing
 from service.config import ServiceConfig
 from service.errors import InvalidToken
 from service.keys import key_id, load_private_key, load_public_key, public_jwk, secret_key_id
@@ -128,6 +130,13 @@ class AccessTokens:
 
     def issue(self, *, subject: str, session_id: str, now: float | None = None) -> IssuedToken:
         """A new access token for ``subject`` in ``session_id``, valid for ``ttl`` seconds."""
+        started = perf_counter()
+        try:
+            return self._issue(subject, session_id, now)
+        finally:
+            timing.stop(timing.JWT, started)
+
+    def _issue(self, subject: str, session_id: str, now: float | None) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
         claims = AccessClaims(
             subject=subject,
@@ -152,6 +161,13 @@ class AccessTokens:
 
     def verify(self, token: str) -> AccessClaims:
         """The claims of a valid token; :class:`InvalidToken` for anything else."""
+        started = perf_counter()
+        try:
+            return self._verify(token)
+        finally:
+            timing.stop(timing.JWT, started)
+
+    def _verify(self, token: str) -> AccessClaims:
         header = _unverified_header(token)
         if header.get("alg") != self.algorithm:
             raise InvalidToken("the access token is signed with the wrong algorithm")

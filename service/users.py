@@ -12,10 +12,12 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from importlib import resources
+from time import perf_counter
 from typing import Any
 
 import asyncpg
 
+from service import timing
 from service.errors import EmailTaken, ServiceError, Unavailable
 
 log = logging.getLogger("authscale.service")
@@ -70,9 +72,14 @@ class UserStore:
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
-        with translate_errors():
-            async with self._pool.acquire(timeout=self._timeout) as connection:
-                yield connection
+        # The db phase of Server-Timing: waiting for a pooled connection and the queries.
+        started = perf_counter()
+        try:
+            with translate_errors():
+                async with self._pool.acquire(timeout=self._timeout) as connection:
+                    yield connection
+        finally:
+            timing.stop(timing.DB, started)
 
     async def create(self, *, email: str, email_canonical: str, password_hash: str) -> User:
         """Insert a user; :class:`EmailTaken` when the canonical address exists."""
