@@ -26,7 +26,13 @@ from balancer.errors import (
 )
 from balancer.http11 import RequestHead, ResponseHead
 from balancer.logs import log_request
-from balancer.rewrite import CONTINUE, client_response_head, error_response, upstream_request_head
+from balancer.rewrite import (
+    CONTINUE,
+    client_framing,
+    client_response_head,
+    error_response,
+    upstream_request_head,
+)
 from balancer.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
@@ -299,20 +305,19 @@ class Exchange:
             self.ctx.note_failure(backend)
         else:
             backend.streak = 0
-        close = self.close_after or self.ctx.shutting_down
-        chunk = False
-        if request.method == b"HEAD" or status == 204 or status == 304:
-            pass
-        elif head.chunked or head.content_length is None:
-            self.until_close = not head.chunked
-            if request.version == "1.1":
-                chunk = True
-            else:
-                close = True
+        chunk, close, self.until_close = client_framing(
+            request, head, close=self.close_after or self.ctx.shutting_down
+        )
         self.chunk_out = chunk
         self.close_after = close
         self.conn.out.append(
-            client_response_head(head, request_id=self.request_id, chunked=chunk, close=close)
+            client_response_head(
+                head,
+                request_id=self.request_id,
+                chunked=chunk,
+                close=close,
+                http10=request.version == "1.0",
+            )
         )
         if request.method == b"HEAD" and head.content_length != 0:
             # llhttp cannot be told this response has no body: end it here and do not reuse
@@ -438,6 +443,7 @@ class Exchange:
                 request_id=self.request_id,
                 retry_after=1 if error.status == 503 else None,
                 close=self.close_after,
+                http10=head is not None and head.version == "1.0",
                 head_only=head is not None and head.method == b"HEAD",
             )
         )

@@ -129,13 +129,44 @@ def _status_line(status: int, reason: bytes) -> bytes:
     return line
 
 
+def client_framing(
+    request: RequestHead, response: ResponseHead, *, close: bool
+) -> tuple[bool, bool, bool]:
+    """How the backend's ``response`` to ``request`` goes on to the client:
+    ``(chunked, close, until_close)``.
+
+    ``close`` comes in as what the client connection wants already (the request did not ask
+    for persistence, or the balancer is shutting down). A body the backend delimits by
+    closing (``until_close``) or chunks is re-chunked for an HTTP/1.1 client; an HTTP/1.0
+    client knows no chunks, so its connection must close after such a body instead.
+    Whether the *backend* connection stays open is decided apart: it never affects this.
+    """
+    status = response.status
+    if request.method == b"HEAD" or status == 204 or status == 304:
+        return False, close, False
+    if response.chunked or response.content_length is None:
+        if request.version == "1.1":
+            return True, close, not response.chunked
+        return False, True, not response.chunked
+    return False, close, False
+
+
+def _connection(close: bool, http10: bool) -> bytes:
+    # RFC 9112 §9.3: an HTTP/1.0 client keeps the connection only when the response
+    # announces keep-alive; without it, it waits for a close that would never come.
+    if close:
+        return b"connection: close\r\n"
+    return b"connection: keep-alive\r\n" if http10 else b""
+
+
 def client_response_head(
-    head: ResponseHead, *, request_id: bytes, chunked: bool, close: bool
+    head: ResponseHead, *, request_id: bytes, chunked: bool, close: bool, http10: bool = False
 ) -> bytes:
     """Return the response head sent to the client for the backend's ``head``.
 
     ``chunked``: the balancer frames the body with chunked encoding (the backend used chunked,
     or delimited the body by closing). ``close``: the client connection ends after it.
+    ``http10``: the client spoke HTTP/1.0, so a connection that stays open says so.
     """
     parts = [_status_line(head.status, head.reason)]
     has_connection = False
@@ -155,8 +186,8 @@ def client_response_head(
     parts += (b"x-request-id: ", request_id, b"\r\n")
     if chunked:
         parts.append(b"transfer-encoding: chunked\r\n")
-    if close:
-        parts.append(b"connection: close\r\n")
+    if close or http10:
+        parts.append(_connection(close, http10))
     parts.append(b"\r\n")
     return b"".join(parts)
 
@@ -169,6 +200,7 @@ def error_response(
     request_id: bytes = b"",
     retry_after: int | None = None,
     close: bool = False,
+    http10: bool = False,
     head_only: bool = False,
 ) -> bytes:
     """A complete JSON error response: ``{"error": {"code", "message"}}``."""
@@ -185,8 +217,8 @@ def error_response(
         parts.append(b"x-request-id: " + request_id + b"\r\n")
     if retry_after is not None:
         parts.append(b"retry-after: %d\r\n" % retry_after)
-    if close:
-        parts.append(b"connection: close\r\n")
+    if close or http10:
+        parts.append(_connection(close, http10))
     parts.append(b"\r\n")
     if not head_only:
         parts.append(body)
