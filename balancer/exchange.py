@@ -12,6 +12,7 @@ backend — a POST above all — is never replayed. Retries also need room in th
 from __future__ import annotations
 
 import asyncio
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from balancer.backends import Backend
@@ -31,6 +32,7 @@ from balancer.rewrite import (
     client_framing,
     client_response_head,
     error_response,
+    server_timing,
     upstream_request_head,
 )
 from balancer.upstream import UpstreamConnection
@@ -57,10 +59,13 @@ class Exchange:
         "chunk_out",
         "close_after",
         "conn",
+        "connect_time",
         "ctx",
+        "dispatched_at",
         "error",
         "head",
         "informational",
+        "queue_time",
         "replayable",
         "request_done",
         "request_id",
@@ -68,6 +73,7 @@ class Exchange:
         "response",
         "response_done",
         "retrying",
+        "sent_at",
         "started",
         "state",
         "task",
@@ -94,6 +100,11 @@ class Exchange:
         self.retrying = False
         self.reset_retried = False
         self.unsent = 0
+        # Phases reported in Server-Timing (perf_counter seconds): 0.0 until they happen.
+        self.dispatched_at = 0.0
+        self.sent_at = 0.0
+        self.queue_time = 0.0
+        self.connect_time = 0.0
         self.body: list[bytes] = []
         self.body_size = 0
         self.replayable = True
@@ -136,6 +147,8 @@ class Exchange:
         self.dispatch()
 
     def dispatch(self) -> None:
+        if not self.dispatched_at:
+            self.dispatched_at = perf_counter()
         ctx = self.ctx
         backends = ctx.backends
         backend = backends.pick(self.tried)
@@ -194,6 +207,11 @@ class Exchange:
         upstream.user = self
         upstream.parser.sink = self
         upstream.sent_at = self.ctx.clock
+        now = self.sent_at = perf_counter()
+        # A fresh connection reports how long it took to open, once; a pooled one took 0.
+        connect = self.connect_time = upstream.connect_time
+        upstream.connect_time = 0.0
+        self.queue_time = max(now - self.dispatched_at - connect, 0.0)
         backend.total += 1
         transport = upstream.transport
         assert transport is not None
@@ -317,6 +335,9 @@ class Exchange:
                 chunked=chunk,
                 close=close,
                 http10=request.version == "1.0",
+                timing=server_timing(
+                    self.queue_time, self.connect_time, perf_counter() - self.sent_at
+                ),
             )
         )
         if request.method == b"HEAD" and head.content_length != 0:
@@ -445,11 +466,21 @@ class Exchange:
                 close=self.close_after,
                 http10=head is not None and head.version == "1.0",
                 head_only=head is not None and head.method == b"HEAD",
+                timing=self._error_timing(),
             )
         )
         self.response_done = True
         self.request_done = True
         self.finish(status=error.status)
+
+    def _error_timing(self) -> bytes:
+        """Server-Timing of an error made here: the queue (and connect) before it, if any."""
+        if not self.dispatched_at:
+            return b""
+        if not self.sent_at:
+            # Never attached: all the time since dispatch went to waiting for a backend.
+            return server_timing(perf_counter() - self.dispatched_at)
+        return server_timing(self.queue_time, self.connect_time)
 
     # --- completion ---------------------------------------------------------------------
 

@@ -159,14 +159,40 @@ def _connection(close: bool, http10: bool) -> bytes:
     return b"connection: keep-alive\r\n" if http10 else b""
 
 
+def server_timing(queue: float, connect: float | None = None, ttfb: float | None = None) -> bytes:
+    """The balancer's own ``Server-Timing`` field (W3C), durations given in seconds:
+    ``lb-queue`` waiting for a backend slot, ``lb-connect`` opening the backend connection
+    (0 when a pooled one was reused), ``lb-ttfb`` from sending the request to the response
+    head. It goes after the backend's own Server-Timing fields, which it extends."""
+    if ttfb is not None and connect is not None:
+        return b"server-timing: lb-queue;dur=%.3f, lb-connect;dur=%.3f, lb-ttfb;dur=%.3f\r\n" % (
+            queue * 1000,
+            connect * 1000,
+            ttfb * 1000,
+        )
+    if connect is not None:
+        return b"server-timing: lb-queue;dur=%.3f, lb-connect;dur=%.3f\r\n" % (
+            queue * 1000,
+            connect * 1000,
+        )
+    return b"server-timing: lb-queue;dur=%.3f\r\n" % (queue * 1000)
+
+
 def client_response_head(
-    head: ResponseHead, *, request_id: bytes, chunked: bool, close: bool, http10: bool = False
+    head: ResponseHead,
+    *,
+    request_id: bytes,
+    chunked: bool,
+    close: bool,
+    http10: bool = False,
+    timing: bytes = b"",
 ) -> bytes:
     """Return the response head sent to the client for the backend's ``head``.
 
     ``chunked``: the balancer frames the body with chunked encoding (the backend used chunked,
     or delimited the body by closing). ``close``: the client connection ends after it.
     ``http10``: the client spoke HTTP/1.0, so a connection that stays open says so.
+    ``timing``: the balancer's Server-Timing field (:func:`server_timing`).
     """
     parts = [_status_line(head.status, head.reason)]
     has_connection = False
@@ -183,7 +209,7 @@ def client_response_head(
             for name, value in head.headers:
                 if name not in _RESPONSE_DROP and name not in tokens:
                     parts += (name, b": ", value, b"\r\n")
-    parts += (b"x-request-id: ", request_id, b"\r\n")
+    parts += (timing, b"x-request-id: ", request_id, b"\r\n")
     if chunked:
         parts.append(b"transfer-encoding: chunked\r\n")
     if close or http10:
@@ -202,6 +228,7 @@ def error_response(
     close: bool = False,
     http10: bool = False,
     head_only: bool = False,
+    timing: bytes = b"",
 ) -> bytes:
     """A complete JSON error response: ``{"error": {"code", "message"}}``."""
     body = orjson.dumps({"error": {"code": code, "message": message}})
@@ -217,6 +244,8 @@ def error_response(
         parts.append(b"x-request-id: " + request_id + b"\r\n")
     if retry_after is not None:
         parts.append(b"retry-after: %d\r\n" % retry_after)
+    if timing:
+        parts.append(timing)
     if close or http10:
         parts.append(_connection(close, http10))
     parts.append(b"\r\n")

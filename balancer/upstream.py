@@ -11,6 +11,7 @@ silently forgets idle connections, and below typical backend keep-alive timeouts
 from __future__ import annotations
 
 import asyncio
+from time import perf_counter
 from typing import Protocol, cast
 
 from balancer.backends import Backend, BackendSet
@@ -39,6 +40,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0
         # Last time bytes went to or came from the backend for the current exchange.
         self.sent_at = 0.0
+        # Seconds it took to open; the first exchange on it reports them, then they are 0.
+        self.connect_time = 0.0
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -175,6 +178,7 @@ class Pool:
 
     async def _connect(self, backend: Backend) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
+        started = perf_counter()
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, conn = await loop.create_connection(
@@ -185,6 +189,7 @@ class Pool:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ConnectFailed(f"cannot connect to backend {backend.id}: {reason}") from exc
+        conn.connect_time = perf_counter() - started
         return conn
 
     def release(

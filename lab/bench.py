@@ -25,7 +25,13 @@ from lab import ceiling, config, cpulimit, infra, loadrun, records
 from lab.errors import LabError
 from lab.progress import StatusLine
 from lab.signals import interrupt_on_sigterm
-from lab.topology import Topology, TopologyConfig
+from lab.topology import (
+    Topology,
+    TopologyConfig,
+    add_exemption_flag,
+    describe_exemption,
+    limit_exemption,
+)
 from loadgen.config import parse_duration
 from loadgen.errors import LoadgenError
 
@@ -75,6 +81,8 @@ class BenchConfig:
     loadgen_processes: int = 1
     ceiling_seconds: float = 3.0
     command: str = ""
+    #: Exempt the loopback load generator from the services' per-address limits.
+    limit_exemption: bool = True
 
     def __post_init__(self) -> None:
         if self.vus < 1 or self.limited_vus < 1:
@@ -284,6 +292,7 @@ class Bench:
                 redis_url=running.redis_url,
                 run_dir=run_dir,
                 bcrypt_rounds=cfg.bcrypt_cost,
+                limit_exempt=limit_exemption(cfg.limit_exemption),
             ),
             limiter=limiter,
         )
@@ -369,6 +378,7 @@ class Bench:
                 "repeats": cfg.repeats,
                 "instances": cfg.instances,
                 "cpus_per_instance": cfg.cpus_per_instance,
+                "rate_limit_exempt": ", ".join(limit_exemption(cfg.limit_exemption)) or "none",
             },
             "ceiling": ceiling.document(ceilings),
             "series": series_out,
@@ -448,6 +458,7 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
     add("--cpus-per-instance", type=float, default=0.5, help="CPU quota per instance (0.5)")
     add("--out", default="reports", help="folder for reports (default reports/)")
     add("--loadgen-processes", type=int, default=1, help="load generator processes (1)")
+    add_exemption_flag(p)
     if scale:
         add("--max-instances", type=int, default=4, help="largest instance count (4)")
     else:
@@ -478,6 +489,7 @@ def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchC
         repeats=args.repeats,
         cpus_per_instance=args.cpus_per_instance,
         out_dir=Path(args.out),
+        limit_exemption=not args.no_limit_exemption,
         loadgen_processes=args.loadgen_processes,
         scale=scale,
         scale_max=getattr(args, "max_instances", 4),
@@ -493,7 +505,9 @@ def _main(argv: list[str], *, scale: bool) -> int:
     args = parser(f"python -m lab {verb}", scale=scale).parse_args(argv)
     interrupt_on_sigterm()
     try:
-        out = Bench(_config(args, scale=scale, argv=argv)).run()
+        bench_config = _config(args, scale=scale, argv=argv)
+        print(describe_exemption(limit_exemption(bench_config.limit_exemption)), file=sys.stderr)
+        out = Bench(bench_config).run()
     except (LabError, LoadgenError, ValueError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1

@@ -43,6 +43,7 @@ from typing import Any
 import aiohttp
 import psutil
 
+from authscale.argparsing import ArgumentParser
 from lab import config, infra, integrity, rolling
 from lab.chaosload import (
     NEEDS_POSTGRES,
@@ -56,7 +57,14 @@ from lab.chaosload import (
 )
 from lab.errors import LabError
 from lab.signals import interrupt_on_sigterm
-from lab.topology import Topology, TopologyConfig
+from lab.topology import (
+    LOOPBACK_CIDRS,
+    Topology,
+    TopologyConfig,
+    add_exemption_flag,
+    describe_exemption,
+    limit_exemption,
+)
 
 SCENARIOS = ("kill", "rolling", "redis", "postgres", "overload")
 TITLES = {
@@ -82,6 +90,8 @@ class ChaosOptions:
     outage_s: float = 3.0
     bcrypt_rounds: int = 4
     health_interval: str = "0.5"
+    #: CIDRs exempt from the services' per-address limits (the loopback load generator).
+    limit_exempt: tuple[str, ...] = LOOPBACK_CIDRS
     recovery_bound_s: float = 2.0
     #: No request may take longer than this while a store is down.
     hang_bound_s: float = 3.0
@@ -514,6 +524,7 @@ def topology_for(name: str, options: ChaosOptions, running: infra.Infra) -> Topo
             bcrypt_rounds=options.bcrypt_rounds,
             balancer_args=args,
             health_interval=options.health_interval,
+            limit_exempt=options.limit_exempt,
         )
     )
 
@@ -636,9 +647,9 @@ def parse_seconds(text: str) -> float:
     return float(text[:-1]) if text.endswith("s") else float(text)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m lab chaos",
+def parser(prog: str = "python -m lab chaos") -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog=prog,
         description="Fault scenarios under load through the balancer, each with a verdict.",
     )
     add = p.add_argument
@@ -653,12 +664,13 @@ def parser() -> argparse.ArgumentParser:
     add("--maxqueue", type=int, default=16, help="overload: balancer queue per backend (16)")
     add("--queue-timeout", type=float, default=1.0, help="overload: queue timeout s (1)")
     add("--no-redis-persistence", action="store_true", help="run Redis without its AOF")
+    add_exemption_flag(p)
     add("--json", type=Path, help="also write the verdicts here (always: <logs>/verdicts.json)")
     return p
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str], prog: str = "python -m lab chaos") -> int:
+    args = parser(prog).parse_args(argv)
     interrupt_on_sigterm()
     root = config.state_root()
     run_dir = root / "runs" / time.strftime("chaos-%Y%m%d-%H%M%S")
@@ -675,10 +687,12 @@ def main(argv: list[str]) -> int:
             maxconn=args.maxconn,
             maxqueue=args.maxqueue,
             queue_timeout_s=args.queue_timeout,
+            limit_exempt=limit_exemption(not args.no_limit_exemption),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(describe_exemption(options.limit_exempt), file=sys.stderr)
     cfg = config.infra_config(
         state_dir=root / "chaos-infra", redis_persistence=not args.no_redis_persistence
     )

@@ -8,6 +8,7 @@ and charts can be drawn from any thread.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,13 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from lab.breakdown import SEGMENT_LABELS, SEGMENTS
 from lab.fit import fit_models
-from lab.page import figure
+from lab.page import change, figure
 from lab.results import Results, Run, ScaleCurve, Series
+from lab.verdict import ORIGINAL_CONTAINERS, ORIGINAL_REQ_PER_S, compared
 
 #: One colour per topology and per component, the same in every chart.
 TOPOLOGY_COLOURS = {"single": "#1f77b4", "single+lb": "#ff7f0e", "scaled": "#2ca02c"}
@@ -31,6 +35,17 @@ COMPONENT_COLOURS = {
     "redis": "#c44e52",
     "loadgen": "#8172b3",
     "other": "#bbbbbb",
+}
+#: Where the time went: waiting in warm colours, work in cool ones, the rest grey.
+SEGMENT_COLOURS = {
+    "hash_wait": "#e8a33d",
+    "hash": "#c44e52",
+    "db": "#55a868",
+    "redis": "#8c564b",
+    "jwt": "#8172b3",
+    "other_app": "#4c72b0",
+    "balancer": "#17becf",
+    "remainder": "#bbbbbb",
 }
 PERCENTILES = (("p50", "med"), ("p95", "p95"), ("p99", "p99"))
 DPI = 110
@@ -47,15 +62,118 @@ def render_charts(results: Results, out_dir: Path) -> list[Chart]:
     """Every chart the results support, written into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     charts: list[Chart] = []
+    if any(compared(s.medians()) for s in results.series if s.runs):
+        charts.append(headline_chart(results, out_dir / "headline.png"))
     for series in results.series:
-        slug = _slug(series.name)
-        charts.append(throughput_chart(series, out_dir / f"throughput-{slug}.png"))
-        charts.append(latency_chart(series, out_dir / f"latency-{slug}.png"))
+        name = slug(series.name)
+        charts.append(throughput_chart(series, out_dir / f"throughput-{name}.png"))
+        charts.append(latency_chart(series, out_dir / f"latency-{name}.png"))
+        if any(r.where_the_time_went for r in series.runs):
+            charts.append(time_chart(series, out_dir / f"time-{name}.png"))
     if results.series:
         charts.append(cpu_chart(results.series, out_dir / "cpu.png"))
     if results.scale_curve is not None and results.scale_curve.points:
         charts.append(scale_chart(results.scale_curve, out_dir / "scale-out.png"))
     return charts
+
+
+def headline_chart(results: Results, path: Path) -> Chart:
+    """The answer in one picture: req/s of one instance beside the most, for the original
+    experiment and for each series measured here, with the change above each pair."""
+    title = "Does adding instances add throughput? req/s, one instance vs more"
+    groups: list[tuple[str, int, float, int, float]] = [
+        (
+            "the original: Docker Swarm (k6, 200 VUs, 10 s)",
+            ORIGINAL_CONTAINERS[0],
+            ORIGINAL_REQ_PER_S[0],
+            ORIGINAL_CONTAINERS[1],
+            ORIGINAL_REQ_PER_S[1],
+        )
+    ]
+    for series in results.series:
+        medians = series.medians()
+        pair = compared(medians) if series.runs else None
+        if pair is None:
+            continue
+        one, more = medians[pair[0]], medians[pair[1]]
+        label = f"here, {series.label} ({series.vus} VUs, bcrypt cost {series.bcrypt_cost})"
+        groups.append((label, one.instances, one.req_per_s, more.instances, more.req_per_s))
+    fig = Figure(figsize=(3.2 * len(groups) + 1.5, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(groups))
+    width = 0.38
+    top = max(max(g[2], g[4]) for g in groups)
+    shades = ("#9ecae1", "#2171b5")
+    for i, (_, n1, r1, n2, r2) in enumerate(groups):
+        for offset, n, rate, colour in ((-1, n1, r1, shades[0]), (1, n2, r2, shades[1])):
+            centre = x[i] + offset * width / 2
+            ax.bar(centre, rate, width, color=colour)
+            ax.text(centre, rate, figure(rate, 2), ha="center", va="bottom", fontsize="small")
+            ax.text(centre, top * 0.01, str(n), ha="center", va="bottom", color="white")
+        ratio = f"{change(r1, r2)} ({figure(r2 / r1, 2)}×)" if r1 else "n/a"
+        ax.text(x[i], max(r1, r2) + top * 0.08, ratio, ha="center", weight="bold")
+    ax.set_xticks(x, [textwrap.fill(g[0], 26) for g in groups])
+    ax.set(title=title, ylabel="requests/s")
+    ax.set_ylim(0, top * 1.25)
+    legend = [
+        Patch(color=shades[0], label="one instance"),
+        Patch(color=shades[1], label="more instances (how many: at the foot of the bar)"),
+    ]
+    ax.legend(handles=legend, fontsize="small", loc="upper right")
+    return _save(fig, path, kind="headline", title=title)
+
+
+def time_chart(series: Series, path: Path) -> Chart:
+    """Where each step's time went, one panel per topology: each bar is the step's average
+    client duration split into the servers' phases, as shares, with the total beside it
+    (steps differ a hundredfold, so shares keep the short ones readable)."""
+    title = f"{series.label}: where each step's time went (share of its average latency)"
+    medians = {t: r for t, r in series.medians().items() if r.where_the_time_went}
+    fig = Figure(figsize=(9, 1.1 + 1.9 * len(medians)), layout="constrained")
+    axes = fig.subplots(len(medians), 1, sharex=True, squeeze=False)[:, 0]
+    present = [
+        s
+        for s in SEGMENTS
+        if any(
+            st.segments_ms.get(s) for r in medians.values() for st in r.where_the_time_went.values()
+        )
+    ]
+    for ax, (topology, run) in zip(axes, medians.items(), strict=True):
+        steps = list(run.where_the_time_went)
+        y = np.arange(len(steps))
+        left = np.zeros(len(steps))
+        for segment in present:
+            shares = np.array([run.where_the_time_went[s].share(segment) or 0.0 for s in steps])
+            ax.barh(
+                y,
+                shares,
+                left=left,
+                color=SEGMENT_COLOURS[segment],
+                label=SEGMENT_LABELS[segment],
+            )
+            left += shares
+        for i, step in enumerate(steps):
+            ax.text(
+                1.01,
+                i,
+                _duration(run.where_the_time_went[step].duration_ms),
+                va="center",
+                fontsize="small",
+            )
+        ax.set_yticks(y, steps)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.12)
+        ax.set_title(topology, loc="left", fontsize="medium")
+    axes[-1].set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25 %", "50 %", "75 %", "100 %"])
+    axes[-1].set_xlabel("share of the step's average latency (average in ms or s at the right)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize="small")
+    fig.suptitle(title)
+    return _save(fig, path, kind="time", title=title)
+
+
+def _duration(ms: float) -> str:
+    return f"{figure(ms / 1000, 2)} s" if ms >= 1000 else f"{figure(ms, 1)} ms"
 
 
 def throughput_chart(series: Series, path: Path) -> Chart:
@@ -147,14 +265,32 @@ def scale_chart(curve: ScaleCurve, path: Path) -> Chart:
     reach = max(
         [n.max() * 1.5] + [min((m.peak_instances or 0.0) * 1.3, n.max() * 4) for m in models]
     )
-    dense = np.linspace(1.0, max(reach, 2.0), 200)
+    end = max(reach, 2.0)
+    dense = np.linspace(1.0, end, 200)
     first = x[np.argmin(n)] / n.min()
     ax.plot(dense, first * dense, linestyle=":", color="grey", label="linear")
-    for model, style in zip(models, ("--", "-"), strict=False):
+    # Solid where points were measured, dashed beyond the last one: the fit is a guess there.
+    last = float(n.max())
+    inside = np.linspace(1.0, last, 100)
+    beyond = np.linspace(last, end, 100)
+    for model, colour in zip(models, ("#1f77b4", "#d62728"), strict=False):
         label = f"{'Amdahl' if model.model == 'amdahl' else 'USL'} σ={figure(model.sigma, 4)}"
         if model.model == "usl":
             label += f" κ={figure(model.kappa, 5)}"
-        ax.plot(dense, model.predict(dense), linestyle=style, label=label)
+        ax.plot(inside, model.predict(inside), color=colour, label=label)
+        if end > last:
+            ax.plot(beyond, model.predict(beyond), color=colour, linestyle="--")
+    if models and end > last:
+        ax.axvspan(last, end, color="#f0f0f0", zorder=0)
+        ax.text(
+            (last + end) / 2,
+            0.03,
+            f"extrapolated (dashed): beyond the {figure(last, 0)} instances measured",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            color="#555555",
+            fontsize="small",
+        )
     ax.plot(n, x, "o", color="black", label="measured")
     ax.set(title=title, xlabel="instances", ylabel="iterations/s")
     shown = [float(x.max())] + [float(np.max(m.predict(dense))) for m in models]
@@ -184,5 +320,5 @@ def _save(fig: Figure, path: Path, *, kind: str, title: str) -> Chart:
     return Chart(kind=kind, title=title, path=path)
 
 
-def _slug(name: str) -> str:
+def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "series"

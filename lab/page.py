@@ -65,6 +65,8 @@ class Section:
     title: str
     paragraphs: tuple[str, ...] = ()
     bullets: tuple[str, ...] = ()
+    #: Bullets under subheadings: (subheading, bullets), after the plain bullets.
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     tables: tuple[Table, ...] = ()
     images: tuple[Image, ...] = ()
 
@@ -81,6 +83,7 @@ _CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f;
        max-width: 1100px; margin: 2em auto; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
+h3 { font-size: 1.05em; margin: 1.2em 0 0.3em; }
 h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.1em 1em;
            color: #444; }
@@ -128,9 +131,12 @@ def _section(section: Section) -> list[str]:
     slug = "".join(c if c.isalnum() else "-" for c in section.title.lower()).strip("-")
     parts = [f'<section id="{escape(slug)}">', f"<h2>{escape(section.title)}</h2>"]
     parts += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
+    css = ' class="verdict"' if section.title.lower().startswith("verdict") else ""
     if section.bullets:
-        css = ' class="verdict"' if section.title.lower().startswith("verdict") else ""
         parts += [f"<ul{css}>", *(f"<li>{_inline(b)}</li>" for b in section.bullets), "</ul>"]
+    for heading, bullets in section.groups:
+        parts += [f"<h3>{escape(heading)}</h3>", f"<ul{css}>"]
+        parts += [*(f"<li>{_inline(b)}</li>" for b in bullets), "</ul>"]
     for table in section.tables:
         parts += _table(table)
     parts += [_figure(image) for image in section.images]
@@ -197,6 +203,8 @@ def render_markdown(page: Page, folder: Path) -> str:
         out += [f"- {b}" for b in section.bullets]
         if section.bullets:
             out.append("")
+        for heading, bullets in section.groups:
+            out += [f"### {heading}", "", *(f"- {b}" for b in bullets), ""]
         for table in section.tables:
             out += [*_markdown_table(table), ""]
         for image in section.images:

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from lab import charts as charts_module
+from lab.answer import answer
+from lab.breakdown import SEGMENT_LABELS, SEGMENTS
 from lab.errors import LabError
 from lab.fit import fit_models
 from lab.page import (
@@ -32,7 +34,7 @@ from lab.page import (
     text_table,
 )
 from lab.results import Results, Series, dump_results, load_results
-from lab.verdict import compared, targets, verdict
+from lab.verdict import capitalised, compared, grouped, targets
 
 #: The rows of the original's table, and of ours beside it.
 METRICS = ("avg response", "req/s", "iteration avg", "max latency", "success rate")
@@ -69,7 +71,7 @@ def build_report(results: Results | Mapping[str, Any], out_dir: Path) -> ReportF
         results_json.write_text(text + "\n", encoding="utf-8")
         results = Results.from_dict(results)
     drawn = charts_module.render_charts(results, out_dir)
-    page = build_page(results, [Image(title=c.title, path=c.path) for c in drawn])
+    page = build_page(results, drawn)
     markdown, html = out_dir / "report.md", out_dir / "report.html"
     markdown.write_text(render_markdown(page, out_dir), encoding="utf-8")
     html.write_text(render_html(page), encoding="utf-8")
@@ -78,14 +80,19 @@ def build_report(results: Results | Mapping[str, Any], out_dir: Path) -> ReportF
         markdown=markdown,
         html=html,
         results_json=results_json,
-        charts=tuple(c.path for c in drawn),
+        charts=tuple(i.path for s in page.sections for i in s.images),
     )
 
 
-def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
-    """Everything the report says, in order."""
+def build_page(results: Results, charts: Sequence[charts_module.Chart] = ()) -> Page:
+    """Everything the report says, in order: the answer, the verdict by series, the
+    original's table beside ours, the detail of each series, then how it was measured."""
     measured = [s for s in results.series if s.runs]
-    tables = [original_table(), *(comparison_table(s) for s in measured)]
+    images = {c.path.stem: Image(title=c.title, path=c.path) for c in charts}
+
+    def pictures(*stems: str) -> tuple[Image, ...]:
+        return tuple(images[stem] for stem in stems if stem in images)
+
     checked = targets(results)
     target_table = Table(
         id="targets",
@@ -94,31 +101,56 @@ def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
         rows=tuple((t.description, t.measured, "yes" if t.met else "NO") for t in checked),
         flagged=frozenset(i for i, t in enumerate(checked) if not t.met),
     )
+    verdict_groups = tuple((title, tuple(texts)) for title, texts in grouped(results))
     sections = [
-        Section(title="Verdict", bullets=tuple(verdict(results)), tables=(target_table,)),
+        Section(
+            title="The answer",
+            paragraphs=tuple(answer(results)),
+            images=pictures("headline"),
+        ),
+        Section(title="Verdict", groups=verdict_groups, tables=(target_table,)),
         Section(
             title="The original experiment and ours",
             paragraphs=(
                 "Same layout as the original's table; change compares the most-scaled "
                 "topology with `single`. Repeats are merged as medians.",
             ),
-            tables=tuple(tables),
+            tables=(original_table(), *(comparison_table(s) for s in measured)),
         ),
-        Section(title="Latency per step", tables=tuple(step_table(s) for s in measured)),
-        Section(
-            title="CPU by component",
-            tables=tuple(cpu_table(s, results.machine.cores) for s in measured),
-        ),
+    ]
+    for series in measured:
+        slug = charts_module.slug(series.name)
+        timed = time_table(series)
+        sections.append(
+            Section(
+                title=f"{capitalised(series.label)}: the detail",
+                paragraphs=(TIME_TEXT,) if timed else (),
+                tables=(
+                    *((timed,) if timed else ()),
+                    step_table(series),
+                    cpu_table(series, results.machine.cores),
+                ),
+                images=pictures(f"time-{slug}", f"throughput-{slug}", f"latency-{slug}"),
+            )
+        )
+    sections.append(
         Section(
             title="Ceiling and efficiency",
             paragraphs=(_ceiling_text(results),),
-            tables=tuple(efficiency_table(s, results.machine.cores) for s in measured),
-        ),
-    ]
+            tables=ceiling_tables(results),
+        )
+    )
     if results.scale_curve is not None:
-        sections.append(Section(title="Scale-out curve", tables=scale_tables(results)))
+        sections.append(
+            Section(
+                title="Scale-out curve",
+                paragraphs=(SCALE_TEXT,),
+                tables=scale_tables(results),
+                images=pictures("scale-out"),
+            )
+        )
     sections += [
-        Section(title="Charts", images=tuple(images)),
+        Section(title="CPU by component", images=pictures("cpu")),
         Section(title="Parameters", tables=(parameters_table(results),)),
         Section(title="Soundness of each run", tables=(soundness_table(results),)),
     ]
@@ -127,6 +159,19 @@ def build_page(results: Results, images: Sequence[Image] = ()) -> Page:
         facts=facts(results),
         sections=tuple(sections),
     )
+
+
+TIME_TEXT = (
+    "Where each step's time went, from the `Server-Timing` phases the service and the "
+    "balancer report: averages in ms, which add up to the client's average latency (other "
+    "handler work = the handler's time less the phases named; balancer = its queue, connect "
+    "and time to first byte beyond the handler; network + client = what the client measured "
+    "beyond the outermost server)."
+)
+SCALE_TEXT = (
+    "The fitted curves are drawn solid over the measured instance counts and dashed beyond "
+    "them: past the last measured point they are extrapolated, not measured."
+)
 
 
 def when(timestamp: str) -> str:
@@ -213,6 +258,38 @@ def _metric_rows(
     return tuple(rows)
 
 
+def time_table(series: Series) -> Table | None:
+    """Where each step's time went (ms), per topology; None when no run has timings."""
+    medians = {t: r for t, r in series.medians().items() if r.where_the_time_went}
+    if not medians:
+        return None
+    shown = [
+        s
+        for s in SEGMENTS
+        if any(
+            st.segments_ms.get(s) for r in medians.values() for st in r.where_the_time_went.values()
+        )
+    ]
+    rows = []
+    for topology, run in medians.items():
+        for step, timing in run.where_the_time_went.items():
+            wait_p95 = timing.phases.get("hash_wait", {}).get("p(95)")
+            rows.append(
+                (
+                    f"{step} ({topology})",
+                    figure(timing.duration_ms),
+                    *(figure(timing.segments_ms.get(s, 0.0)) for s in shown),
+                    figure(wait_p95) if wait_p95 is not None else "–",
+                )
+            )
+    return Table(
+        id=f"time-{series.name}",
+        caption=f"{series.label}: where the time went (average ms per request)",
+        header=("step", "latency", *(SEGMENT_LABELS[s] for s in shown), "wait p95"),
+        rows=tuple(rows),
+    )
+
+
 def step_table(series: Series) -> Table:
     rows = []
     for topology, run in series.medians().items():
@@ -259,13 +336,51 @@ def _ceiling_text(results: Results) -> str:
     c = results.ceiling
     if c is None:
         return "The bcrypt ceiling was not measured in this run."
-    return (
+    text = (
         f"bcrypt cost {c.bcrypt_cost} on this machine: hash {figure(c.hash_ms)} ms, verify "
         f"{figure(c.verify_ms)} ms; {figure(c.pairs_per_s_parallel)} hash+verify pairs/s on "
         f"{c.threads} threads ({figure(c.pairs_per_s_single_thread)} on one). One iteration "
         "does one pair (signup hashes, login verifies), so the ceiling is the pairs/s the "
         "usable cores allow; efficiency = measured iterations/s ÷ ceiling."
     )
+    if c.measurements:
+        text += (
+            f" It was measured {len(c.measurements)} times, before and after each series; "
+            f"other work can only lower a measurement, so the best ({c.taken}) is kept. "
+            f"Their spread: {percent(c.spread)}. A run is unsound when its efficiency "
+            "exceeds 1.0 or the ceilings around its series differ by more than 5 %."
+        )
+    else:
+        text += " It was measured once, at the start, by the bench that wrote these results."
+    return text
+
+
+def ceiling_tables(results: Results) -> tuple[Table, ...]:
+    measured = [s for s in results.series if s.runs]
+    tables = [efficiency_table(s, results.machine.cores) for s in measured]
+    c = results.ceiling
+    if c is not None and c.measurements:
+        best = max(m.pairs_per_s_parallel for m in c.measurements)
+        tables.insert(
+            0,
+            Table(
+                id="ceilings",
+                caption="Every measurement of the bcrypt ceiling",
+                header=("taken", "pairs/s", "of the best", "hash ms", "verify ms"),
+                rows=tuple(
+                    (
+                        m.taken or "–",
+                        figure(m.pairs_per_s_parallel),
+                        percent(m.pairs_per_s_parallel / best if best else None),
+                        figure(m.hash_ms),
+                        figure(m.verify_ms),
+                    )
+                    for m in c.measurements
+                ),
+                note=f"Spread (highest − lowest) ÷ highest: {percent(c.spread)}.",
+            ),
+        )
+    return tuple(tables)
 
 
 def efficiency_table(series: Series, host_cores: int) -> Table:
@@ -353,7 +468,8 @@ def soundness_table(results: Results) -> Table:
     flagged = set()
     for s in results.series:
         for r in s.runs:
-            if not r.sound:
+            reasons = s.unsound_reasons_of(r)
+            if reasons:
                 flagged.add(len(rows))
             rows.append(
                 (
@@ -362,8 +478,8 @@ def soundness_table(results: Results) -> Table:
                     str(r.repeat),
                     figure(r.window_s, 1),
                     f"{r.min_iterations_per_vu}–{r.max_iterations_per_vu}",
-                    "sound" if r.sound else "UNSOUND",
-                    "; ".join(r.unsound_reasons),
+                    "UNSOUND" if reasons else "sound",
+                    "; ".join(reasons),
                 )
             )
     return Table(
@@ -384,11 +500,16 @@ def _plain(value: object) -> str:
 
 
 def render_terminal(results: Results) -> str:
-    """The original's table, ours per series, and the verdict, for a terminal."""
+    """The answer, the original's table and ours per series, and the verdict by series, for a
+    terminal."""
     out = [f"authscale bench, {when(results.started_at)}: `{results.command}`", ""]
+    out += ["The answer:", *(f"  {line}" for line in answer(results)), ""]
+    out += [*(f"Note: {note}" for note in results.notes), *([""] if results.notes else [])]
     for table in (original_table(), *(comparison_table(s) for s in results.series if s.runs)):
         out += [*text_table(table), ""]
-    out += ["Verdict:"] + [f"- {sentence}" for sentence in verdict(results)]
+    out.append("Verdict:")
+    for title, sentences in grouped(results):
+        out += [f"{title}:", *(f"- {sentence}" for sentence in sentences)]
     return "\n".join(out)
 
 

@@ -3,6 +3,7 @@ optionally behind our balancer, over infrastructure the caller provides."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -16,14 +17,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from lab import procs
 from lab.cpulimit import CpuLimiter
 from lab.errors import TopologyError
+from service.keys import generate_pepper, generate_private_key_pem, write_private_file
 
 HOST = "127.0.0.1"
+#: The load generator of the lab runs on this machine: per-address limits would count all
+#: of its virtual users as one client.
+LOOPBACK_CIDRS = ("127.0.0.0/8", "::1/128")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +43,9 @@ class TopologyConfig:
     #: Balancer health-check interval; the lab's own runs use a short one so that chaos
     #: scenarios see ejection and recovery within seconds.
     health_interval: str = "1"
+    #: CIDRs that skip the services' per-address limits (AUTH_RATE_LIMIT_EXEMPT); the
+    #: lab's commands pass LOOPBACK_CIDRS unless told --no-limit-exemption.
+    limit_exempt: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.instances < 1:
@@ -49,16 +54,45 @@ class TopologyConfig:
             raise ValueError("bcrypt rounds must be within 4..31")
 
 
-def write_signing_key(path: Path) -> Path:
-    """One Ed25519 key for every instance, so a token issued by one verifies on all."""
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+def limit_exemption(enabled: bool) -> tuple[str, ...]:
+    """What the lab's commands pass as ``limit_exempt`` (``--no-limit-exemption``: nothing)."""
+    return LOOPBACK_CIDRS if enabled else ()
+
+
+def describe_exemption(exempt: tuple[str, ...]) -> str:
+    """The line the lab's commands print (and the bench records) about the exemption."""
+    if not exempt:
+        return "limits: every per-address limit is on (--no-limit-exemption)"
+    return (
+        f"limits: the services exempt the loopback load generator ({', '.join(exempt)}) from "
+        "their per-address limits (AUTH_RATE_LIMIT_EXEMPT); --no-limit-exemption keeps them on"
     )
+
+
+def add_exemption_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-limit-exemption",
+        action="store_true",
+        help="keep the services' per-address limits on for the loopback load generator "
+        "(by default it is exempt, or a load test would be throttled as one client)",
+    )
+
+
+def write_signing_key(path: Path) -> Path:
+    """One Ed25519 key for every instance, so a token issued by one verifies on all.
+
+    Written 0600 from the start (a temporary file renamed into place): never readable by
+    others, not even for a moment.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pem)
-    path.chmod(0o600)
+    write_private_file(path, generate_private_key_pem())
+    return path
+
+
+def write_token_pepper(path: Path) -> Path:
+    """One token pepper (AUTH_TOKEN_PEPPER_FILE) for every instance, written like the key."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, generate_pepper() + b"\n")
     return path
 
 
@@ -80,10 +114,16 @@ class Instance:
     name: str
     port: int
     proc: subprocess.Popen[bytes] | None = None
+    #: The service's metrics listener (/metrics, health details); None for the balancer.
+    metrics_port: int | None = None
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://{HOST}:{self.metrics_port}" if self.metrics_port else None
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -99,6 +139,7 @@ class Topology:
     #: The bearer token the balancer's admin API is started with (BALANCER_ADMIN_TOKEN).
     admin_token: str | None = None
     key_file: Path | None = None
+    pepper_file: Path | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -121,9 +162,12 @@ class Topology:
         cfg = self.config
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         self.key_file = write_signing_key(cfg.run_dir / "jwt-ed25519.pem")
+        self.pepper_file = write_token_pepper(cfg.run_dir / "token-pepper")
         try:
             for n in range(1, cfg.instances + 1):
-                instance = Instance(name=f"service_{n}", port=procs.free_port())
+                instance = Instance(
+                    name=f"service_{n}", port=procs.free_port(), metrics_port=procs.free_port()
+                )
                 self.instances.append(instance)
                 self._spawn_service(instance)
             for instance in self.instances:
@@ -179,7 +223,7 @@ class Topology:
 
     # ----------------------------------------------------------------- helpers
 
-    def _service_env(self) -> dict[str, str]:
+    def _service_env(self, instance: Instance) -> dict[str, str]:
         cfg = self.config
         env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
         env.update(
@@ -187,10 +231,18 @@ class Topology:
             REDIS_URL=cfg.redis_url,
             AUTH_JWT_ALG="EdDSA",
             AUTH_JWT_PRIVATE_KEY_FILE=str(self.key_file),
+            AUTH_TOKEN_PEPPER_FILE=str(self.pepper_file),
             AUTH_BCRYPT_ROUNDS=str(cfg.bcrypt_rounds),
-            # Behind our balancer the client address arrives in X-Forwarded-For.
+            # Behind our balancer the client address arrives in X-Forwarded-For, and only
+            # the balancer (on loopback) may say so.
             AUTH_TRUSTED_PROXIES="1" if cfg.balancer else "0",
         )
+        if cfg.balancer:
+            env["AUTH_TRUSTED_PROXY_ADDRS"] = ",".join(LOOPBACK_CIDRS)
+        if cfg.limit_exempt:
+            env["AUTH_RATE_LIMIT_EXEMPT"] = ",".join(cfg.limit_exempt)
+        if instance.metrics_port:
+            env["AUTH_METRICS_LISTEN"] = f"{HOST}:{instance.metrics_port}"
         env.update(dict(cfg.service_env))
         return env
 
@@ -211,7 +263,7 @@ class Topology:
         instance.proc = procs.spawn(
             argv,
             log_path=self.config.run_dir / f"{instance.name}.log",
-            env=self._service_env(),
+            env=self._service_env(instance),
             cgroup_procs=cgroup,
             cpu_affinity=cores,
         )

@@ -7,15 +7,22 @@ import sys
 import time
 from pathlib import Path
 
+from authscale.argparsing import ArgumentParser
 from lab import config, cpulimit, infra
 from lab.errors import LabError
 from lab.signals import interrupt_on_sigterm, wait_for_interrupt
-from lab.topology import Topology, TopologyConfig
+from lab.topology import (
+    Topology,
+    TopologyConfig,
+    add_exemption_flag,
+    describe_exemption,
+    limit_exemption,
+)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m lab up",
+def parser(prog: str = "python -m lab up") -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog=prog,
         description="Start PostgreSQL + Redis (or use DATABASE_URL/REDIS_URL), N service "
         "instances and optionally the balancer; print their URLs, then `ready`; stop "
         "everything on Ctrl-C or SIGTERM.",
@@ -29,11 +36,12 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="CPU limit per instance (cgroup quota, else pinning for whole CPUs)",
     )
+    add_exemption_flag(p)
     return p
 
 
-def main(argv: list[str]) -> int:
-    p = parser()
+def main(argv: list[str], prog: str = "python -m lab up") -> int:
+    p = parser(prog)
     args = p.parse_args(argv)
     # Checked before anything starts, so a mistyped option costs nothing to undo.
     if args.instances < 1:
@@ -56,10 +64,12 @@ def main(argv: list[str]) -> int:
                 redis_url=running.redis_url,
                 run_dir=Path(run_dir),
                 bcrypt_rounds=args.bcrypt_rounds,
+                limit_exempt=limit_exemption(not args.no_limit_exemption),
             ),
             limiter=limiter,
         )
         stack.append(topology)
+        print(describe_exemption(topology.config.limit_exempt), file=sys.stderr)
         topology.start()
         print(f"DATABASE_URL={running.database_url}")
         print(f"REDIS_URL={running.redis_url}")

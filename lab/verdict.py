@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from lab.fit import fit_models
 from lab.page import change, figure, percent
 from lab.results import Results, Run, Series
+from lab.time_verdict import time_sentence
 
 ONE_CORE = 0.85
 INFRA_SHARE = 0.30
@@ -33,13 +34,17 @@ NEAR_CEILING = 0.85
 SATURATED = 0.90
 #: Below this share Postgres and Redis are called negligible.
 INFRA_NEGLIGIBLE = 0.10
+#: The original experiment's req/s: one container, then three behind Docker Swarm's balancer.
+ORIGINAL_REQ_PER_S = (125.76, 132.93)
+ORIGINAL_CONTAINERS = (1, 3)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     """One sentence of the verdict. `kind` is `<limit>-bound` (a classification above),
     `scale-out`, `balancer-cost`, `infra-share`, `original`, `success`, `failures`,
-    `unsound` or `fit`; `series` names the series it is about, if one."""
+    `unsound`, `time` or `fit`; `series` names the series it is about, if one, and
+    `text` does not repeat it (`verdict` and `grouped` say it)."""
 
     kind: str
     series: str | None
@@ -112,15 +117,14 @@ def findings(results: Results) -> list[Finding]:
     out: list[Finding] = []
     for series in results.series:
         medians = series.medians()
-        label = series.label[:1].upper() + series.label[1:]
-        for found in (
+        out += (
             _bottlenecks(series, medians, results.machine.cores)
             + _scale_out(series, medians, results.machine.cores)
+            + _time_went(series)
             + _balancer_cost(series, medians)
             + _infra_share(series, medians, results.machine.cores)
             + _beside_bcrypt(results, series, medians)
-        ):
-            out.append(Finding(kind=found.kind, series=series.name, text=f"{label} — {found.text}"))
+        )
     out += _original(results)
     out += _failures(results)
     out += _soundness(results)
@@ -129,8 +133,41 @@ def findings(results: Results) -> list[Finding]:
 
 
 def verdict(results: Results) -> list[str]:
-    """The verdict as short sentences, most important first."""
-    return [f.text for f in findings(results)]
+    """The verdict as short sentences, most important first; each about one series names it."""
+    labels = {s.name: capitalised(s.label) for s in results.series}
+    return [
+        f"{labels[f.series]} — {f.text}" if f.series in labels and _per_series(f) else f.text
+        for f in findings(results)
+    ]
+
+
+def grouped(results: Results) -> list[tuple[str, list[str]]]:
+    """The verdict's sentences under a heading per series, then those about the whole run."""
+    found = findings(results)
+    out = [
+        (
+            capitalised(s.label),
+            [capitalised(f.text) for f in found if f.series == s.name and _per_series(f)],
+        )
+        for s in results.series
+        if s.runs
+    ]
+    overall = [f.text for f in found if not _per_series(f)]
+    return [(title, texts) for title, texts in [*out, ("The whole run", overall)] if texts]
+
+
+def capitalised(label: str) -> str:
+    return label[:1].upper() + label[1:]
+
+
+def _per_series(finding: Finding) -> bool:
+    """Sentences written about one series; the rest name their series themselves."""
+    return finding.series is not None and finding.kind not in (
+        "original",
+        "failures",
+        "unsound",
+        "fit",
+    )
 
 
 def targets(results: Results) -> list[Target]:
@@ -348,6 +385,11 @@ def _scale_out(series: Series, medians: dict[str, Run], host_cores: int) -> list
     return [Finding(kind="scale-out", series=series.name, text=text)]
 
 
+def _time_went(series: Series) -> list[Finding]:
+    text = time_sentence(series)
+    return [] if text is None else [Finding(kind="time", series=series.name, text=text)]
+
+
 def _original(results: Results) -> list[Finding]:
     """The original's headline beside ours on the shared host, the setting it measured."""
     for series in results.series:
@@ -381,10 +423,13 @@ def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:
         per_req = seconds / behind.http_reqs * 1e6
         share = seconds / behind.window_s if behind.window_s else 0.0
         # At tens of requests per second its fixed costs (health checks, timers, wake-ups)
-        # dominate the per-request figure, so the share of a core says more.
+        # dominate the per-request figure, so the share of a core is the figure to read.
         text += (
-            f"; it used {figure(seconds)} CPU-s ({percent(share)} of one core), "
-            f"{figure(per_req, 0)} µs per request."
+            f"; it used {percent(share)} of one core ({figure(seconds)} CPU-s over the "
+            f"window). Divided by its {figure(behind.req_per_s)} req/s that would read "
+            f"{figure(per_req, 0)} µs per request, but most of it is fixed background work "
+            "(health checks, timers, wake-ups) spread over few requests; the cost per "
+            "request is measured at load by `make bench-proxy`."
         )
     return [Finding(kind="balancer-cost", series=series.name, text=text)]
 
@@ -453,20 +498,18 @@ def _failures(results: Results) -> list[Finding]:
 
 
 def _soundness(results: Results) -> list[Finding]:
-    return [
-        Finding(
-            kind="unsound",
-            series=s.name,
-            text=(
+    out = []
+    for s in results.series:
+        for r in s.runs:
+            reasons = s.unsound_reasons_of(r)
+            if r.sound and not reasons:
+                continue
+            text = (
                 f"{s.label}, {r.topology} (repeat {r.repeat}) is not a sound measurement: "
-                f"{'; '.join(r.unsound_reasons) or 'no reason recorded'}. Its figures are "
-                "not evidence."
-            ),
-        )
-        for s in results.series
-        for r in s.runs
-        if not r.sound
-    ]
+                f"{'; '.join(reasons) or 'no reason recorded'}. Its figures are not evidence."
+            )
+            out.append(Finding(kind="unsound", series=s.name, text=text))
+    return out
 
 
 def _fits(results: Results) -> list[Finding]:
@@ -486,6 +529,11 @@ def _fits(results: Results) -> list[Finding]:
             "no peak (κ ≈ 0)"
             if peak is None
             else f"a predicted peak at N ≈ {figure(peak, 1)} ({figure(usl.peak_throughput)} it/s)"
+            + (
+                f", extrapolated beyond the {int(max(n))} instances measured"
+                if peak > max(n)
+                else ""
+            )
         )
         parts.append(
             f"USL σ = {figure(usl.sigma, 4)}, κ = {figure(usl.kappa, 5)}, "

@@ -22,17 +22,19 @@ from sanic.config import Config
 from sanic.response import BaseHTTPResponse
 from sanic.worker.loader import AppLoader
 
-from service import timing
-from service.config import ServiceConfig, config_from_environment
+from service import metrics_listener, timing
+from service.addresses import parse_networks
+from service.config import ServiceConfig, config_from_environment, metrics_address
 from service.context import ServiceContext
 from service.errors import Unavailable
 from service.logs import SERVICE, access_line, setup_logging
 from service.metrics import ServiceMetrics
 from service.openapi import openapi_document
 from service.passwords import PasswordHasher, PasswordPolicy
+from service.pepper import Pepper
 from service.routes import Routes
 from service.sessions import SessionStore
-from service.throttle import LoginThrottle
+from service.throttle import LoginThrottle, SignupThrottle
 from service.tokens import AccessTokens
 from service.users import UserStore, open_pool
 from service.web import JsonErrorHandler
@@ -55,6 +57,11 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
         policy=PasswordPolicy(),
         jwks_body=orjson.dumps(tokens.jwks()),
         openapi_body=orjson.dumps(openapi_document()),
+        pepper=Pepper(config.token_pepper or b""),
+        trusted_networks=parse_networks(
+            config.trusted_proxy_addrs, name="AUTH_TRUSTED_PROXY_ADDRS"
+        ),
+        exempt_networks=parse_networks(config.rate_limit_exempt, name="AUTH_RATE_LIMIT_EXEMPT"),
     )
     app: ServiceApp = Sanic(
         APP_NAME, ctx=ctx, error_handler=JsonErrorHandler(), configure_logging=False
@@ -69,8 +76,10 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
             "GRACEFUL_SHUTDOWN_TIMEOUT": 10.0,
         }
     )
-    Routes(ctx).register(app)
+    routes = Routes(ctx)
+    routes.register(app)
     app.register_listener(_open_stores, "before_server_start")
+    app.register_listener(partial(_start_metrics_listener, routes.operator), "after_server_start")
     app.register_listener(_announce, "after_server_start")
     app.register_listener(_begin_shutdown, "before_server_stop")
     app.register_listener(_close_stores, "after_server_stop")
@@ -169,30 +178,64 @@ async def _open_stores(app: ServiceApp) -> None:
     await _wait_for_redis(ctx.redis, patience=config.startup_timeout)
     ctx.users = UserStore(ctx.pool, timeout=config.io_timeout)
     ctx.sessions = SessionStore(
-        ctx.redis, prefix=config.redis_prefix, refresh_ttl=config.refresh_ttl
+        ctx.redis,
+        prefix=config.redis_prefix,
+        refresh_ttl=config.refresh_ttl,
+        pepper=ctx.pepper,
+        max_age=config.session_max_age,
+        max_per_user=config.max_sessions_per_user,
     )
     ctx.throttle = LoginThrottle(
         ctx.redis,
         prefix=config.redis_prefix,
+        pepper=ctx.pepper,
         max_failures=config.login_max_failures,
         max_failures_per_address=config.login_max_failures_per_address,
+        max_failures_per_device=config.login_max_failures_per_device,
         window=config.login_window,
+        exempt=ctx.exempt_networks,
     )
+    ctx.signups = SignupThrottle(
+        ctx.redis,
+        prefix=config.redis_prefix,
+        max_per_address=config.signup_max_per_address,
+        window=config.signup_window,
+        exempt=ctx.exempt_networks,
+    )
+    highest = await ctx.users.highest_password_cost()
+    if highest is not None:
+        ctx.hasher.expect_cost(highest)
+
+
+async def _start_metrics_listener(operator: metrics_listener.Responder, app: ServiceApp) -> None:
+    config = app.ctx.config
+    if not config.metrics_listen:
+        return
+    host, port = metrics_address(config.metrics_listen)
+    try:
+        app.ctx.metrics_server = await metrics_listener.start(
+            host, port, operator, reuse_port=config.workers > 1
+        )
+    except OSError as exc:
+        raise Unavailable(f"cannot listen for metrics on {config.metrics_listen}: {exc}") from exc
 
 
 async def _announce(app: ServiceApp) -> None:
     config = app.ctx.config
     SERVICE.info(
-        "serving on %s (jwt %s, bcrypt cost %d, %d hashing threads)",
+        "serving on %s (jwt %s, bcrypt cost %d, %d hashing threads%s)",
         app.serve_location or f"http://{config.host}:{config.port}",
         config.jwt_algorithm,
         config.bcrypt_rounds,
         config.bcrypt_threads,
+        f"; metrics on http://{config.metrics_listen}" if config.metrics_listen else "",
     )
 
 
 async def _begin_shutdown(app: ServiceApp) -> None:
     app.ctx.stopping = True
+    if app.ctx.metrics_server is not None:
+        app.ctx.metrics_server.close()
 
 
 async def _close_stores(app: ServiceApp) -> None:

@@ -13,12 +13,23 @@ Environment variables (flags override the ones they name):
     AUTH_BCRYPT_ROUNDS                          bcrypt cost (12)
     AUTH_BCRYPT_THREADS                         hashing threads (usable CPUs)
     AUTH_TRUSTED_PROXIES                        proxy hops trusted for X-Forwarded-For (0)
+    AUTH_TRUSTED_PROXY_ADDRS                    CIDRs of those proxies; X-Forwarded-For is
+                                                believed only from a peer in them
+    AUTH_RATE_LIMIT_EXEMPT                      CIDRs that skip the per-address limits
+    AUTH_TOKEN_PEPPER_FILE                      server pepper for refresh tokens, sessions and
+                                                device tokens (required outside --dev)
+    AUTH_SESSION_MAX_AGE                        absolute session lifetime, seconds (2592000)
+    AUTH_MAX_SESSIONS_PER_USER                  live sessions per user; oldest revoked (20)
+    AUTH_METRICS_LISTEN                         host:port of the /metrics listener (none)
     AUTH_DB_POOL_MIN, AUTH_DB_POOL_MAX          asyncpg pool size (2, 10)
     AUTH_IO_TIMEOUT                             Postgres/Redis command timeout, seconds (2)
     AUTH_STARTUP_TIMEOUT                        wait this long for Postgres/Redis at start (15)
     AUTH_LOGIN_MAX_FAILURES                     failed logins per account per window (10)
     AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS         failed logins per client address per window (100)
     AUTH_LOGIN_WINDOW                           throttling window, seconds (300)
+    AUTH_LOGIN_MAX_FAILURES_PER_DEVICE          failed logins per device token per window (10)
+    AUTH_SIGNUP_MAX_PER_ADDRESS                 signups per client address per window (20)
+    AUTH_SIGNUP_WINDOW                          signup window, seconds (3600)
     AUTH_LOG_FORMAT                             plain (default) or json
     AUTH_ACCESS_LOG                             1/0: one line per request (default: on a terminal)
     AUTH_INSTANCE_ID                            name in logs (default host:port)
@@ -36,8 +47,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from authscale.argparsing import ArgumentParser
+from service.addresses import parse_networks
 from service.errors import ConfigError
-from service.keys import generate_private_key_pem, load_private_key, load_public_key
+from service.keys import (
+    MIN_PEPPER_BYTES,
+    generate_pepper,
+    generate_private_key_pem,
+    load_private_key,
+    load_public_key,
+)
 
 JWT_ALGORITHMS = ("EdDSA", "HS256")
 LOG_FORMATS = ("plain", "json")
@@ -78,6 +97,16 @@ class ServiceConfig:
     bcrypt_rounds: int = 12
     bcrypt_threads: int = field(default_factory=usable_cpus)
     trusted_proxies: int = 0
+    #: CIDRs; X-Forwarded-For is believed only from a peer in one of them.
+    trusted_proxy_addrs: tuple[str, ...] = ()
+    #: CIDRs of known load generators: they skip the per-address limits.
+    rate_limit_exempt: tuple[str, ...] = ()
+    token_pepper: bytes | None = field(default=None, repr=False)
+    ephemeral_pepper: bool = False
+    session_max_age: int = 30 * 86_400
+    max_sessions_per_user: int = 20
+    #: ``host:port`` of the listener serving /metrics and health details ("" = none).
+    metrics_listen: str = ""
     db_pool_min: int = 2
     db_pool_max: int = 10
     io_timeout: float = 2.0
@@ -86,6 +115,9 @@ class ServiceConfig:
     login_max_failures: int = 10
     login_max_failures_per_address: int = 100
     login_window: int = 300
+    login_max_failures_per_device: int = 10
+    signup_max_per_address: int = 20
+    signup_window: int = 3600
     max_body_bytes: int = 16 * 1024
     log_format: str = "plain"
     access_log: bool = False
@@ -126,6 +158,25 @@ class ServiceConfig:
         self._check(self.bcrypt_threads >= 1, "AUTH_BCRYPT_THREADS must be at least 1")
         self._check(self.trusted_proxies >= 0, "AUTH_TRUSTED_PROXIES must not be negative")
         self._check(
+            self.trusted_proxies == 0 or bool(self.trusted_proxy_addrs),
+            "AUTH_TRUSTED_PROXIES needs AUTH_TRUSTED_PROXY_ADDRS: the CIDRs of the proxies "
+            "whose X-Forwarded-For is believed (e.g. 127.0.0.1/32 for a local balancer)",
+        )
+        parse_networks(self.trusted_proxy_addrs, name="AUTH_TRUSTED_PROXY_ADDRS")
+        parse_networks(self.rate_limit_exempt, name="AUTH_RATE_LIMIT_EXEMPT")
+        self._check(
+            self.token_pepper is not None and len(self.token_pepper) >= MIN_PEPPER_BYTES,
+            f"no token pepper: set AUTH_TOKEN_PEPPER_FILE to a file of at least "
+            f"{MIN_PEPPER_BYTES} secret bytes (create one with `python -m service pepper "
+            "PATH`), or run with --dev for an ephemeral one",
+        )
+        self._check(self.session_max_age >= 1, "AUTH_SESSION_MAX_AGE must be at least 1 s")
+        self._check(
+            self.max_sessions_per_user >= 1, "AUTH_MAX_SESSIONS_PER_USER must be at least 1"
+        )
+        if self.metrics_listen:
+            metrics_address(self.metrics_listen)
+        self._check(
             0 <= self.db_pool_min <= self.db_pool_max and self.db_pool_max >= 1,
             "need 0 <= AUTH_DB_POOL_MIN <= AUTH_DB_POOL_MAX and AUTH_DB_POOL_MAX >= 1",
         )
@@ -138,6 +189,14 @@ class ServiceConfig:
             "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS must be at least 1",
         )
         self._check(self.login_window >= 1, "AUTH_LOGIN_WINDOW must be at least 1 s")
+        self._check(
+            self.login_max_failures_per_device >= 1,
+            "AUTH_LOGIN_MAX_FAILURES_PER_DEVICE must be at least 1",
+        )
+        self._check(
+            self.signup_max_per_address >= 1, "AUTH_SIGNUP_MAX_PER_ADDRESS must be at least 1"
+        )
+        self._check(self.signup_window >= 1, "AUTH_SIGNUP_WINDOW must be at least 1 s")
         self._check(self.max_body_bytes >= 1, "max_body_bytes must be positive")
         self._check(
             self.log_format in LOG_FORMATS,
@@ -161,6 +220,15 @@ class ServiceConfig:
     def name(self) -> str:
         """How this instance names itself in logs."""
         return self.instance_id or f"{self.host}:{self.port}"
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a pair; :class:`ConfigError` otherwise."""
+    host, colon, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"AUTH_METRICS_LISTEN must be host:port, got {text!r}")
+    return host, int(port)
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -210,6 +278,19 @@ def _file(env: Mapping[str, str], name: str) -> bytes | None:
         raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
+    value = _text(env, name)
+    if value is None:
+        return None
+    return tuple(item for item in (part.strip() for part in value.split(",")) if item)
+
+
+def _secret_file(env: Mapping[str, str], name: str) -> bytes | None:
+    # A trailing newline (``echo``, ``openssl rand -hex 32 > file``) is not part of a secret.
+    content = _file(env, name)
+    return None if content is None else content.rstrip(b"\r\n")
+
+
 def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The configuration fields the environment sets (unset variables are left out)."""
     secret = _text(env, "AUTH_JWT_SECRET")
@@ -231,6 +312,12 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "bcrypt_rounds": _int(env, "AUTH_BCRYPT_ROUNDS"),
         "bcrypt_threads": _int(env, "AUTH_BCRYPT_THREADS"),
         "trusted_proxies": _int(env, "AUTH_TRUSTED_PROXIES"),
+        "trusted_proxy_addrs": _list(env, "AUTH_TRUSTED_PROXY_ADDRS"),
+        "rate_limit_exempt": _list(env, "AUTH_RATE_LIMIT_EXEMPT"),
+        "token_pepper": _secret_file(env, "AUTH_TOKEN_PEPPER_FILE"),
+        "session_max_age": _int(env, "AUTH_SESSION_MAX_AGE"),
+        "max_sessions_per_user": _int(env, "AUTH_MAX_SESSIONS_PER_USER"),
+        "metrics_listen": _text(env, "AUTH_METRICS_LISTEN"),
         "db_pool_min": _int(env, "AUTH_DB_POOL_MIN"),
         "db_pool_max": _int(env, "AUTH_DB_POOL_MAX"),
         "io_timeout": _float(env, "AUTH_IO_TIMEOUT"),
@@ -238,6 +325,9 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "login_max_failures": _int(env, "AUTH_LOGIN_MAX_FAILURES"),
         "login_max_failures_per_address": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS"),
         "login_window": _int(env, "AUTH_LOGIN_WINDOW"),
+        "login_max_failures_per_device": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_DEVICE"),
+        "signup_max_per_address": _int(env, "AUTH_SIGNUP_MAX_PER_ADDRESS"),
+        "signup_window": _int(env, "AUTH_SIGNUP_WINDOW"),
         "log_format": _text(env, "AUTH_LOG_FORMAT"),
         "access_log": _bool(env, "AUTH_ACCESS_LOG"),
     }
@@ -256,6 +346,9 @@ def build_config(settings: Mapping[str, Any], *, interactive: bool = False) -> S
     if values.get("dev") and needs_key and values.get("jwt_private_key_pem") is None:
         values["jwt_private_key_pem"] = generate_private_key_pem()
         values["ephemeral_key"] = True
+    if values.get("dev") and values.get("token_pepper") is None:
+        values["token_pepper"] = generate_pepper()
+        values["ephemeral_pepper"] = True
     return ServiceConfig(**values)
 
 
@@ -265,9 +358,9 @@ def config_from_environment(env: Mapping[str, str] | None = None) -> ServiceConf
     return build_config(settings_from_env(source), interactive=sys.stderr.isatty())
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m service",
+def build_parser(prog: str = "python -m service") -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog=prog,
         description="authscale auth service: signup, login, refresh, logout on Postgres + Redis",
         epilog="Other settings come from the environment: see `service/config.py`.",
     )
@@ -278,12 +371,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--dev",
         action="store_true",
         default=None,
-        help="generate an ephemeral signing key when none is configured (one instance only)",
+        help="generate an ephemeral signing key and token pepper when none is configured "
+        "(one instance only)",
     )
     parser.add_argument("--database-url", help="PostgreSQL URL (DATABASE_URL)")
     parser.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
     parser.add_argument("--bcrypt-rounds", type=int, help="bcrypt cost (AUTH_BCRYPT_ROUNDS)")
     parser.add_argument("--instance-id", help="name in logs (AUTH_INSTANCE_ID)")
+    parser.add_argument(
+        "--metrics-listen",
+        metavar="HOST:PORT",
+        help="serve /metrics and health details here, not on the public port (AUTH_METRICS_LISTEN)",
+    )
     parser.add_argument("--log-format", choices=LOG_FORMATS, help="AUTH_LOG_FORMAT")
     parser.add_argument(
         "--access-log",
@@ -294,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     keygen = commands.add_parser("keygen", help="write a new Ed25519 private key (PEM) to PATH")
     keygen.add_argument("path", type=Path)
+    pepper = commands.add_parser(
+        "pepper", help="write a new token pepper (AUTH_TOKEN_PEPPER_FILE) to PATH"
+    )
+    pepper.add_argument("path", type=Path)
     return parser
 
 
@@ -308,6 +411,7 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "redis_url",
         "bcrypt_rounds",
         "instance_id",
+        "metrics_listen",
         "log_format",
         "access_log",
     )
@@ -315,13 +419,13 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def config_from_argv(
-    argv: Sequence[str], env: Mapping[str, str] | None = None
+    argv: Sequence[str], env: Mapping[str, str] | None = None, *, prog: str = "python -m service"
 ) -> tuple[argparse.Namespace, ServiceConfig | None]:
     """Parse the command line; flags override the environment.
 
     Returns the parsed arguments and, unless a subcommand was given, the configuration.
     """
-    args = build_parser().parse_args(list(argv))
+    args = build_parser(prog).parse_args(list(argv))
     if args.command is not None:
         return args, None
     source = os.environ if env is None else env

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
 
+from service.addresses import Network
 from service.config import ServiceConfig
 from service.metrics import ServiceMetrics
 from service.passwords import PasswordHasher, PasswordPolicy
+from service.pepper import Pepper
 from service.sessions import SessionStore
-from service.throttle import LoginThrottle
+from service.throttle import LoginThrottle, SignupThrottle
 from service.tokens import AccessTokens
 from service.users import UserStore
 
@@ -27,6 +30,9 @@ class ServiceContext:
     policy: PasswordPolicy
     jwks_body: bytes
     openapi_body: bytes
+    pepper: Pepper
+    trusted_networks: tuple[Network, ...] = ()
+    exempt_networks: tuple[Network, ...] = ()
     stopping: bool = False
     executor: ThreadPoolExecutor = field(init=False)
     hasher: PasswordHasher = field(init=False)
@@ -35,3 +41,6 @@ class ServiceContext:
     users: UserStore = field(init=False)
     sessions: SessionStore = field(init=False)
     throttle: LoginThrottle = field(init=False)
+    signups: SignupThrottle = field(init=False)
+    #: The metrics listener, when AUTH_METRICS_LISTEN is set.
+    metrics_server: asyncio.Server | None = None

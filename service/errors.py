@@ -17,6 +17,8 @@
         ├── WeakPassword            422 weak_password
         ├── PasswordTooLong         422 password_too_long
         ├── TooManyAttempts         429 too_many_attempts (with Retry-After)
+        ├── TooManyRequests         429 too_many_requests (with Retry-After; signups per address)
+        ├── HeaderTooLarge          431 header_too_large
         ├── InternalError           500 internal
         └── Unavailable             503 unavailable (Postgres or Redis did not answer)
 
@@ -142,6 +144,22 @@ class TooManyAttempts(ApiError):
     def __init__(self, retry_after: int):
         self.retry_after = max(1, retry_after)
         super().__init__(headers={"Retry-After": str(self.retry_after)})
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+    default_message = "too many requests from this address; try again later"
+
+    def __init__(self, retry_after: int):
+        self.retry_after = max(1, retry_after)
+        super().__init__(headers={"Retry-After": str(self.retry_after)})
+
+
+class HeaderTooLarge(ApiError):
+    status = 431
+    code = "header_too_large"
+    default_message = "the request header is too large"
 
 
 class InternalError(ApiError):

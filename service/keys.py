@@ -2,14 +2,18 @@
 
 The lab generates one private key with :func:`generate_private_key_pem` (or
 ``python -m service keygen PATH``) and hands the same file to every instance, so that a
-token issued by one instance verifies on all of them.
+token issued by one instance verifies on all of them; the token pepper
+(``python -m service pepper PATH``) is shared the same way. Both files are written by
+:func:`write_private_file`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
+import secrets
 from pathlib import Path
 
 import orjson
@@ -18,6 +22,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from service.errors import ConfigError
+
+PEPPER_BYTES = 32
+#: Shortest pepper accepted: 256 bits of key for HMAC-SHA256.
+MIN_PEPPER_BYTES = 32
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def generate_private_key_pem() -> bytes:
@@ -29,11 +38,51 @@ def generate_private_key_pem() -> bytes:
     )
 
 
+def generate_pepper() -> bytes:
+    """A fresh token pepper: 256 random bits as hex text (what a pepper file holds)."""
+    return secrets.token_hex(PEPPER_BYTES).encode("ascii")
+
+
+def write_private_file(path: Path, content: bytes) -> None:
+    """Put ``content`` at ``path``, readable by its owner only, atomically.
+
+    The bytes go to a new temporary file in the same folder, created 0600 (never through
+    a umask window, never an existing file), then renamed over ``path``: a symlink at
+    ``path`` is replaced, not followed, and an existing file with a looser mode is
+    replaced by one with 0600 rather than written into.
+    """
+    folder = path.parent
+    for _ in range(100):
+        temporary = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"no free temporary name in {folder}")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            # The umask can only remove bits; fchmod makes the mode exactly 0600.
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def write_private_key(path: Path) -> None:
     """Write a fresh private key to ``path``, readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(generate_private_key_pem())
+    write_private_file(path, generate_private_key_pem())
+
+
+def write_pepper(path: Path) -> None:
+    """Write a fresh token pepper to ``path``, readable by its owner only."""
+    write_private_file(path, generate_pepper() + b"\n")
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:

@@ -33,6 +33,14 @@ def _timed(function: Callable[..., T], args: tuple[bytes, ...]) -> tuple[T, floa
     return result, began, time.perf_counter()
 
 
+def hash_cost(hashed: str) -> int | None:
+    """The cost of a bcrypt hash (``$2b$12$…`` → 12), None when it is not one."""
+    parts = hashed.split("$")
+    if len(parts) < 4 or not parts[2].isdigit():
+        return None
+    return int(parts[2])
+
+
 class PasswordPolicy:
     """Decides whether a new password is acceptable (NIST 800-63B / ASVS 6.2 style)."""
 
@@ -75,6 +83,23 @@ class PasswordHasher:
         self._on_start = on_start
         self._on_finish = on_finish
         self._dummy_hash: bytes | None = None
+        # The dummy for unknown emails costs what the slowest stored hash costs, or an
+        # unknown email would answer faster than an account with an older, higher cost.
+        self._dummy_rounds = rounds
+
+    def expect_cost(self, cost: int) -> None:
+        """A stored hash has cost ``cost``: make the dummy at least that expensive."""
+        if cost > self._dummy_rounds and 4 <= cost <= 31:
+            self._dummy_rounds = cost
+            self._dummy_hash = None
+
+    @property
+    def dummy_rounds(self) -> int:
+        return self._dummy_rounds
+
+    def needs_rehash(self, hashed: str) -> bool:
+        """Whether a verified hash should be replaced: its cost is not the configured one."""
+        return hash_cost(hashed) != self.rounds
 
     async def hash(self, password: str) -> str:
         """A bcrypt hash of ``password`` (at most 72 UTF-8 bytes)."""
@@ -97,7 +122,7 @@ class PasswordHasher:
         if self._dummy_hash is None:
             # The first time, hashing costs what a verification costs and yields the dummy.
             self._dummy_hash = await self._run(
-                "verify", bcrypt.hashpw, secret, bcrypt.gensalt(self.rounds)
+                "verify", bcrypt.hashpw, secret, bcrypt.gensalt(self._dummy_rounds)
             )
             return False
         await self._run("verify", bcrypt.checkpw, secret, self._dummy_hash)

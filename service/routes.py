@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from service.addresses import client_address
 from service.context import ServiceContext
+from service.devices import device_token
 from service.emails import canonical_form, parse_email
 from service.errors import (
     ApiError,
@@ -21,9 +24,11 @@ from service.errors import (
 from service.health import check_ready
 from service.logs import auth_event
 from service.metrics import CONTENT_TYPE
-from service.throttle import account_key, client_address
+from service.passwords import hash_cost
+from service.sessions import Session
+from service.throttle import account_key
 from service.tokens import IssuedToken
-from service.web import bearer_token, json_body, json_response, string_field
+from service.web import JSON, bearer_token, json_body, json_response, string_field
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -45,17 +50,27 @@ class Routes:
         add(self.jwks, "/.well-known/jwks.json", methods=["GET"], name="jwks")
         add(self.live, "/health/live", methods=["GET"], name="live")
         add(self.ready, "/health/ready", methods=["GET"], name="ready")
-        add(self.metrics, "/metrics", methods=["GET"], name="metrics")
         add(self.openapi, "/openapi.json", methods=["GET"], name="openapi")
 
-    def _tokens_response(self, issued: IssuedToken, refresh_token: str) -> HTTPResponse:
+    def _tokens_response(self, issued: IssuedToken, session: Session) -> HTTPResponse:
         body = {
             "access_token": issued.token,
-            "refresh_token": refresh_token,
+            "refresh_token": session.refresh_token,
             "token_type": "Bearer",
             "expires_in": self.ctx.tokens.ttl,
         }
+        if session.device is not None:
+            body["device_token"] = device_token(self.ctx.pepper, *session.device)
         return json_response(body, headers=NO_STORE)
+
+    def _client(self, request: Request) -> str:
+        """The client's address; X-Forwarded-For only from a trusted proxy."""
+        return client_address(
+            request.conn_info.client_ip if request.conn_info else "",
+            request.headers.getall("x-forwarded-for", []),
+            self.ctx.config.trusted_proxies,
+            self.ctx.trusted_networks,
+        )
 
     async def signup(self, request: Request) -> HTTPResponse:
         ctx = self.ctx
@@ -65,6 +80,8 @@ class Routes:
             password = string_field(data, "password")
             email = parse_email(raw_email)
             ctx.policy.check(password, email=email.canonical)
+            # Counted before hashing: the hash is what a flood of signups would exhaust.
+            await ctx.signups.admit(self._client(request))
             password_hash = await ctx.hasher.hash(password)
             user = await ctx.users.create(
                 email=email.display, email_canonical=email.canonical, password_hash=password_hash
@@ -84,14 +101,12 @@ class Routes:
             canonical: str | None = parse_email(raw_email).canonical
         except InvalidEmail:
             canonical = None
-        address = client_address(
-            request.conn_info.client_ip if request.conn_info else "",
-            request.headers.getall("x-forwarded-for", []),
-            ctx.config.trusted_proxies,
-        )
+        address = self._client(request)
         account = canonical if canonical is not None else canonical_form(raw_email)
         try:
-            attempt = await ctx.throttle.begin(email_canonical=account, address=address)
+            attempt = await ctx.throttle.begin(
+                email_canonical=account, address=address, device_token=data.get("device_token")
+            )
         except TooManyAttempts:
             ctx.metrics.logins.labels("throttled").inc()
             auth_event(
@@ -105,18 +120,28 @@ class Routes:
         if credentials is None:
             verified = await ctx.hasher.verify_unknown(password)
         else:
+            ctx.hasher.expect_cost(hash_cost(credentials.password_hash) or 0)
             verified = await ctx.hasher.verify(password, credentials.password_hash)
         if not verified or credentials is None:
             await ctx.throttle.failed(attempt)
             ctx.metrics.logins.labels("invalid_credentials").inc()
             auth_event("login_failed", account=account_key(account), client=address)
             raise InvalidCredentials()
-        await ctx.throttle.succeeded(attempt)
-        session = await ctx.sessions.create(user_id=credentials.id, email=credentials.email)
+        device_id = await ctx.throttle.succeeded(attempt)
+        if ctx.hasher.needs_rehash(credentials.password_hash):
+            # The cost changed (AUTH_BCRYPT_ROUNDS): the password is at hand only now.
+            rehashed = await ctx.hasher.hash(password)
+            await ctx.users.replace_password_hash(
+                user_id=credentials.id, old=credentials.password_hash, new=rehashed
+            )
+        device = (attempt.account, device_id)
+        session = await ctx.sessions.create(
+            user_id=credentials.id, email=credentials.email, device=device
+        )
         issued = ctx.tokens.issue(subject=credentials.id, session_id=session.session_id)
         ctx.metrics.logins.labels("ok").inc()
         auth_event("login_ok", user_id=credentials.id, client=address)
-        return self._tokens_response(issued, session.refresh_token)
+        return self._tokens_response(issued, session)
 
     async def refresh(self, request: Request) -> HTTPResponse:
         ctx = self.ctx
@@ -133,7 +158,7 @@ class Routes:
             )
             raise
         issued = ctx.tokens.issue(subject=session.user_id, session_id=session.session_id)
-        return self._tokens_response(issued, session.refresh_token)
+        return self._tokens_response(issued, session)
 
     async def logout(self, request: Request) -> HTTPResponse:
         ctx = self.ctx
@@ -156,7 +181,7 @@ class Routes:
         ctx = self.ctx
         claims = ctx.tokens.verify(bearer_token(request))
         email = await ctx.sessions.email_if_active(
-            session_id=claims.session_id, token_id=claims.token_id
+            session_id=claims.session_id, token_id=claims.token_id, user_id=claims.subject
         )
         if email is None:
             raise InvalidToken("the session has ended")
@@ -173,23 +198,36 @@ class Routes:
         return json_response({"status": "ok"})
 
     async def ready(self, request: Request) -> HTTPResponse:
+        """Minimal on the public port: which store is down is for the metrics listener."""
         ctx = self.ctx
         checks = await check_ready(
             {"postgres": ctx.users.ping, "redis": ctx.sessions.ping},
             limit=ctx.config.ready_timeout,
         )
         if all(state == "ok" for state in checks.values()):
-            return json_response({"status": "ok", "checks": checks})
-        down = ", ".join(name for name, state in checks.items() if state != "ok")
+            return json_response({"status": "ok"})
         body = {
             "status": "unavailable",
-            "checks": checks,
-            "error": {"code": "unavailable", "message": f"not answering: {down}"},
+            "error": {"code": "unavailable", "message": "not ready"},
         }
         return json_response(body, status=503, headers={"Retry-After": "1"})
 
-    async def metrics(self, request: Request) -> HTTPResponse:
-        return HTTPResponse(self.ctx.metrics.render(), content_type=CONTENT_TYPE)
+    async def operator(self, path: str) -> tuple[int, str, bytes] | None:
+        """What the metrics listener answers for ``path`` (see service.metrics_listener)."""
+        ctx = self.ctx
+        if path == "/metrics":
+            return 200, CONTENT_TYPE, ctx.metrics.render()
+        if path == "/health/live":
+            return 200, JSON, orjson.dumps({"status": "ok"})
+        if path != "/health/ready":
+            return None
+        checks = await check_ready(
+            {"postgres": ctx.users.ping, "redis": ctx.sessions.ping},
+            limit=ctx.config.ready_timeout,
+        )
+        ok = all(state == "ok" for state in checks.values())
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        return (200 if ok else 503), JSON, orjson.dumps(body)
 
     async def openapi(self, request: Request) -> HTTPResponse:
         return HTTPResponse(self.ctx.openapi_body, content_type="application/json")

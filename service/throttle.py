@@ -1,75 +1,99 @@
-"""Login throttling shared by every instance through Redis.
+"""Login and signup throttling shared by every instance through Redis.
 
-Failed logins are counted per account (canonical email, hashed) and per client address in
-fixed windows. When either count reaches its limit, logins for that account (or from that
-address) get 429 with ``Retry-After`` until the window ends: throttling, never a permanent
-lockout. A success clears the account's count; other accounts are never affected by it.
+Failed logins are counted in fixed windows per account (canonical email, hashed) and per
+client address; when either count reaches its limit, logins for that account (or from
+that address) get 429 with ``Retry-After`` until the window ends: throttling, never a
+permanent lockout. A success clears the account's count.
 
-An attempt on an account is counted as a failure when it begins, in the same atomic step
-as the check, and cleared when it succeeds: were it counted only after the password check,
-a burst of concurrent guesses would all pass the check before the first failure was
-recorded. The address count still grows only with failures, so many users behind one
-address (a NAT, a load test) may log in concurrently.
+A login presenting a valid device token for its account (see :mod:`service.devices`) is
+trusted: it is counted and limited per device only, so neither a busy shared address nor
+an attacker guessing the account's password can lock that device out. Addresses in
+``AUTH_RATE_LIMIT_EXEMPT`` skip the per-address limits (of logins and of signups).
+
+An attempt is counted as a failure when it begins, in the same atomic step as the check,
+and cleared when it succeeds: were it counted only after the password check, a burst of
+concurrent guesses would all pass the check before the first failure was recorded. The
+address count still grows only with failures, so many users behind one address may log in
+concurrently.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
-from service.errors import TooManyAttempts
+from service import devices
+from service.addresses import Network, in_networks
+from service.errors import TooManyAttempts, TooManyRequests
+from service.pepper import Pepper
 from service.redis_errors import translate_redis_errors
 
-# -> {seconds to wait (0 = allowed), failures on the account before this attempt}; an
-# allowed attempt is counted on the account at once (ARGV[3] is the window).
+# KEYS: account counter, address counter, device counter, the account's devices.
+# ARGV: account limit, address limit, window, device id or '', device limit, now,
+# device ttl, 1 when the address is exempt.
+# -> {seconds to wait (0 = allowed), 1 when the device is trusted}; an allowed attempt is
+# counted at once on the device (trusted) or the account (untrusted).
 CHECK_SCRIPT = """
+local trusted = false
+if ARGV[4] ~= '' then
+  local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
+  trusted = seen ~= false and tonumber(seen) > tonumber(ARGV[6]) - tonumber(ARGV[7])
+end
+local checks
+if trusted then
+  checks = {{KEYS[3], ARGV[5]}}
+else
+  checks = {{KEYS[1], ARGV[1]}}
+  if ARGV[8] ~= '1' then checks[2] = {KEYS[2], ARGV[2]} end
+end
 local wait = 0
-for i, key in ipairs(KEYS) do
-  local count = tonumber(redis.call('GET', key) or '0')
-  if count >= tonumber(ARGV[i]) then
+for _, check in ipairs(checks) do
+  local count = tonumber(redis.call('GET', check[1]) or '0')
+  if count >= tonumber(check[2]) then
     -- Rounded up, so Retry-After never sends a client back too early.
-    local ttl = math.ceil(redis.call('PTTL', key) / 1000)
+    local ttl = math.ceil(redis.call('PTTL', check[1]) / 1000)
     if ttl < 1 then ttl = 1 end
     if ttl > wait then wait = ttl end
   end
 end
-local before = tonumber(redis.call('GET', KEYS[1]) or '0')
-if wait == 0 and redis.call('INCR', KEYS[1]) == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
+if wait == 0 and redis.call('INCR', checks[1][1]) == 1 then
+  redis.call('EXPIRE', checks[1][1], ARGV[3])
 end
-return {wait, before}
+return {wait, trusted and 1 or 0}
 """
 
-FAILURE_SCRIPT = """
+COUNT_SCRIPT = """
 if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1
 """
 
+# KEYS: counter to clear, the account's devices. ARGV: device id, now, device ttl, max.
+SUCCESS_SCRIPT = """
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
+local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, extra - 1) end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
 
-def client_address(peer: str, forwarded_for: Sequence[str], trusted_proxies: int) -> str:
-    """The client's address, believing ``X-Forwarded-For`` only for ``trusted_proxies`` hops.
-
-    Each trusted proxy appends the address it received the request from, so with N trusted
-    hops the client is the N-th entry from the right. Entries that are not IP addresses,
-    or a chain shorter than promised, fall back to the peer: a client can always write
-    its own X-Forwarded-For, so only what trusted proxies appended counts.
-    """
-    if trusted_proxies <= 0 or not forwarded_for:
-        return peer
-    hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
-    hops = [hop for hop in hops if hop]
-    if len(hops) < trusted_proxies:
-        return peer
-    candidate = hops[-trusted_proxies]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return peer
+# -> 0 when allowed (and counted), else seconds to wait.
+SIGNUP_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count >= tonumber(ARGV[1]) then
+  local ttl = math.ceil(redis.call('PTTL', KEYS[1]) / 1000)
+  if ttl < 1 then ttl = 1 end
+  return ttl
+end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
 def account_key(email_canonical: str) -> str:
@@ -78,10 +102,12 @@ def account_key(email_canonical: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One login attempt's throttling keys, and whether the account has failures counted."""
+    """One login attempt: its account, counters, and the trusted device if any."""
 
-    keys: tuple[str, str]
-    account_failures: int
+    account: str
+    address_key: str | None
+    counted_key: str
+    device_id: str | None
 
 
 class LoginThrottle:
@@ -90,35 +116,129 @@ class LoginThrottle:
         redis: Redis,
         *,
         prefix: str,
+        pepper: Pepper,
         max_failures: int,
         max_failures_per_address: int,
+        max_failures_per_device: int,
         window: int,
+        exempt: Sequence[Network] = (),
     ) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._limits = (max_failures, max_failures_per_address)
+        self._pepper = pepper
+        self._limits = (max_failures, max_failures_per_address, max_failures_per_device)
         self._window = window
+        self._exempt = tuple(exempt)
         self._check = redis.register_script(CHECK_SCRIPT)
-        self._failure = redis.register_script(FAILURE_SCRIPT)
+        self._count = redis.register_script(COUNT_SCRIPT)
+        self._success = redis.register_script(SUCCESS_SCRIPT)
 
-    async def begin(self, *, email_canonical: str, address: str) -> Attempt:
-        """Raise :class:`TooManyAttempts` if this login must wait, else describe it."""
-        keys = (
-            f"{self._prefix}throttle:account:{account_key(email_canonical)}",
+    def exempt(self, address: str) -> bool:
+        """Whether ``address`` skips the per-address limits."""
+        return bool(self._exempt) and in_networks(address, self._exempt)
+
+    def _devices_key(self, account: str) -> str:
+        return f"{self._prefix}devices:{account}"
+
+    async def begin(
+        self, *, email_canonical: str, address: str, device_token: object = None
+    ) -> Attempt:
+        """Raise :class:`TooManyAttempts` if this login must wait, else describe it.
+
+        ``device_token`` is whatever the client sent; only a valid one for this account
+        changes anything.
+        """
+        account = account_key(email_canonical)
+        device_id = devices.device_id_of(self._pepper, account, device_token)
+        exempt = self.exempt(address)
+        keys = [
+            f"{self._prefix}throttle:account:{account}",
             f"{self._prefix}throttle:address:{address}",
-        )
+            f"{self._prefix}throttle:device:{device_id or ''}",
+            self._devices_key(account),
+        ]
+        max_account, max_address, max_device = self._limits
         with translate_redis_errors():
-            result: Any = await self._check(keys=list(keys), args=[*self._limits, self._window])
-        wait, account_failures = int(result[0]), int(result[1])
+            result: Any = await self._check(
+                keys=keys,
+                args=[
+                    max_account,
+                    max_address,
+                    self._window,
+                    device_id or "",
+                    max_device,
+                    int(time.time()),
+                    devices.DEVICE_TTL,
+                    1 if exempt else 0,
+                ],
+            )
+        wait, trusted = int(result[0]), int(result[1]) == 1
         if wait > 0:
             raise TooManyAttempts(retry_after=wait)
-        return Attempt(keys=keys, account_failures=account_failures)
+        if trusted:
+            return Attempt(account, None, keys[2], device_id)
+        return Attempt(account, None if exempt else keys[1], keys[0], None)
 
     async def failed(self, attempt: Attempt) -> None:
-        """Count the failure on the address (the account counted it when it began)."""
+        """Count the failure on the address (the attempt was counted when it began)."""
+        if attempt.address_key is None:
+            return
         with translate_redis_errors():
-            await self._failure(keys=[attempt.keys[1]], args=[self._window])
+            await self._count(keys=[attempt.address_key], args=[self._window])
 
-    async def succeeded(self, attempt: Attempt) -> None:
+    async def succeeded(self, attempt: Attempt) -> str:
+        """Clear the attempt's count and remember its device (a new one when the client
+        presented none); returns the device id."""
+        device_id = attempt.device_id or devices.new_device_id()
         with translate_redis_errors():
-            await self._redis.delete(attempt.keys[0])
+            await self._success(
+                keys=[attempt.counted_key, self._devices_key(attempt.account)],
+                args=[
+                    device_id,
+                    int(time.time()),
+                    devices.DEVICE_TTL,
+                    devices.MAX_DEVICES_PER_ACCOUNT,
+                ],
+            )
+        return device_id
+
+    async def revoke_device(self, *, email_canonical: str, device_token: str) -> bool:
+        """Forget one device of an account; False when it was not a live device of it."""
+        account = account_key(email_canonical)
+        device_id = devices.device_id_of(self._pepper, account, device_token)
+        if device_id is None:
+            return False
+        with translate_redis_errors():
+            removed: int = await self._redis.zrem(self._devices_key(account), device_id)
+        return removed == 1
+
+
+class SignupThrottle:
+    """Signups per client address in fixed windows, checked before any hashing."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        prefix: str,
+        max_per_address: int,
+        window: int,
+        exempt: Sequence[Network] = (),
+    ) -> None:
+        self._prefix = prefix
+        self._limit = max_per_address
+        self._window = window
+        self._exempt = tuple(exempt)
+        self._script = redis.register_script(SIGNUP_SCRIPT)
+
+    async def admit(self, address: str) -> None:
+        """Count a signup from ``address``; :class:`TooManyRequests` over the limit."""
+        if self._exempt and in_networks(address, self._exempt):
+            return
+        with translate_redis_errors():
+            wait: Any = await self._script(
+                keys=[f"{self._prefix}throttle:signup:{address}"],
+                args=[self._limit, self._window],
+            )
+        if int(wait) > 0:
+            raise TooManyRequests(retry_after=int(wait))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -108,6 +109,35 @@ class UserStore:
             id=str(row["id"]), email=row["email"], password_hash=row["password_hash"]
         )
 
+    async def replace_password_hash(self, *, user_id: str, old: str, new: str) -> bool:
+        """Store ``new`` in place of ``old`` (a rehash); False when ``old`` is no longer there.
+
+        Compare-and-set, so a rehash never overwrites a hash that changed meanwhile.
+        """
+        async with self._connection() as connection:
+            status: str = await connection.execute(
+                "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                user_id,
+                old,
+                new,
+                timeout=self._timeout,
+            )
+        return status.endswith(" 1")
+
+    async def highest_password_cost(self) -> int | None:
+        """The highest bcrypt cost among stored hashes (``$2b$12$…``), None when no user.
+
+        Reads the whole table once (at startup): the dummy hash for unknown emails must
+        cost what the slowest real account costs.
+        """
+        async with self._connection() as connection:
+            cost: int | None = await connection.fetchval(
+                "SELECT max(substring(password_hash from 5 for 2)::int) FROM users"
+                " WHERE password_hash ~ '^[$]2[abxy]?[$][0-9]{2}[$]'",
+                timeout=self._timeout,
+            )
+        return cost
+
     async def ping(self) -> None:
         """Raise :class:`Unavailable` unless the database answers a trivial query."""
         async with self._connection() as connection:
@@ -115,14 +145,26 @@ class UserStore:
 
 
 def migration_files() -> list[tuple[str, str]]:
-    """(version, SQL) of every migration, in the order they apply."""
+    """(version, text) of every migration, in the order they apply.
+
+    A migration is SQL (``NNNN_name.sql``) or, where SQL cannot compute it, a Python
+    module (``NNNN_name.py``) with ``async def apply(connection)``; the text is its source.
+    """
     folder = resources.files("service.migrations")
     found = [
-        (entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+        (entry.name.rpartition(".")[0], entry.read_text(encoding="utf-8"))
         for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
+        if entry.name.endswith((".sql", ".py")) and entry.name[:4].isdigit()
     ]
     return sorted(found)
+
+
+async def _apply(connection: Any, version: str, text: str) -> None:
+    if not resources.files("service.migrations").joinpath(f"{version}.py").is_file():
+        await connection.execute(text)
+        return
+    module = importlib.import_module(f"service.migrations.{version}")
+    await module.apply(connection)
 
 
 async def migrate(connection: Any) -> list[str]:
@@ -145,7 +187,7 @@ async def migrate(connection: Any) -> list[str]:
             if version in done:
                 continue
             async with connection.transaction():
-                await connection.execute(sql)
+                await _apply(connection, version, sql)
                 await connection.execute(
                     "INSERT INTO schema_migrations (version) VALUES ($1)", version
                 )

@@ -17,6 +17,7 @@ from sanic.response import HTTPResponse
 
 from service.errors import (
     ApiError,
+    HeaderTooLarge,
     InternalError,
     InvalidJson,
     InvalidRequest,
@@ -101,6 +102,10 @@ def as_api_error(exception: BaseException) -> ApiError:
     if isinstance(exception, SanicMethodNotAllowed):
         return MethodNotAllowed(headers={"Allow": str(exception.headers.get("Allow", ""))})
     if isinstance(exception, SanicPayloadTooLarge):
+        # Sanic raises the same exception for an oversized head as for a body; RFC 6585
+        # gives the head its own status.
+        if "header" in str(exception).lower():
+            return HeaderTooLarge()
         return PayloadTooLarge()
     if isinstance(exception, SanicException) and 400 <= exception.status_code < 500:
         error = InvalidRequest(str(exception) or "the request is not valid")

@@ -13,7 +13,8 @@ class ScriptedBackend:
     ``/slow`` (answers after ``delay`` s), ``/hang`` (never answers), ``/stall`` (sends 3 of
     10 body bytes, then nothing), ``/reset`` (counts the
     request, then drops the connection), ``/headers`` (the request headers as JSON),
-    ``/echo`` (the request body), ``/chunked`` (a chunked response), ``/status/<n>``."""
+    ``/echo`` (the request body), ``/chunked`` (a chunked response), ``/timed`` (with a
+    Server-Timing field of its own), ``/status/<n>``."""
 
     def __init__(self, name: str, *, delay: float = 0.2) -> None:
         self.name = name
@@ -120,6 +121,15 @@ class ScriptedBackend:
             payload = body
         elif path.startswith("/status/"):
             status = int(path.rsplit("/", 1)[1])
+        elif path == "/timed":
+            # The backend's own Server-Timing, which the balancer's entries must follow.
+            payload = self.name.encode()
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\nserver-timing: app;dur=1.5, "
+                b"db;dur=0.25\r\n\r\n%s" % (len(payload), payload)
+            )
+            await writer.drain()
+            return True
         elif path == "/chunked":
             writer.write(
                 b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-backend: "

@@ -109,3 +109,49 @@ def test_the_run_record_carries_the_breakdown_and_old_output_gives_none() -> Non
     assert sum(login["segments_ms"].values()) == pytest.approx(480.0)
     step = StepTime(**{k: login[k] for k in ("duration_ms", "segments_ms", "phases")})
     assert step.share("hash_wait") == pytest.approx(400.0 / 480.0)
+
+
+def add_breakdown(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (a results.json) with where each step's time went added to every run, shaped
+    like a bcrypt-bound run: signup and login wait for a hashing thread, refresh and logout
+    are a few ms of Redis, JWT and handler work."""
+    costs = {  # step: (hash, db, redis, jwt, handler's own work), ms
+        "signup": (59.0, 1.2, 0.0, 0.1, 0.6),
+        "login": (59.0, 0.9, 0.4, 0.1, 0.6),
+        "refresh": (0.0, 0.0, 0.5, 0.2, 0.5),
+        "logout": (0.0, 0.0, 0.4, 0.1, 0.4),
+    }
+    for series in doc["series"]:
+        for run in series["runs"]:
+            out = {}
+            for step, s in run["steps"].items():
+                duration = s["http_req_duration"]["avg"]
+                hashed, db, redis, jwt, own = costs[step]
+                remainder = min(1.0, duration / 10)
+                balancer = 0.4 if run["balancer"] else 0.0
+                wait = max(0.0, duration - hashed - db - redis - jwt - own - remainder - balancer)
+                if not hashed:
+                    wait = 0.0
+                    remainder = duration - db - redis - jwt - own - balancer
+                app = wait + hashed + db + redis + jwt + own
+                phases = {"hash_wait": wait, "hash": hashed, "db": db, "redis": redis}
+                phases |= {"jwt": jwt, "app": app, "remainder": remainder}
+                if run["balancer"]:
+                    phases |= {"lb_queue": 0.1, "lb_connect": 0.0, "lb_ttfb": app + 0.3}
+                values = {p: {"avg": v, "p(95)": v * 1.4} for p, v in phases.items()}
+                out[step] = breakdown.breakdown(
+                    {"where_the_time_went": {step: values}}, {step: duration}
+                )[step]
+            run["where_the_time_went"] = out
+    return doc
+
+
+def test_the_sample_breakdown_adds_up() -> None:
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent / "data" / "scaling.json").read_text())
+    for series in add_breakdown(data)["series"]:
+        for run in series["runs"]:
+            for step in run["where_the_time_went"].values():
+                assert sum(step["segments_ms"].values()) == pytest.approx(step["duration_ms"])

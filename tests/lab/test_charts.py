@@ -11,6 +11,7 @@ import pytest
 
 from lab.charts import Chart, render_charts
 from lab.results import Results
+from tests.lab.test_breakdown import add_breakdown
 
 DATA = Path(__file__).parent / "data"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -42,6 +43,7 @@ def assert_valid(charts: list[Chart]) -> None:
 def test_every_chart_of_the_full_experiment(tmp_path: Path) -> None:
     charts = render_charts(Results.from_dict(doc("scaling")), tmp_path / "charts")
     assert [(c.kind, c.path.name) for c in charts] == [
+        ("headline", "headline.png"),
         ("throughput", "throughput-shared-host.png"),
         ("latency", "latency-shared-host.png"),
         ("throughput", "throughput-cpu-limited.png"),
@@ -51,12 +53,12 @@ def test_every_chart_of_the_full_experiment(tmp_path: Path) -> None:
     ]
     assert_valid(charts)
     assert all(c.path.parent == tmp_path / "charts" for c in charts)
-    assert charts[0].title == "shared host (no CPU limits): req/s over the measured window"
+    assert charts[1].title == "shared host (no CPU limits): req/s over the measured window"
 
 
 def test_no_scale_chart_without_a_scale_curve(tmp_path: Path) -> None:
     charts = render_charts(Results.from_dict(doc("bcrypt_bound")), tmp_path)
-    assert [c.kind for c in charts] == ["throughput", "latency", "cpu"]
+    assert [c.kind for c in charts] == ["headline", "throughput", "latency", "cpu"]
     assert_valid(charts)
 
 
@@ -69,7 +71,7 @@ def test_charts_survive_sparse_results(tmp_path: Path) -> None:
             run["steps"] = {}
     data["scale_curve"]["points"] = data["scale_curve"]["points"][:2]
     charts = render_charts(Results.from_dict(data), tmp_path)
-    assert len(charts) == 6
+    assert len(charts) == 7
     assert_valid(charts)
 
 
@@ -97,3 +99,19 @@ def test_all_zero_latencies_are_drawn_on_a_linear_scale(tmp_path: Path) -> None:
             step["http_req_duration"] = dict.fromkeys(step["http_req_duration"], 0.0)
     charts = render_charts(Results.from_dict(data), tmp_path)
     assert_valid([c for c in charts if c.kind == "latency"])
+
+
+def test_where_the_time_went_is_drawn_per_series_when_recorded(tmp_path: Path) -> None:
+    charts = render_charts(Results.from_dict(add_breakdown(doc("scaling"))), tmp_path)
+    timed = [c for c in charts if c.kind == "time"]
+    assert [c.path.name for c in timed] == ["time-shared-host.png", "time-cpu-limited.png"]
+    assert_valid(timed)
+    height = png_size(timed[0].path)[1]
+    assert height > 400  # three topologies, one panel each, stay readable
+
+
+def test_the_headline_needs_a_pair_to_compare(tmp_path: Path) -> None:
+    data = doc("bcrypt_bound")
+    data["series"][0]["runs"] = [r for r in data["series"][0]["runs"] if r["topology"] == "single"]
+    charts = render_charts(Results.from_dict(data), tmp_path)
+    assert "headline" not in [c.kind for c in charts]

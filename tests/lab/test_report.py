@@ -138,7 +138,8 @@ def test_report_files(scaling_report: ReportFiles) -> None:
     assert scaling_report.markdown == folder / "report.md"
     assert scaling_report.html == folder / "report.html"
     assert load_results(scaling_report.results_json).series[1].name == "cpu-limited"
-    assert len(scaling_report.charts) == 6
+    assert len(scaling_report.charts) == 7
+    assert scaling_report.charts[0].name == "headline.png"
     for chart in scaling_report.charts:
         assert chart.parent == folder
         assert chart.read_bytes()[:8] == PNG_SIGNATURE
@@ -161,18 +162,25 @@ def test_markdown_has_the_originals_table_beside_ours(scaling_report: ReportFile
 
 def test_markdown_has_every_section(scaling_report: ReportFiles) -> None:
     md = scaling_report.markdown.read_text()
-    for heading in (
+    headings = [line.removeprefix("## ") for line in md.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "The answer",
         "Verdict",
         "The original experiment and ours",
-        "Latency per step",
-        "CPU by component",
+        "Shared host (no CPU limits): the detail",
+        "0.5 CPU per instance (cgroup quota): the detail",
         "Ceiling and efficiency",
         "Scale-out curve",
-        "Charts",
+        "CPU by component",
         "Parameters",
         "Soundness of each run",
-    ):
-        assert f"\n## {heading}\n" in md
+    ]
+    verdict = md[md.index("## Verdict") : md.index("## The original")]
+    assert [x for x in verdict.splitlines() if x.startswith("### ")] == [
+        "### Shared host (no CPU limits)",
+        "### 0.5 CPU per instance (cgroup quota)",
+        "### The whole run",
+    ]
     assert "| login (scaled) | 700 | 0 | 2086.76 | 2818.20 | 3269.98 | 3979.91 |" in md
     assert "| service_2 | – | – | 24.90 |" in md
     assert "| host utilisation | 98.9 % | 98.9 % | 99.2 % |" in md
@@ -181,7 +189,26 @@ def test_markdown_has_every_section(scaling_report: ReportFiles) -> None:
     assert "| usl | 3.99 |" in md
     assert "| cpu_limited_vus | 50 |" in md
     assert "![CPU seconds by component](cpu.png)" in md
-    assert "- 0.5 CPU per instance (cgroup quota) — 3 instances did 2.99×" in md
+    assert "\n- 3 instances did 2.99× the req/s of 1" in verdict
+    assert "—" not in verdict  # grouped: no sentence repeats its series
+
+
+def test_the_report_opens_with_the_answer_and_the_headline_chart(
+    scaling_report: ReportFiles,
+) -> None:
+    md = scaling_report.markdown.read_text()
+    opening = md[md.index("## The answer") : md.index("## Verdict")]
+    lines = [x for x in opening.splitlines()[1:] if x]
+    assert lines[0].startswith("On one shared host, 3 instances did 0.99× the req/s of 1")
+    assert "(60.40 → 59.80 req/s; the original's 1 → 3 containers: 1.05×, +5.7 %)" in lines[0]
+    assert "had no CPU to add" in lines[0]
+    assert lines[1].startswith("With 0.50 CPU per instance, as if each were its own machine")
+    assert "2.99×" in lines[1]
+    assert (
+        "Postgres and Redis, which the original suspected, used 1.5 % of the busy CPU" in (lines[2])
+    )
+    title = "Does adding instances add throughput? req/s, one instance vs more"
+    assert lines[3] == f"![{title}](headline.png)"
 
 
 def test_unsound_runs_are_marked_with_their_reasons(scaling_report: ReportFiles) -> None:
@@ -224,7 +251,8 @@ def test_html_is_self_contained_with_charts_and_tables(scaling_report: ReportFil
     assert page.tags.count("style") == 1
     assert "script" not in page.tags
     assert page.links == []
-    assert len(page.images) == 6
+    assert len(page.images) == 7
+    assert page.ids["figure"][0] == "chart-headline"
     for image in page.images:
         src = image["src"] or ""
         assert src.startswith("data:image/png;base64,")
@@ -332,7 +360,8 @@ def test_bench_scale_report_compares_fewest_with_most_instances(tmp_path: Path) 
     assert "| metric | scale-1 | scale-2 | scale-3 | scale-4 | change |" in md
     assert "_change: scale-4 vs scale-1_" in md
     assert "\n## Scale-out curve\n" in md
-    assert [p.name for p in files.charts][-1] == "scale-out.png"
+    assert "scale-out.png" in [p.name for p in files.charts]
+    assert "extrapolated" in md
 
 
 def test_a_series_without_runs_is_left_out(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ import aiohttp
 import orjson
 import pytest
 
-from service.keys import generate_private_key_pem
+from service.keys import generate_private_key_pem, write_pepper
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "long enough and unusual"
@@ -57,6 +57,8 @@ class ServiceProcess:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: The metrics listener (AUTH_METRICS_LISTEN): /metrics and health details.
+    metrics_url: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -76,10 +78,14 @@ def start_service(
     env: Mapping[str, str], log_path: Path, *, args: tuple[str, ...] = ()
 ) -> ServiceProcess:
     port = free_port()
+    env = dict(env)
+    if "AUTH_METRICS_LISTEN" not in env:
+        env["AUTH_METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
     argv = [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", str(port), *args]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(argv, env=dict(env), cwd=REPO, stdout=log, stderr=log)
-    service = ServiceProcess(f"http://127.0.0.1:{port}", process, log_path)
+        process = subprocess.Popen(argv, env=env, cwd=REPO, stdout=log, stderr=log)
+    metrics_url = f"http://{env['AUTH_METRICS_LISTEN']}" if env["AUTH_METRICS_LISTEN"] else ""
+    service = ServiceProcess(f"http://127.0.0.1:{port}", process, log_path, metrics_url)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -99,13 +105,20 @@ def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pepper_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("pepper") / "token-pepper"
+    write_pepper(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def redis_prefix() -> str:
     return f"authscale-test-{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture(scope="session")
 def service_env(
-    database_url: str, redis_url: str, key_file: Path, redis_prefix: str
+    database_url: str, redis_url: str, key_file: Path, pepper_file: Path, redis_prefix: str
 ) -> Callable[..., dict[str, str]]:
     """Environment for an instance; keyword arguments add or override variables."""
 
@@ -115,6 +128,9 @@ def service_env(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
             AUTH_JWT_PRIVATE_KEY_FILE=str(key_file),
+            AUTH_TOKEN_PEPPER_FILE=str(pepper_file),
+            # Every test signs its users up from loopback; the signup limit has its own test.
+            AUTH_SIGNUP_MAX_PER_ADDRESS="1000000",
             AUTH_BCRYPT_ROUNDS="4",
             AUTH_BCRYPT_THREADS="2",
             AUTH_REDIS_PREFIX=redis_prefix,

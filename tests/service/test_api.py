@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import orjson
 import pytest
 
@@ -24,7 +25,13 @@ async def test_whole_flow_signup_login_me_refresh_logout(api: Api) -> None:
     login = await api.login(email)
     assert login.status == 200
     tokens = login.json()
-    assert set(tokens) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(tokens) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "device_token",
+    }
     assert tokens["token_type"] == "Bearer"
     assert tokens["expires_in"] == 900
     assert login.headers["Cache-Control"] == "no-store"
@@ -36,6 +43,8 @@ async def test_whole_flow_signup_login_me_refresh_logout(api: Api) -> None:
     refreshed = await api.refresh(tokens["refresh_token"])
     assert refreshed.status == 200
     rotated = refreshed.json()
+    assert set(rotated) == set(tokens)
+    assert rotated["device_token"] == tokens["device_token"]
     assert rotated["refresh_token"] != tokens["refresh_token"]
     assert rotated["access_token"] != tokens["access_token"]
     assert (await api.me(rotated["access_token"])).json()["id"] == user["id"]
@@ -287,11 +296,13 @@ async def test_unknown_route_and_wrong_method_are_json(api: Api) -> None:
     assert (delete.status, delete.code) == (405, "method_not_allowed")
 
 
-async def test_health_jwks_openapi_and_metrics(api: Api) -> None:
+async def test_health_jwks_openapi_and_metrics(
+    api: Api, http: aiohttp.ClientSession, service: ServiceProcess
+) -> None:
     assert (await api.call("GET", "/health/live")).json() == {"status": "ok"}
     ready = await api.call("GET", "/health/ready")
     assert ready.status == 200
-    assert ready.json()["status"] == "ok"
+    assert ready.json() == {"status": "ok"}
 
     jwks = (await api.call("GET", "/.well-known/jwks.json")).json()
     assert [key["kty"] for key in jwks["keys"]] == ["OKP"]
@@ -304,7 +315,8 @@ async def test_health_jwks_openapi_and_metrics(api: Api) -> None:
     )
 
     await api.new_user()
-    metrics = (await api.call("GET", "/metrics")).body.decode()
+    operator = Api(http, service.metrics_url)
+    metrics = (await operator.call("GET", "/metrics")).body.decode()
     assert 'authscale_http_requests_total{method="POST",route="/auth/login",status="200"}' in (
         metrics
     )
@@ -362,8 +374,8 @@ async def raw_exchange(service: ServiceProcess, request: bytes) -> tuple[int, by
         ),
         (
             b"GET /auth/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + b"a" * 20000 + b"\r\n",
-            413,
-            "payload_too_large",
+            431,
+            "header_too_large",
         ),
         (b"NOT HTTP AT ALL\r\n", 400, "invalid_request"),
         (

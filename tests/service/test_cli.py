@@ -51,10 +51,50 @@ def test_keygen_writes_a_private_pem_only_its_owner_reads(tmp_path: Path) -> Non
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_keygen_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(b"not yours to overwrite")
+    link = tmp_path / "jwt.pem"
+    link.symlink_to(target)
+    result = run("keygen", str(link))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == b"not yours to overwrite"
+    assert not link.is_symlink()
+    assert load_private_key(link.read_bytes()) is not None
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+
+
+def test_keygen_over_a_loose_file_leaves_a_0600_file(tmp_path: Path) -> None:
+    path = tmp_path / "jwt.pem"
+    path.write_bytes(b"old")
+    path.chmod(0o644)
+    result = run("keygen", str(path))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_private_key(path.read_bytes()) is not None
+    assert [entry.name for entry in tmp_path.iterdir()] == ["jwt.pem"]  # no temporary left
+
+
+def test_pepper_writes_256_secret_bits_only_its_owner_reads(tmp_path: Path) -> None:
+    path = tmp_path / "pepper"
+    result = run("pepper", str(path))
+    assert result.returncode == 0, result.stderr
+    assert len(path.read_bytes().strip()) == 64  # hex
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_help_lists_the_options() -> None:
     result = run("--help")
     assert result.returncode == 0
-    for option in ("--host", "--port", "--workers", "--dev", "keygen"):
+    for option in (
+        "--host",
+        "--port",
+        "--workers",
+        "--dev",
+        "--metrics-listen",
+        "keygen",
+        "pepper",
+    ):
         assert option in result.stdout
 
 

@@ -9,20 +9,30 @@ import pytest
 
 from service.config import ServiceConfig, build_config, config_from_argv, config_from_environment
 from service.errors import ConfigError
-from service.keys import generate_private_key_pem
+from service.keys import generate_pepper, generate_private_key_pem
 
 PEM = generate_private_key_pem()
+PEPPER = generate_pepper()
 
 
 @pytest.fixture
 def key_path(tmp_path: Path) -> Path:
     path = tmp_path / "key.pem"
     path.write_bytes(PEM)
+    (tmp_path / "pepper").write_bytes(PEPPER + b"\n")
     return path
 
 
+def secret_files(key_path: Path) -> dict[str, str]:
+    """The signing key and the token pepper next to it (both required outside --dev)."""
+    return {
+        "AUTH_JWT_PRIVATE_KEY_FILE": str(key_path),
+        "AUTH_TOKEN_PEPPER_FILE": str(key_path.parent / "pepper"),
+    }
+
+
 def test_defaults_follow_the_design(key_path: Path) -> None:
-    config = config_from_environment({"AUTH_JWT_PRIVATE_KEY_FILE": str(key_path)})
+    config = config_from_environment({**secret_files(key_path)})
     assert config.jwt_algorithm == "EdDSA"
     assert config.access_ttl == 900
     assert config.refresh_ttl == 1_209_600
@@ -58,7 +68,7 @@ def test_dev_mode_keeps_a_configured_key(key_path: Path) -> None:
 def test_environment_values_are_parsed(key_path: Path) -> None:
     config = config_from_environment(
         {
-            "AUTH_JWT_PRIVATE_KEY_FILE": str(key_path),
+            **secret_files(key_path),
             "DATABASE_URL": "postgresql://u@db:5432/x",
             "REDIS_URL": "redis://cache:6379/1",
             "AUTH_ACCESS_TTL": "60",
@@ -66,6 +76,7 @@ def test_environment_values_are_parsed(key_path: Path) -> None:
             "AUTH_BCRYPT_ROUNDS": "10",
             "AUTH_BCRYPT_THREADS": "3",
             "AUTH_TRUSTED_PROXIES": "1",
+            "AUTH_TRUSTED_PROXY_ADDRS": "127.0.0.1",
             "AUTH_DB_POOL_MIN": "1",
             "AUTH_DB_POOL_MAX": "4",
             "AUTH_IO_TIMEOUT": "0.25",
@@ -115,7 +126,7 @@ def test_invalid_settings_are_refused_by_name(
     key_path: Path, env: dict[str, str], mentions: str
 ) -> None:
     with pytest.raises(ConfigError, match=mentions):
-        config_from_environment({"AUTH_JWT_PRIVATE_KEY_FILE": str(key_path), **env})
+        config_from_environment({**secret_files(key_path), **env})
 
 
 def test_a_key_that_is_not_ed25519_is_refused(tmp_path: Path) -> None:
@@ -125,14 +136,20 @@ def test_a_key_that_is_not_ed25519_is_refused(tmp_path: Path) -> None:
         config_from_environment({"AUTH_JWT_PRIVATE_KEY_FILE": str(bogus)})
 
 
-def test_hs256_with_a_long_secret_is_accepted() -> None:
-    config = config_from_environment({"AUTH_JWT_ALG": "HS256", "AUTH_JWT_SECRET": "s" * 32})
+def test_hs256_with_a_long_secret_is_accepted(key_path: Path) -> None:
+    config = config_from_environment(
+        {
+            "AUTH_JWT_ALG": "HS256",
+            "AUTH_JWT_SECRET": "s" * 32,
+            "AUTH_TOKEN_PEPPER_FILE": secret_files(key_path)["AUTH_TOKEN_PEPPER_FILE"],
+        }
+    )
     assert config.jwt_secret == b"s" * 32
 
 
 def test_flags_override_the_environment(key_path: Path) -> None:
     env = {
-        "AUTH_JWT_PRIVATE_KEY_FILE": str(key_path),
+        **secret_files(key_path),
         "AUTH_BCRYPT_ROUNDS": "10",
         "REDIS_URL": "redis://from-env:6379/0",
     }
@@ -153,7 +170,7 @@ def test_keygen_is_a_subcommand_that_needs_no_key(tmp_path: Path) -> None:
 
 
 def test_access_log_defaults_on_for_json_or_a_terminal(key_path: Path) -> None:
-    base = {"jwt_private_key_pem": PEM}
+    base = {"jwt_private_key_pem": PEM, "token_pepper": PEPPER}
     assert build_config({**base, "log_format": "json"}).access_log is True
     assert build_config(base, interactive=True).access_log is True
     assert build_config(base, interactive=False).access_log is False
@@ -161,8 +178,89 @@ def test_access_log_defaults_on_for_json_or_a_terminal(key_path: Path) -> None:
 
 
 def test_secrets_stay_out_of_repr_and_the_config_pickles() -> None:
-    config = ServiceConfig(jwt_private_key_pem=PEM)
+    config = ServiceConfig(jwt_private_key_pem=PEM, token_pepper=PEPPER)
     assert "PRIVATE" not in repr(config)
+    assert PEPPER.decode() not in repr(config)
     assert pickle.loads(pickle.dumps(config)) == config
-    hs = ServiceConfig(jwt_algorithm="HS256", jwt_secret=b"a-very-secret-value-of-32-bytes!")
+    hs = ServiceConfig(
+        jwt_algorithm="HS256", jwt_secret=b"a-very-secret-value-of-32-bytes!", token_pepper=PEPPER
+    )
     assert "a-very-secret" not in repr(hs)
+
+
+def test_no_pepper_refuses_with_a_clear_message(key_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_environment({"AUTH_JWT_PRIVATE_KEY_FILE": str(key_path)})
+    message = str(caught.value)
+    assert "AUTH_TOKEN_PEPPER_FILE" in message
+    assert "--dev" in message
+
+
+def test_a_short_pepper_is_refused(key_path: Path) -> None:
+    (key_path.parent / "pepper").write_bytes(b"short\n")
+    with pytest.raises(ConfigError, match="AUTH_TOKEN_PEPPER_FILE"):
+        config_from_environment(secret_files(key_path))
+
+
+def test_dev_mode_makes_an_ephemeral_pepper_and_keeps_a_configured_one(key_path: Path) -> None:
+    made = build_config({"dev": True})
+    assert made.ephemeral_pepper
+    assert made.token_pepper is not None
+    assert len(made.token_pepper) >= 32
+    kept = config_from_environment({"AUTH_DEV": "1", **secret_files(key_path)})
+    assert not kept.ephemeral_pepper
+    assert kept.token_pepper == PEPPER  # the trailing newline is not part of it
+
+
+def test_hardening_settings_are_parsed(key_path: Path) -> None:
+    config = config_from_environment(
+        {
+            **secret_files(key_path),
+            "AUTH_TRUSTED_PROXIES": "1",
+            "AUTH_TRUSTED_PROXY_ADDRS": "127.0.0.1/32, 10.0.0.0/8",
+            "AUTH_RATE_LIMIT_EXEMPT": "127.0.0.0/8,::1",
+            "AUTH_SESSION_MAX_AGE": "3600",
+            "AUTH_MAX_SESSIONS_PER_USER": "3",
+            "AUTH_METRICS_LISTEN": "127.0.0.1:9464",
+            "AUTH_SIGNUP_MAX_PER_ADDRESS": "5",
+            "AUTH_SIGNUP_WINDOW": "60",
+            "AUTH_LOGIN_MAX_FAILURES_PER_DEVICE": "4",
+        }
+    )
+    assert config.trusted_proxy_addrs == ("127.0.0.1/32", "10.0.0.0/8")
+    assert config.rate_limit_exempt == ("127.0.0.0/8", "::1")
+    assert (config.session_max_age, config.max_sessions_per_user) == (3600, 3)
+    assert config.metrics_listen == "127.0.0.1:9464"
+    assert (config.signup_max_per_address, config.signup_window) == (5, 60)
+    assert config.login_max_failures_per_device == 4
+    _, flagged = config_from_argv(["--metrics-listen", "[::1]:9000"], secret_files(key_path))
+    assert flagged is not None
+    assert flagged.metrics_listen == "[::1]:9000"
+
+
+def test_design_defaults_of_the_hardening_settings(key_path: Path) -> None:
+    config = config_from_environment(secret_files(key_path))
+    assert config.session_max_age == 30 * 86_400
+    assert config.max_sessions_per_user >= 1
+    assert config.metrics_listen == ""
+    assert config.trusted_proxy_addrs == config.rate_limit_exempt == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "mentions"),
+    [
+        ({"AUTH_TRUSTED_PROXIES": "1"}, "AUTH_TRUSTED_PROXY_ADDRS"),
+        ({"AUTH_TRUSTED_PROXY_ADDRS": "not-a-network"}, "AUTH_TRUSTED_PROXY_ADDRS"),
+        ({"AUTH_RATE_LIMIT_EXEMPT": "10.0.0.0/33"}, "AUTH_RATE_LIMIT_EXEMPT"),
+        ({"AUTH_SESSION_MAX_AGE": "0"}, "AUTH_SESSION_MAX_AGE"),
+        ({"AUTH_MAX_SESSIONS_PER_USER": "0"}, "AUTH_MAX_SESSIONS_PER_USER"),
+        ({"AUTH_METRICS_LISTEN": "9464"}, "AUTH_METRICS_LISTEN"),
+        ({"AUTH_METRICS_LISTEN": "host:port"}, "AUTH_METRICS_LISTEN"),
+        ({"AUTH_SIGNUP_MAX_PER_ADDRESS": "0"}, "AUTH_SIGNUP_MAX_PER_ADDRESS"),
+    ],
+)
+def test_invalid_hardening_settings_are_refused_by_name(
+    key_path: Path, env: dict[str, str], mentions: str
+) -> None:
+    with pytest.raises(ConfigError, match=mentions):
+        config_from_environment({**secret_files(key_path), **env})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from service.throttle import client_address
+from service.addresses import client_address, parse_networks
 from tests.service.conftest import Api, ServiceProcess, unique_email
 
 WINDOW = 2
@@ -28,6 +28,7 @@ def throttled_service(spawn: Callable[..., ServiceProcess]) -> ServiceProcess:
         AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS="6",
         AUTH_LOGIN_WINDOW=str(WINDOW),
         AUTH_TRUSTED_PROXIES="1",
+        AUTH_TRUSTED_PROXY_ADDRS="127.0.0.1/32",
         # The per-test prefix keeps counters of different runs apart.
         AUTH_REDIS_PREFIX=f"authscale-throttle-{uuid.uuid4().hex[:8]}:",
     )
@@ -112,11 +113,14 @@ async def test_address_is_throttled_across_accounts(tapi: Api) -> None:
 
 
 @pytest.mark.integration
-async def test_throttled_logins_are_counted_in_metrics(tapi: Api) -> None:
+async def test_throttled_logins_are_counted_in_metrics(
+    tapi: Api, throttled_service: ServiceProcess
+) -> None:
     email = unique_email()
     for _ in range(4):
         await tapi.login(email, "whatever password")
-    metrics = (await tapi.call("GET", "/metrics")).body.decode()
+    operator = Api(tapi.session, throttled_service.metrics_url)
+    metrics = (await operator.call("GET", "/metrics")).body.decode()
     throttled = [
         line
         for line in metrics.splitlines()
@@ -141,4 +145,5 @@ async def test_throttled_logins_are_counted_in_metrics(tapi: Api) -> None:
     ],
 )
 def test_client_address(peer: str, forwarded: list[str], trusted: int, expected: str) -> None:
-    assert client_address(peer, forwarded, trusted) == expected
+    loopback = parse_networks(["127.0.0.0/8"], name="test")
+    assert client_address(peer, forwarded, trusted, loopback) == expected

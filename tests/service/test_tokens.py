@@ -16,10 +16,13 @@ from service.tokens import AccessTokens
 from tests.service.forgery import forgeries
 
 SECRET = b"0123456789abcdef0123456789abcdef"
+PEPPER = b"p" * 32
 
 
 def codec(pem: bytes, **changes: object) -> AccessTokens:
-    return AccessTokens.from_config(ServiceConfig(jwt_private_key_pem=pem, **changes))  # type: ignore[arg-type]
+    return AccessTokens.from_config(
+        ServiceConfig(jwt_private_key_pem=pem, token_pepper=PEPPER, **changes)
+    )  # type: ignore[arg-type]
 
 
 def private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -117,7 +120,9 @@ def test_jwks_publishes_the_public_key_only(pem: bytes) -> None:
 
 
 def test_hs256_mode_round_trips_and_pins_its_algorithm(pem: bytes) -> None:
-    hs = AccessTokens.from_config(ServiceConfig(jwt_algorithm="HS256", jwt_secret=SECRET))
+    hs = AccessTokens.from_config(
+        ServiceConfig(jwt_algorithm="HS256", jwt_secret=SECRET, token_pepper=PEPPER)
+    )
     token = hs.issue(subject="u", session_id="s").token
     assert hs.verify(token).subject == "u"
     assert hs.jwks() == {"keys": []}

@@ -1,0 +1,111 @@
+"""The report's opening: the experiment's answer in three lines, drawn from the data.
+
+1. On one shared host (the original's setting): what N instances did against one, beside
+   the original's 1 → 3 containers, and why.
+2. With a CPU quota per instance (separate machines, emulated): the same comparison.
+3. Where the time went (the servers' timings), or, from an older bench without them, what
+   Postgres and Redis cost in CPU: the original's suspicion, checked.
+
+A line whose data is missing (a series not run, no timings) is left out.
+"""
+
+from __future__ import annotations
+
+from lab.page import change, figure, percent
+from lab.results import Results, Series
+from lab.time_verdict import time_answer
+from lab.verdict import (
+    ORIGINAL_CONTAINERS,
+    ORIGINAL_REQ_PER_S,
+    classify,
+    compared,
+    quota_use,
+)
+
+_LIMITS = {
+    "balancer": "the balancer",
+    "postgres": "Postgres",
+    "redis": "Redis",
+    "loadgen": "the load generator",
+    "unsaturated": "offered load, not CPU",
+    "cpu": "CPU work other than bcrypt",
+    "bcrypt": "bcrypt on the available cores",
+}
+
+
+def answer(results: Results) -> list[str]:
+    lines = [
+        line
+        for series in results.series
+        if series.runs and (line := _scale_line(series, results.machine.cores)) is not None
+    ]
+    timed = [t for s in results.series if (t := time_answer(s)) is not None]
+    if timed:
+        lines.append(timed[0])
+    elif (stores := _stores_line(results)) is not None:
+        lines.append(stores)
+    return lines
+
+
+def _scale_line(series: Series, host_cores: int) -> str | None:
+    medians = series.medians()
+    pair = compared(medians)
+    if pair is None or not medians[pair[0]].req_per_s:
+        return None
+    one, more = medians[pair[0]], medians[pair[1]]
+    ratio = more.req_per_s / one.req_per_s
+    figures = (
+        f"{more.instances} instances did {figure(ratio)}× the req/s of {one.instances} "
+        f"({figure(one.req_per_s)} → {figure(more.req_per_s)} req/s"
+    )
+    if series.cpus_per_instance is None:
+        original = ORIGINAL_REQ_PER_S[1] / ORIGINAL_REQ_PER_S[0]
+        figures += (
+            f"; the original's {ORIGINAL_CONTAINERS[0]} → {ORIGINAL_CONTAINERS[1]} "
+            f"containers: {figure(original)}×, {change(*ORIGINAL_REQ_PER_S)})"
+        )
+        limit = classify(series, one, host_cores)
+        if limit in ("bcrypt", "cpu"):
+            why = (
+                f"one instance already kept the host's {host_cores} cores "
+                f"{percent(one.host.utilisation)} busy, so more instances had no CPU to add"
+            )
+        else:
+            why = f"one instance was limited by {_LIMITS.get(limit, limit)}"
+        return f"On one shared host, {figures}: {why}."
+    linear = ratio / (more.instances / one.instances)
+    figures += f", {percent(linear)} of linear)"
+    used = quota_use(series, more, host_cores)
+    limit = classify(series, more, host_cores)
+    if linear >= 0.9:
+        why = "scale-out works when each instance brings its own CPU"
+    else:
+        why = f"the added CPU was not all used: {_LIMITS.get(limit, limit)} limited it"
+        if used is not None:
+            why += f" ({percent(used)} of the quotas used)"
+    return (
+        f"With {figure(series.cpus_per_instance)} CPU per instance, as if each were its own "
+        f"machine, {figures}: {why}."
+    )
+
+
+def _stores_line(results: Results) -> str | None:
+    """Without timings: Postgres and Redis judged on CPU, in the shared host's largest run."""
+    for series in results.series:
+        medians = series.medians()
+        run = medians.get("scaled") or next(iter(medians.values()), None)
+        if run is None or not run.host.cpu_seconds_busy:
+            continue
+        stores = run.cpu_seconds.get("postgres", 0.0) + run.cpu_seconds.get("redis", 0.0)
+        share = stores / run.host.cpu_seconds_busy
+        verdict = (
+            "not what limited throughput"
+            if classify(series, run, results.machine.cores) not in ("postgres", "redis")
+            else "what limited throughput"
+        )
+        return (
+            f"Postgres and Redis, which the original suspected, used {percent(share)} of the "
+            f"busy CPU ({series.label}, {run.topology}): {verdict}. This bench recorded no "
+            "server timings, so where the time went is not shown."
+        )
+    return None
