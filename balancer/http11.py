@@ -251,8 +251,9 @@ class RequestParser:
 class ResponseParser:
     """Parses responses from one upstream connection into events for ``sink``.
 
-    The sink changes with each exchange; :meth:`expect_no_body` tells the parser that the
-    current response answers a HEAD request, whose framing headers describe no body.
+    The sink changes with each exchange. llhttp cannot be told that a response answers a
+    HEAD request, so the exchange ends such a response itself at its head, and the
+    connection is not reused (its parser would wait for the announced body).
     """
 
     __slots__ = ("_chunked", "_content_length", "_headers", "_parser", "_reason", "sink")
@@ -275,10 +276,6 @@ class ResponseParser:
             raise
         except httptools.HttpParserError as exc:
             raise BadResponse(f"invalid response from backend: {exc}") from exc
-
-    def reset(self) -> None:
-        """Forget any partial message, e.g. after a HEAD response whose body never comes."""
-        self._parser = httptools.HttpResponseParser(self)
 
     def on_message_begin(self) -> None:
         self._reason = b""

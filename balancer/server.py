@@ -18,9 +18,9 @@ from aiohttp import web
 
 from balancer.admin import make_app
 from balancer.backends import Backend, BackendSet
+from balancer.checks import HealthMonitor, restore_ejected
 from balancer.config import Address, BalancerConfig
 from balancer.discovery import DnsDiscovery, Resolver, system_resolver
-from balancer.health import HealthMonitor, restore_ejected
 from balancer.proxy import ClientConnection, ProxyContext
 from balancer.selection import make_selector
 from balancer.upstream import Pool

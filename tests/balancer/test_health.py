@@ -8,14 +8,8 @@ import random
 import pytest
 
 from balancer.backends import BackendSet
-from balancer.health import (
-    CheckResult,
-    HealthMonitor,
-    HealthState,
-    check_http,
-    next_delay,
-    restore_ejected,
-)
+from balancer.checks import HealthMonitor, check_http, next_delay, restore_ejected
+from balancer.health import CheckResult, HealthState
 from balancer.selection import RoundRobin
 
 
