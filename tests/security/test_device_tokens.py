@@ -1,0 +1,199 @@
+"""Device tokens (OWASP's device cookie) against lockout as a denial of service.
+
+One address locks out everyone behind it once its failures reach the limit (a NAT, or a
+balancer trusted with no hops); an attacker guessing an account's password locks out
+its owner. A client that logged in to an account before presents the ``device_token``
+that login returned, and is limited per device instead. What is not a valid device
+token of that account (garbage, another type, another account's, tampered, revoked)
+changes nothing: it is never an error.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from lab.topology import Topology
+from service.emails import parse_email
+from service.pepper import Pepper
+from service.throttle import LoginThrottle
+from tests.security.conftest import start_stack
+from tests.service.conftest import PASSWORD, Api, unique_email
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT_LIMIT = 3
+ADDRESS_LIMIT = 3
+DEVICE_LIMIT = 2
+WINDOW = 60
+PREFIX = f"authscale-devices-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.fixture(scope="module")
+def devices_stack(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+) -> Iterator[Topology]:
+    topology = start_stack(
+        tmp_path_factory.mktemp("devices-stack"),
+        database_url,
+        redis_url,
+        instances=1,
+        AUTH_REDIS_PREFIX=PREFIX,
+        AUTH_LOGIN_MAX_FAILURES=str(ACCOUNT_LIMIT),
+        AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT),
+        AUTH_LOGIN_MAX_FAILURES_PER_DEVICE=str(DEVICE_LIMIT),
+        AUTH_LOGIN_WINDOW=str(WINDOW),
+    )
+    try:
+        yield topology
+    finally:
+        topology.stop()
+
+
+def an_address() -> str:
+    n = uuid.uuid4().int
+    return f"10.{n % 250}.{(n >> 8) % 250}.{(n >> 16) % 250 + 1}"
+
+
+def behind(http: aiohttp.ClientSession, stack: Topology, address: str) -> Api:
+    """A client whose requests the instance sees as coming from ``address`` (through the
+    balancer's X-Forwarded-For: the instance trusts loopback as its proxy)."""
+    return Api(http, stack.instances[0].url, default_headers={"X-Forwarded-For": address})
+
+
+async def login(api: Api, email: str, password: str = PASSWORD, device: Any = None) -> Any:
+    body: dict[str, Any] = {"email": email, "password": password}
+    if device is not None:
+        body["device_token"] = device
+    return await api.call("POST", "/auth/login", json=body)
+
+
+async def lock_address(api: Api) -> None:
+    for _ in range(ADDRESS_LIMIT):
+        assert (await login(api, unique_email(), "a guessed password")).status == 401
+    locked = await login(api, unique_email(), "a guessed password")
+    assert (locked.status, locked.code) == (429, "too_many_attempts")
+
+
+async def signed_up_with_device(api: Api) -> tuple[str, str]:
+    email = unique_email()
+    assert (await api.signup(email)).status == 201
+    reply = await login(api, email)
+    assert reply.status == 200, reply.body
+    device = reply.json()["device_token"]
+    assert isinstance(device, str)
+    assert len(device) >= 40
+    return email, device
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_a_known_device_logs_in_from_a_locked_out_address(
+    http: aiohttp.ClientSession, devices_stack: Topology
+) -> None:
+    nat = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(nat)
+    await lock_address(nat)
+    refused = await login(nat, email)
+    assert (refused.status, refused.code) == (429, "too_many_attempts")
+    admitted = await login(nat, email, device=device)
+    assert admitted.status == 200, admitted.body
+    assert admitted.json()["device_token"] == device  # the same device, long-lived
+    # The refresh answer has the login's shape, device token included.
+    refreshed = await nat.refresh(admitted.json()["refresh_token"])
+    assert refreshed.json()["device_token"] == device
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["garbage", 12345, ["a", "list"], {"an": "object"}, "", "A" * 22 + "." + "0" * 32, "x" * 5000],
+)
+async def test_anything_but_a_valid_device_token_counts_as_none(
+    http: aiohttp.ClientSession, devices_stack: Topology, presented: Any
+) -> None:
+    nat = behind(http, devices_stack, an_address())
+    email, _ = await signed_up_with_device(nat)
+    assert (await login(nat, email, device=presented)).status == 200
+    await lock_address(nat)
+    refused = await login(nat, email, device=presented)
+    assert (refused.status, refused.code) == (429, "too_many_attempts")
+
+
+async def test_another_accounts_or_a_tampered_device_token_counts_as_none(
+    http: aiohttp.ClientSession, devices_stack: Topology
+) -> None:
+    nat = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(nat)
+    _, foreign = await signed_up_with_device(nat)
+    device_id, _, tag = device.partition(".")
+    tampered = f"{device_id}.{tag[::-1]}"
+    other_id = f"{foreign.partition('.')[0]}.{tag}"
+    await lock_address(nat)
+    for presented in (foreign, tampered, other_id):
+        refused = await login(nat, email, device=presented)
+        assert (refused.status, refused.code) == (429, "too_many_attempts"), presented
+    assert (await login(nat, email, device=device)).status == 200
+
+
+async def test_an_attacker_guessing_the_password_does_not_lock_out_the_owners_device(
+    http: aiohttp.ClientSession, devices_stack: Topology
+) -> None:
+    owner = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(owner)
+    for _ in range(ACCOUNT_LIMIT):
+        attacker = behind(http, devices_stack, an_address())
+        assert (await login(attacker, email, "a guessed password")).status == 401
+    # Untrusted clients of the account are locked out, wherever they come from ...
+    fresh = behind(http, devices_stack, an_address())
+    refused = await login(fresh, email)
+    assert (refused.status, refused.code) == (429, "too_many_attempts")
+    # ... but the owner's device is not.
+    assert (await login(owner, email, device=device)).status == 200
+
+
+async def test_a_device_is_limited_on_its_own(
+    http: aiohttp.ClientSession, devices_stack: Topology
+) -> None:
+    client = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(client)
+    for _ in range(DEVICE_LIMIT):
+        assert (await login(client, email, "a wrong password", device=device)).status == 401
+    blocked = await login(client, email, device=device)
+    assert (blocked.status, blocked.code) == (429, "too_many_attempts")
+    assert 1 <= int(blocked.headers["Retry-After"]) <= WINDOW
+    # The device's failures were not counted on the account.
+    elsewhere = behind(http, devices_stack, an_address())
+    assert (await login(elsewhere, email)).status == 200
+
+
+async def test_a_revoked_device_token_counts_as_none(
+    http: aiohttp.ClientSession, devices_stack: Topology, redis: Redis
+) -> None:
+    nat = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(nat)
+    assert devices_stack.pepper_file is not None
+    throttle = LoginThrottle(
+        redis,
+        prefix=PREFIX,
+        pepper=Pepper(devices_stack.pepper_file.read_bytes().strip()),
+        max_failures=ACCOUNT_LIMIT,
+        max_failures_per_address=ADDRESS_LIMIT,
+        max_failures_per_device=DEVICE_LIMIT,
+        window=WINDOW,
+    )
+    canonical = parse_email(email).canonical
+    assert await throttle.revoke_device(email_canonical=canonical, device_token=device)
+    assert not await throttle.revoke_device(email_canonical=canonical, device_token=device)
+    await lock_address(nat)
+    refused = await login(nat, email, device=device)
+    assert (refused.status, refused.code) == (429, "too_many_attempts")
