@@ -43,6 +43,10 @@ def devices_stack(
         database_url,
         redis_url,
         instances=1,
+        # Clients are played by X-Forwarded-For from loopback, as the balancer would send it.
+        balancer=False,
+        AUTH_TRUSTED_PROXIES="1",
+        AUTH_TRUSTED_PROXY_ADDRS="127.0.0.1",
         AUTH_REDIS_PREFIX=PREFIX,
         AUTH_LOGIN_MAX_FAILURES=str(ACCOUNT_LIMIT),
         AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS=str(ADDRESS_LIMIT),
@@ -61,8 +65,7 @@ def an_address() -> str:
 
 
 def behind(http: aiohttp.ClientSession, stack: Topology, address: str) -> Api:
-    """A client whose requests the instance sees as coming from ``address`` (through the
-    balancer's X-Forwarded-For: the instance trusts loopback as its proxy)."""
+    """A client the instance sees as ``address``: it trusts loopback's X-Forwarded-For."""
     return Api(http, stack.instances[0].url, default_headers={"X-Forwarded-For": address})
 
 
