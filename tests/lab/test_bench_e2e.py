@@ -84,3 +84,53 @@ def test_the_report_folder_holds_every_file_with_its_fields(
     assert "125.76" in md
     html = (folder / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(charts)
+
+
+def test_the_ceiling_brackets_each_series_and_the_time_is_broken_down(
+    bench_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = bench_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    results = json.loads((folder / "results.json").read_text())
+    names = [s["name"] for s in results["series"]]
+
+    ceiling = results["ceiling"]
+    taken = [m["taken"] for m in ceiling["measurements"]]
+    assert taken == [f"before {names[0]}", *(f"after {name}" for name in names)]
+    pairs = [m["pairs_per_s_parallel"] for m in ceiling["measurements"]]
+    assert ceiling["pairs_per_s_parallel"] == max(pairs)
+    assert ceiling["spread"] == pytest.approx((max(pairs) - min(pairs)) / max(pairs), abs=1e-4)
+    for series, before, after in zip(results["series"], pairs, pairs[1:], strict=False):
+        assert series["ceiling_pairs_per_s"] == [before, after]
+        for run in series["runs"]:
+            assert run["ceiling_iterations_per_s"] == pytest.approx(
+                max(pairs) * run["usable_cores"] / ceiling["threads"]
+            )
+            if run["efficiency"] > 1.0:
+                assert not run["sound"]
+                assert any("exceeds 1.0" in why for why in run["unsound_reasons"])
+
+    for series in results["series"]:
+        for run in series["runs"]:
+            timing = run["where_the_time_went"]
+            assert set(timing) == {"signup", "login", "refresh", "logout"}, run["topology"]
+            for step, went in timing.items():
+                segments = went["segments_ms"]
+                assert min(segments.values()) >= 0
+                # the segments add up to what the client measured, within a millisecond or 5 %
+                assert sum(segments.values()) == pytest.approx(
+                    went["duration_ms"], rel=0.05, abs=1.0
+                ), step
+            assert timing["login"]["phases"]["hash"]["avg"] > 0
+            assert "hash_wait" in timing["signup"]["phases"]
+            assert ("lb_ttfb" in timing["login"]["phases"]) == run["balancer"]
+
+    md = (folder / "report.md").read_text()
+    assert md.index("## The answer") < md.index("## Verdict")
+    assert "![Does adding instances add throughput?" in md
+    assert "waiting for a hashing thread was" in md
+    assert "Every measurement of the bcrypt ceiling" in md
+    assert (folder / "headline.png").stat().st_size > 5_000
+    assert (folder / f"time-{names[0]}.png").stat().st_size > 5_000
+    assert "The answer:" in done.stdout

@@ -396,3 +396,70 @@ def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match="no 'iterations'"):
         build_report(data, tmp_path / "bad")
     assert json.loads((tmp_path / "bad" / "results.json").read_text()) == data
+
+
+def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path: Path) -> None:
+    from lab.answer import answer
+    from tests.lab.test_breakdown import add_breakdown
+
+    results = Results.from_dict(add_breakdown(doc("scaling")))
+    lines = answer(results)
+    assert len(lines) == 3
+    assert lines[2].startswith("Where the time went, shared host (no CPU limits), single: of ")
+    assert "login's 6.65 s, 99.0 % was waiting for a hashing thread" in lines[2]
+    assert "not to Postgres or Redis" in lines[2]
+    md = build_report(results, tmp_path).markdown.read_text()
+    detail = md[md.index("## Shared host (no CPU limits): the detail") :]
+    assert "where the time went (average ms per request)" in detail
+    assert "| login (single) | 6655.90 | 6593.90 | 59.00 | 0.90 | 0.40 | 0.10 | 0.60 |" in detail
+    assert "![shared host (no CPU limits): where each step's time went" in detail
+    terminal = render_terminal(results)
+    assert terminal.index("The answer:") < terminal.index("The original experiment")
+    assert "\n  Where the time went, shared host" in terminal
+
+
+def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) -> None:
+    from lab import ceiling
+
+    data = doc("scaling")
+    found = [
+        ceiling.Ceiling(
+            bcrypt_cost=10,
+            hash_ms=59.2,
+            verify_ms=58.9,
+            threads=2,
+            pairs_per_s_parallel=pairs,
+            pairs_per_s_single_thread=8.4,
+            taken=taken,
+        )
+        for pairs, taken in (
+            (16.0, "before shared-host"),
+            (15.0, "after shared-host"),
+            (15.6, "after cpu-limited"),
+        )
+    ]
+    data["ceiling"] = ceiling.document(found)
+    data["series"][0]["ceiling_pairs_per_s"] = [16.0, 15.0]
+    data["series"][1]["ceiling_pairs_per_s"] = [15.0, 15.6]
+    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
+    assert "measured 3 times, before and after each series" in md
+    assert "the best (before shared-host) is kept. Their spread: 6.2 %" in md
+    assert "| after shared-host | 15.00 | 93.7 % | 59.20 | 58.90 |" in md
+    runs = md[md.index("**Every run, before medians**") :]
+    assert runs.count("| ✗ shared-host |") == 3
+    assert "disagree by 6.2 % (15.00–16.00 pairs/s), more than 5 %" in runs
+    assert "| cpu-limited | single | 0 | 60.0 | 4–6 | sound |" in runs
+
+
+REPO_RESULTS = sorted(
+    (Path(__file__).resolve().parents[2] / "docs" / "results").glob("*/results.json")
+)
+
+
+@pytest.mark.parametrize("source", REPO_RESULTS, ids=lambda p: p.parent.name)
+def test_committed_results_still_render(source: Path, tmp_path: Path) -> None:
+    """Results written before the ceiling was bracketed and before server timings."""
+    assert main_report([str(source), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("## The answer") < md.index("## Verdict")
+    assert "measured once, at the start" in md

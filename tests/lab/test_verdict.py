@@ -277,3 +277,55 @@ def test_the_cpu_beside_bcrypt_is_measured_per_iteration() -> None:
     assert f"{own_ms:.1f}"[:-1] in text
     assert "ms of CPU per iteration" in text
     assert "overhead" not in kinds(load("scaling"), "cpu-limited")
+
+
+def test_where_the_time_went_is_said_from_the_data() -> None:
+    from tests.lab.test_breakdown import add_breakdown
+
+    results = Results.from_dict(add_breakdown(doc("scaling")))
+    text = text_of(results, "time", "shared-host")
+    # login in single: 6.65 s on average, of which 6.59 s waiting (see add_breakdown)
+    assert text.startswith("in single, waiting for a hashing thread was 99.0 % of login's latency")
+    assert "(6.59 s of 6.65 s on average, p95 of the wait 9.23 s)" in text
+    assert "bcrypt itself 59.0 ms, Postgres 0.90 ms, Redis 0.40 ms" in text
+    assert "Postgres and Redis took 3.40 ms of the 13.31 s spent in requests (0.02 %)" in text
+    assert "on latency, as on CPU, they did not limit it" in text
+    assert "time" not in kinds(load("scaling"))  # no timings recorded, no sentence
+
+
+def test_postgres_that_takes_the_time_is_blamed_on_latency() -> None:
+    from tests.lab.test_breakdown import add_breakdown
+
+    data = add_breakdown(doc("bcrypt_bound"))
+    for run in data["series"][0]["runs"]:
+        for step in run["where_the_time_went"].values():
+            step["segments_ms"]["db"] = step["duration_ms"] * 0.4
+    text = text_of(Results.from_dict(data), "time", "shared-host")
+    assert "on latency they were a large part of it, as the original suspected" in text
+
+
+def test_the_balancers_cost_is_a_share_of_a_core_not_a_per_request_figure() -> None:
+    text = text_of(load("scaling"), "balancer-cost", "shared-host")
+    assert "it used 1.0 % of one core (0.41 CPU-s over the window)" in text
+    assert "most of it is fixed background work" in text
+    assert "make bench-proxy" in text
+
+
+def test_a_peak_beyond_the_measured_instances_is_called_extrapolated() -> None:
+    text = text_of(load("scaling"), "fit", "cpu-limited")
+    assert "a predicted peak at N ≈ 12.1" in text
+    assert "extrapolated beyond the 4 instances measured" in text
+
+
+def test_verdict_groups_sentences_by_series_without_repeating_it() -> None:
+    from lab.verdict import grouped
+
+    groups = grouped(load("scaling"))
+    assert [title for title, _ in groups] == [
+        "Shared host (no CPU limits)",
+        "0.5 CPU per instance (cgroup quota)",
+        "The whole run",
+    ]
+    for _, sentences in groups[:2]:
+        assert all((s[:1].isupper() or s[:1].isdigit()) and "—" not in s for s in sentences)
+    assert any(s.startswith("For comparison: the original's") for s in groups[2][1])
