@@ -8,12 +8,26 @@ Python API (the command line is ``python -m loadgen --help``)::
     result.to_json()
     result.exit_code        # 99 when a threshold failed
 
+Where the time went: when the target answers with a W3C ``Server-Timing`` header (the
+service names its phases ``hash-wait``, ``hash``, ``db``, ``redis``, ``jwt``, ``app``; the
+balancer appends ``lb-queue``, ``lb-connect``, ``lb-ttfb``), every entry with a duration
+goes, per step, into an HDR histogram of its own, reported as the trend
+``server_timing_<phase>{step:<step>}`` in ms (``-`` becomes ``_``). Beside them,
+``server_timing_remainder{step:<step>}`` is, per response, the client-measured
+``http_req_duration`` minus the outermost server time: ``lb-queue + lb-connect + lb-ttfb``
+when the balancer's entries are there, else ``app``; that is the network plus the client
+(both directions of the socket, parsing, the event loop). The service's phases nest inside
+``app`` and ``app`` inside ``lb-ttfb``, so per response the outermost time plus the
+remainder is the client's duration (to the header's rounding; a negative remainder counts
+as 0), and so are their averages, not their percentiles. The summary prints them as WHERE
+THE TIME WENT; a target without the header adds nothing and a malformed entry is skipped.
+
 Modules: ``config`` (options), ``scenario`` (the auth flow and its checks), ``client``
 (the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and
-``series`` (measurements), ``thresholds``, ``monitor`` (the generator's own CPU and loop
-lag), ``interrupt`` (stopping early on a signal), ``runner`` (one or N processes),
-``result``, ``output`` (JSON), ``summary`` (terminal text), ``progress`` (live line),
-``bench`` (the generator's own cost).
+``series`` (measurements), ``servertiming`` (the Server-Timing parser), ``thresholds``,
+``monitor`` (the generator's own CPU and loop lag), ``interrupt`` (stopping early on a
+signal), ``runner`` (one or N processes), ``result``, ``output`` (JSON), ``summary``
+(terminal text), ``progress`` (live line), ``bench`` (the generator's own cost).
 """
 
 from loadgen.config import LoadConfig, config_from_args

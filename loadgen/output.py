@@ -21,6 +21,13 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
       http_req_waiting runs from the send to the response headers (k6's time to first byte,
       here including the few microseconds of sending, which aiohttp does not expose);
       http_req_connecting is the TCP connect time of requests that opened a connection.
+      When the target sends Server-Timing, also server_timing_<phase>{step:<step>} for each
+      phase it reported (hash_wait, hash, db, redis, jwt, app, lb_queue, lb_connect, lb_ttfb,
+      or any other name, lower-cased with non-alphanumerics as "_") and
+      server_timing_remainder{step:<step>}: per response, http_req_duration minus the
+      outermost server time (lb_queue + lb_connect + lb_ttfb when the balancer's entries are
+      there, else app), i.e. network plus client; each also without the tag (all steps).
+      Each phase's trend covers the responses that reported it.
     root_group         {"name": "", "path": "", "id", "groups": [], "checks": [{"name",
                        "path", "id", "passes", "fails"}]}
     options            {"summaryTrendStats": [...], "summaryTimeUnit": "ms", "noColor": true}
@@ -56,6 +63,9 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
                        bottleneck (bool: the generator itself limited the run), warnings
                        [str] (why), notes [str] (lag from a contended host, not from the
                        generator), latency_model, when_busy
+    where_the_time_went  {step: {phase: {"avg", "p(95)"}}} (ms), the server_timing_* trends
+                       of each step that had any, phases in the order they happen and the
+                       remainder last; {} when the target sends no Server-Timing
     config             the options of the run (target, executor, vus, max_vus, duration_s,
                        stages, rate_per_s, when_busy, graceful_stop_s, think_time_s,
                        request_timeout_s, thresholds, processes, run_id, email_domain)
@@ -72,7 +82,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loadgen.histogram import Histogram
-from loadgen.stats import METRICS, STEPS, Recorder, StepStats
+from loadgen.servertiming import ordered
+from loadgen.stats import SERVER_TIMING_PREFIX, STEPS, Recorder, StepStats, metric_kind
 
 if TYPE_CHECKING:
     from loadgen.result import RunResult
@@ -114,7 +125,10 @@ def _number(value: float) -> str:
 
 def _metric(name: str, values: dict[str, float]) -> dict[str, Any]:
     base = name.split("{", 1)[0]
-    kind, contains = METRICS[base]
+    found = metric_kind(base)
+    if found is None:
+        raise KeyError(f"unknown metric {base!r}")
+    kind, contains = found
     return {"type": kind, "contains": contains, "values": values}
 
 
@@ -135,6 +149,11 @@ def _trend_sources(recorder: Recorder, total: StepStats) -> dict[str, Histogram]
         sources["iteration_duration_corrected"] = recorder.iteration_corrected
         for step, stats in recorder.steps.items():
             sources[f"http_req_duration_corrected{{step:{step}}}"] = stats.corrected
+    for key in ordered(list(total.server_timing)):
+        sources[f"{SERVER_TIMING_PREFIX}{key}"] = total.server_timing[key]
+        for step, stats in recorder.steps.items():
+            if key in stats.server_timing:
+                sources[f"{SERVER_TIMING_PREFIX}{key}{{step:{step}}}"] = stats.server_timing[key]
     return sources
 
 
@@ -182,8 +201,30 @@ def build_metrics(result: RunResult) -> dict[str, dict[str, Any]]:
         if metric is None:
             metric = metrics[threshold.key] = _metric(threshold.key, {})
         ok, _ = threshold.evaluate(metric["values"])
+        if threshold.metric.startswith(SERVER_TIMING_PREFIX) and not metric["values"]:
+            ok = False  # the target never reported that phase: nothing passes the threshold
         metric.setdefault("thresholds", {})[threshold.expression] = {"ok": ok}
     return dict(sorted(metrics.items()))
+
+
+def build_where_the_time_went(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """{step: {phase: {"avg", "p(95)"}}} from the ``server_timing_*{step:…}`` trends."""
+    where: dict[str, dict[str, dict[str, float]]] = {}
+    for step in STEPS:
+        suffix = f"{{step:{step}}}"
+        keys = [
+            name[len(SERVER_TIMING_PREFIX) : -len(suffix)]
+            for name in metrics
+            if name.startswith(SERVER_TIMING_PREFIX) and name.endswith(suffix)
+        ]
+        phases = {}
+        for key in ordered(keys):
+            values = metrics[f"{SERVER_TIMING_PREFIX}{key}{suffix}"]["values"]
+            if "avg" in values:
+                phases[key] = {"avg": values["avg"], "p(95)": values["p(95)"]}
+        if phases:
+            where[step] = phases
+    return where
 
 
 def _check_id(path: str) -> str:
@@ -300,6 +341,7 @@ def build_summary_data(result: RunResult) -> dict[str, Any]:
         "window": build_window(result),
         "timeseries": build_timeseries(result.recorder, result.config.open_model),
         "loadgen": build_loadgen(result),
+        "where_the_time_went": build_where_the_time_went(metrics),
         "config": result.config.to_dict(),
         "started_at": result.started_at,
         "steps": list(STEPS),

@@ -42,6 +42,7 @@ BODY_CHECKS = {
 }
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+SERVER_TIMING = "Server-Timing"
 _REQUEST_HEADER_BYTES = len(
     "HTTP/1.1\r\nContent-Type: application/json\r\nAccept: */*\r\n"
     "Accept-Encoding: gzip, deflate\r\nUser-Agent: Python/3.11 aiohttp/3.14\r\n"
@@ -187,6 +188,7 @@ class AuthScenario:
         """Send one request; returns (status or 0 on a transport error, body, next intended)."""
         timer = vu.timer
         timer.connect_ns = 0
+        server_timing = None
         t_send = perf_counter_ns()
         try:
             response = await self._session.post(self._urls[step], data=body, headers=headers)
@@ -197,10 +199,15 @@ class AuthScenario:
             received = _STATUS_LINE_BYTES + len(payload)
             for name, value in response.raw_headers:
                 received += len(name) + len(value) + 4
+            timings = response.headers.getall(SERVER_TIMING, None)
+            if timings is not None:
+                # One header line normally; a proxy may add its entries as a second line.
+                server_timing = timings[0] if len(timings) == 1 else ", ".join(timings)
             response.release()
         except (aiohttp.ClientError, TimeoutError, OSError):
             t_end = t_head = perf_counter_ns()
             status, payload, received = 0, b"", 0
+            server_timing = None
         connect_ns = timer.connect_ns
         self._recorder.record_request(
             self._recorder.steps[step],
@@ -212,6 +219,7 @@ class AuthScenario:
             200 <= status < 400,
             self._sent_overhead[step] + len(body),
             received,
+            server_timing,
         )
         if intended:
             intended += t_end - t_send

@@ -19,6 +19,7 @@ from typing import Any
 
 from loadgen.histogram import Histogram
 from loadgen.series import SecondStats
+from loadgen.servertiming import REMAINDER, outermost_ms, parse
 
 STEPS: tuple[str, ...] = ("signup", "login", "refresh", "logout")
 
@@ -43,6 +44,19 @@ METRICS: dict[str, tuple[str, str]] = {
     "vus_max": (GAUGE, "default"),
 }
 """Metric name -> (k6 type, k6 ``contains``)."""
+
+SERVER_TIMING_PREFIX = "server_timing_"
+"""Trend metrics ``server_timing_<phase>`` (ms), one per phase the target reports; see
+:mod:`loadgen.servertiming`."""
+
+
+def metric_kind(name: str) -> tuple[str, str] | None:
+    """(k6 type, ``contains``) of a metric name without tags, None when unknown."""
+    kind = METRICS.get(name)
+    if kind is None and name.startswith(SERVER_TIMING_PREFIX) and name != SERVER_TIMING_PREFIX:
+        return (TREND, "time")
+    return kind
+
 
 STEP_METRICS = frozenset(
     {
@@ -71,6 +85,7 @@ class StepStats:
         "duration",
         "failed",
         "requests",
+        "server_timing",
         "waiting",
     )
 
@@ -83,6 +98,8 @@ class StepStats:
         self.failed = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        # Server-Timing key (and REMAINDER) -> ms as µs, created as the target reports them
+        self.server_timing: dict[str, Histogram] = {}
 
     def merge(self, other: StepStats) -> None:
         self.duration.merge(other.duration)
@@ -93,6 +110,33 @@ class StepStats:
         self.failed += other.failed
         self.bytes_sent += other.bytes_sent
         self.bytes_received += other.bytes_received
+        for key, histogram in other.server_timing.items():
+            mine = self.server_timing.get(key)
+            if mine is None:
+                mine = self.server_timing[key] = Histogram(histogram.significant_figures)
+            mine.merge(histogram)
+
+    def record_server_timing(self, header: str, duration_us: int) -> None:
+        """The phases of one response's ``Server-Timing`` and what the server did not see.
+
+        The remainder is the client-measured ``duration_us`` minus the outermost server
+        time (floored at 0); a header without ``app`` or balancer entries gives none.
+        """
+        phases = parse(header)
+        if not phases:
+            return
+        histograms = self.server_timing
+        for key, ms in phases.items():
+            histogram = histograms.get(key)
+            if histogram is None:
+                histogram = histograms[key] = Histogram()
+            histogram.record(int(ms * 1000.0 + 0.5))
+        outermost = outermost_ms(phases)
+        if outermost is not None:
+            remainder = histograms.get(REMAINDER)
+            if remainder is None:
+                remainder = histograms[REMAINDER] = Histogram()
+            remainder.record(duration_us - int(outermost * 1000.0 + 0.5))
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -104,6 +148,7 @@ class StepStats:
             "failed": self.failed,
             "bytes_sent": self.bytes_sent,
             "bytes_received": self.bytes_received,
+            "server_timing": {key: h.to_wire() for key, h in self.server_timing.items()},
         }
 
     @classmethod
@@ -117,6 +162,9 @@ class StepStats:
         stats.failed = int(wire["failed"])
         stats.bytes_sent = int(wire["bytes_sent"])
         stats.bytes_received = int(wire["bytes_received"])
+        stats.server_timing = {
+            key: Histogram.from_wire(h) for key, h in wire.get("server_timing", {}).items()
+        }
         return stats
 
 
@@ -209,12 +257,14 @@ class Recorder:
         ok: bool,
         sent: int,
         received: int,
+        server_timing: str | None = None,
     ) -> None:
         """One finished HTTP request (``t_*`` from ``perf_counter_ns``).
 
         ``t_intended`` is the request's intended start in the open model, else 0. Requests
         that end during the warm-up only count in the time series (and switch the following
-        checks off until the warm-up is over).
+        checks off until the warm-up is over). ``server_timing`` is the response's
+        ``Server-Timing`` header, if it had one.
         """
         duration_us = (t_end - t_send - connect_ns) // 1000
         second = self.second(t_end)
@@ -242,6 +292,8 @@ class Recorder:
             step.corrected.record(corrected_us)
         if not ok:
             step.failed += 1
+        if server_timing:
+            step.record_server_timing(server_timing, duration_us)
         if t_end <= self.window_end_ns:
             self.requests_in_window += 1
 

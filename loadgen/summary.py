@@ -185,6 +185,36 @@ def _window(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def _where_the_time_went(data: dict[str, Any]) -> list[str]:
+    """Per step, the server's phases, then the remainder and the client's duration."""
+    where = data.get("where_the_time_went") or {}
+    if not where:
+        return []
+    metrics = data["metrics"]
+    lines = [
+        "",
+        "  █ WHERE THE TIME WENT",
+        "",
+        "    Server-Timing phases per step (avg, p95); remainder = the client's duration minus",
+        "    the outermost server time (the balancer's lb_queue + lb_connect + lb_ttfb, else",
+        "    app): network plus client. Phases nest (app holds the service's phases, lb_ttfb",
+        "    holds app), so only the outermost ones and the remainder add up to the duration.",
+    ]
+    for step, phases in where.items():
+        lines += ["", f"    {step}"]
+        for phase, values in phases.items():
+            label = "remainder (network + client)" if phase == "remainder" else phase
+            lines.append(_dots(label, 6) + _avg_p95(values))
+        duration = metrics.get(f"http_req_duration{{step:{step}}}")
+        if duration is not None:
+            lines.append(_dots("http_req_duration (client)", 6) + _avg_p95(duration["values"]))
+    return lines
+
+
+def _avg_p95(values: dict[str, float]) -> str:
+    return f"avg={format_time(values['avg']):<9} p(95)={format_time(values['p(95)'])}"
+
+
 def _loadgen(data: dict[str, Any]) -> list[str]:
     loadgen = data["loadgen"]
     per_request = loadgen["cpu_us_per_request"]
@@ -222,6 +252,7 @@ def render_summary(data: dict[str, Any]) -> str:
         *_checks(data),
         *_metrics(data),
         *_window(data),
+        *_where_the_time_went(data),
         *_loadgen(data),
         "",
         f"running ({data['state']['testRunDurationMs'] / 1000:.1f}s), "

@@ -8,6 +8,9 @@ Syntax (one expression per ``--threshold``)::
     http_req_failed:rate<0.01            Rate, a fraction
     http_reqs:count>1000                 Counter: count or rate (per second)
     vus:value>=200                       Gauge: value
+    server_timing_hash_wait{step:login}:p(95)<100
+                                         Trend of a phase the target reports in
+                                         Server-Timing (fails when it reported none)
 
 Unlike k6 (whose misspelt threshold names used to be ignored silently, k6 #1526), an unknown
 metric, tag or aggregation is a :class:`~loadgen.errors.ThresholdError` before the run.
@@ -21,7 +24,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from loadgen.errors import ThresholdError
-from loadgen.stats import COUNTER, GAUGE, METRICS, RATE, STEP_METRICS, STEPS, TREND
+from loadgen.stats import (
+    COUNTER,
+    GAUGE,
+    METRICS,
+    RATE,
+    SERVER_TIMING_PREFIX,
+    STEP_METRICS,
+    STEPS,
+    TREND,
+    metric_kind,
+)
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -42,7 +55,7 @@ _EXPRESSION = re.compile(
     r"^\s*(?P<agg>[a-z][a-z0-9]*(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|==|!=|<=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
-_NAME = re.compile(r"^(?P<metric>[a-z_]+)(?:\{(?P<tag>[^}]*)\})?$")
+_NAME = re.compile(r"^(?P<metric>[a-z][a-z0-9_]*)(?:\{(?P<tag>[^}]*)\})?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +113,9 @@ def parse_threshold(source: str) -> Threshold:
     if not name_match:
         raise ThresholdError(f"threshold {source!r}: malformed metric name {name!r}")
     metric = name_match.group("metric")
-    if metric not in METRICS:
-        known = ", ".join(sorted(METRICS))
+    found = metric_kind(metric)
+    if found is None:
+        known = ", ".join([*sorted(METRICS), f"{SERVER_TIMING_PREFIX}<phase>"])
         raise ThresholdError(f"threshold {source!r}: unknown metric {metric!r} (known: {known})")
     step = _parse_tag(source, metric, name_match.group("tag"))
     match = _EXPRESSION.match(expression)
@@ -110,7 +124,7 @@ def parse_threshold(source: str) -> Threshold:
             f"threshold {source!r}: expected AGGREGATION OPERATOR NUMBER, e.g. 'p(95)<500'"
         )
     aggregation = re.sub(r"\s+", "", match.group("agg"))
-    kind = METRICS[metric][0]
+    kind = found[0]
     if not _aggregation_allowed(kind, aggregation):
         allowed = ", ".join(_AGGREGATIONS[kind])
         raise ThresholdError(
@@ -139,7 +153,7 @@ def _parse_tag(source: str, metric: str, tag: str | None) -> str | None:
         raise ThresholdError(
             f"threshold {source!r}: unknown step {value!r} (steps: {', '.join(STEPS)})"
         )
-    if metric not in STEP_METRICS:
+    if metric not in STEP_METRICS and not metric.startswith(SERVER_TIMING_PREFIX):
         raise ThresholdError(f"threshold {source!r}: {metric} has no per-step sub-metrics")
     return value
 

@@ -7,7 +7,10 @@ logout needs the bearer token. Knobs:
 - ``delays[step]``: seconds every request to that step waits before answering;
 - ``fail_every[step] = n``: every n-th request to that step answers 500;
 - :meth:`FakeAuth.stall`: from now on, for ``seconds``, every request is held until the
-  stall ends (like suspending the server process).
+  stall ends (like suspending the server process);
+- ``server_timing``: answer with ``Server-Timing: db;dur=0.50, app;dur=<handler ms>`` like
+  the service; ``balancer_timing``: add the balancer's entries as a second header line,
+  with ``lb-ttfb`` a little longer than ``app``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import itertools
 import secrets
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
 
 STEPS = ("signup", "login", "refresh", "logout")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class FakeAuth:
@@ -34,6 +38,8 @@ class FakeAuth:
         self.users: dict[str, str] = {}
         self.sessions: dict[str, str] = {}
         self.access: dict[str, str] = {}
+        self.server_timing = False
+        self.balancer_timing = False
         self._stall_until = 0.0
         self._ids = itertools.count(1)
         self.url = ""
@@ -104,8 +110,22 @@ class FakeAuth:
             }
         )
 
+    @web.middleware
+    async def _timing(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        response = await handler(request)
+        if self.server_timing:
+            app_ms = (time.perf_counter() - started) * 1000
+            response.headers["Server-Timing"] = f"db;dur=0.50, app;dur={app_ms:.2f}"
+            if self.balancer_timing:
+                response.headers.add(
+                    "Server-Timing",
+                    f"lb-queue;dur=0.10, lb-connect;dur=0.00, lb-ttfb;dur={app_ms + 0.2:.2f}",
+                )
+        return response
+
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._timing])
         for step in STEPS:
             app.router.add_post(f"/auth/{step}", getattr(self, step))
         return app

@@ -6,11 +6,13 @@ import asyncio
 import re
 import socket
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from loadgen.config import QUEUE, LoadConfig, Stage
 from loadgen.runner import run_load, run_processes
+from loadgen.summary import render_summary
 from tests.loadgen.fakeauth import FakeAuth, serve
 
 EMAIL = re.compile(r"^lg-([a-z0-9]+)-(\d+)-(\d+)-(\d+)@example\.com$")
@@ -175,3 +177,46 @@ async def test_think_time_is_spent_between_steps_and_kept_out_of_corrected_laten
     assert recorder.iteration_duration.min >= 300_000
     corrected = recorder.step_total().corrected
     assert corrected.max < 100_000
+
+
+def assert_phases_add_up(data: dict[str, Any], outermost: tuple[str, ...]) -> None:
+    """Per step, the outermost phases plus the remainder are the client's average duration."""
+    metrics = data["metrics"]
+    for step, phases in data["where_the_time_went"].items():
+        duration = metrics[f"http_req_duration{{step:{step}}}"]["values"]["avg"]
+        server = sum(phases[phase]["avg"] for phase in outermost)
+        # each entry is rounded to 10 µs by the server and each sample truncated to 1 µs
+        assert server + phases["remainder"]["avg"] == pytest.approx(duration, abs=0.02), step
+        assert 0 < phases["remainder"]["avg"] < duration
+
+
+async def test_server_timing_is_aggregated_per_step_and_adds_up(fake):
+    fake.server_timing = True
+    fake.delays["login"] = 0.02
+    result = await run_load(LoadConfig(target=fake.url, vus=2, duration_s=1.0, quiet=True))
+    data = result.summary_data()
+    where = data["where_the_time_went"]
+    assert list(where) == ["signup", "login", "refresh", "logout"]
+    assert list(where["login"]) == ["db", "app", "remainder"]
+    assert where["login"]["db"]["avg"] == 0.5
+    assert where["login"]["app"]["avg"] >= 20
+    assert where["signup"]["app"]["avg"] < 20
+    assert_phases_add_up(data, ("app",))
+    for stats in result.recorder.steps.values():
+        assert stats.server_timing["app"].count == stats.server_timing["remainder"].count
+        assert stats.server_timing["app"].count == stats.requests > 5
+    assert "█ WHERE THE TIME WENT" in render_summary(data)
+
+
+async def test_balancer_entries_on_a_second_line_and_two_processes(fake):
+    fake.server_timing = fake.balancer_timing = True
+    config = LoadConfig(target=fake.url, vus=4, duration_s=1.0, processes=2, quiet=True)
+    result = await asyncio.to_thread(run_processes, config)
+    data = result.summary_data()
+    login = data["where_the_time_went"]["login"]
+    assert list(login) == ["db", "app", "lb_queue", "lb_connect", "lb_ttfb", "remainder"]
+    assert login["lb_ttfb"]["avg"] == pytest.approx(login["app"]["avg"] + 0.2, abs=0.01)
+    assert_phases_add_up(data, ("lb_queue", "lb_connect", "lb_ttfb"))
+    requests = sum(stats.requests for stats in result.recorder.steps.values())
+    assert requests == sum(fake.requests.values())
+    assert sum(s.server_timing["lb_ttfb"].count for s in result.recorder.steps.values()) == requests

@@ -20,6 +20,14 @@ from loadgen.thresholds import parse_threshold
         ("http_reqs:count>=1000", "http_reqs", "count", ">=", 1000.0),
         ("vus:value==200", "vus", "value", "==", 200.0),
         ("checks:rate>0.99", "checks", "rate", ">", 0.99),
+        (
+            "server_timing_hash_wait{step:login}:p(95)<100",
+            "server_timing_hash_wait{step:login}",
+            "p(95)",
+            "<",
+            100.0,
+        ),
+        ("server_timing_lb_ttfb2:avg<1", "server_timing_lb_ttfb2", "avg", "<", 1.0),
     ],
 )
 def test_parses_k6_syntax(source, key, aggregation, op, value):
@@ -45,6 +53,10 @@ def test_parses_k6_syntax(source, key, aggregation, op, value):
         ("iterations{step:login}:count>1", "no per-step sub-metrics"),
         ("http_req_duration", "expected METRIC:EXPRESSION"),
         ("http_req_duration:p(95)<fast", "expected AGGREGATION OPERATOR NUMBER"),
+        ("server_timing_:avg<5", "unknown metric 'server_timing_'"),
+        ("server_timing_app:rate<5", "server_timing_app is a trend"),
+        ("server_timing_app{step:delete}:avg<5", "unknown step 'delete'"),
+        ("server_timing_hash-wait:avg<5", "malformed metric name"),
     ],
 )
 def test_rejects_what_we_do_not_measure_with_a_clear_message(source, message):

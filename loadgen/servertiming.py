@@ -1,0 +1,135 @@
+"""W3C ``Server-Timing`` response headers: parsed into (phase, milliseconds) pairs.
+
+The service names the phases of its handler (``hash-wait``, ``hash``, ``db``, ``redis``,
+``jwt``, ``app``) and a balancer in front appends its own (``lb-queue``, ``lb-connect``,
+``lb-ttfb``)::
+
+    Server-Timing: hash-wait;dur=12.31, hash;dur=58.02, db;dur=0.91, app;dur=72.10,
+                   lb-queue;dur=0.02, lb-connect;dur=0, lb-ttfb;dur=72.60
+
+Each entry is ``name[;param[=value]]...``; only entries with a ``dur`` are kept, under a
+key usable in a metric name: lower case, every character other than a letter or digit
+turned into ``_`` (``hash-wait`` → ``hash_wait``). An entry whose name is not an HTTP
+token, whose ``dur`` is not a finite number ≥ 0, or whose key is :data:`REMAINDER`
+(computed here, never taken from a server) is skipped; a header that is not
+Server-Timing syntax at all yields nothing. Nothing here raises on what a server sends.
+A name given twice in one response counts once, with the durations added.
+
+:func:`outermost_ms` is the server's share of the client-measured duration: the balancer's
+``lb-queue + lb-connect + lb-ttfb`` when any of them is present (the service's ``app`` runs
+inside ``lb-ttfb``), else the service's ``app``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+REMAINDER = "remainder"
+"""The key of the client-measured duration minus :func:`outermost_ms` (network + client)."""
+
+APP = "app"
+BALANCER = ("lb_queue", "lb_connect", "lb_ttfb")
+ORDER = ("hash_wait", "hash", "db", "redis", "jwt", APP, *BALANCER)
+"""The service's phases in the order they happen, then the balancer's."""
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_NOT_KEY = re.compile(r"[^a-z0-9]")
+_KEY_CACHE_LIMIT = 256  # names seen repeat; a server inventing new ones cannot grow memory
+
+_keys: dict[str, str | None] = {}
+
+
+def phase_key(name: str) -> str | None:
+    """The metric key of an entry name (``hash-wait`` → ``hash_wait``), None if unusable."""
+    key = _keys.get(name)
+    if key is not None or name in _keys:
+        return key
+    if _TOKEN.fullmatch(name) is None:
+        key = None
+    else:
+        key = _NOT_KEY.sub("_", name.lower())
+        if key == REMAINDER:
+            key = None
+    if len(_keys) < _KEY_CACHE_LIMIT:
+        _keys[name] = key
+    return key
+
+
+def parse(header: str) -> dict[str, float]:
+    """key → milliseconds for every usable entry of a ``Server-Timing`` value."""
+    found: dict[str, float] = {}
+    quoted = '"' in header
+    for entry in _split(header, ",") if quoted else header.split(","):
+        name, sep, params = entry.partition(";")
+        if not sep:
+            continue  # no parameters, so no duration
+        key = phase_key(name.strip())
+        if key is None:
+            continue
+        duration = _duration(params, quoted)
+        if duration is not None:
+            found[key] = found.get(key, 0.0) + duration
+    return found
+
+
+def outermost_ms(phases: dict[str, float]) -> float | None:
+    """The server's time as seen from outside it, or None without ``app`` or ``lb-*``."""
+    if "lb_queue" in phases or "lb_connect" in phases or "lb_ttfb" in phases:
+        return (
+            phases.get("lb_queue", 0.0) + phases.get("lb_connect", 0.0) + phases.get("lb_ttfb", 0.0)
+        )
+    return phases.get(APP)
+
+
+def ordered(keys: list[str]) -> list[str]:
+    """Known phases in :data:`ORDER`, then others alphabetically, the remainder last."""
+    known = [key for key in ORDER if key in keys]
+    others = sorted(key for key in keys if key not in ORDER and key != REMAINDER)
+    return known + others + ([REMAINDER] if REMAINDER in keys else [])
+
+
+def _duration(params: str, quoted: bool) -> float | None:
+    if not quoted and params.startswith("dur=") and ";" not in params:
+        text = params[4:]  # the common case: exactly one parameter, the duration
+    else:
+        for param in _split(params, ";") if quoted else params.split(";"):
+            key, eq, value = param.partition("=")
+            if key.strip().lower() == "dur" and eq:
+                text = value.strip()
+                if text.startswith('"'):  # a quoted-string: both quotes or nothing
+                    if len(text) < 2 or not text.endswith('"'):
+                        return None
+                    text = text[1:-1]
+                break
+        else:
+            return None
+    try:
+        duration = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(duration) or duration < 0:
+        return None
+    return duration
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """``text`` split at ``separator`` outside double-quoted strings (with ``\\`` escapes)."""
+    parts: list[str] = []
+    start = 0
+    in_quotes = escaped = False
+    for index, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif in_quotes:
+            if char == "\\":
+                escaped = True
+            elif char == '"':
+                in_quotes = False
+        elif char == '"':
+            in_quotes = True
+        elif char == separator:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
