@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +11,7 @@ import bcrypt
 import pytest
 
 from service.errors import PasswordTooLong, WeakPassword
-from service.passwords import PasswordHasher, PasswordPolicy
+from service.passwords import PasswordHasher, PasswordPolicy, hash_cost
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,34 @@ async def test_hashing_does_not_block_the_event_loop(executor: ThreadPoolExecuto
     await hasher.hash("a password at cost ten")  # ~60 ms of bcrypt
     task.cancel()
     assert ticks >= 3
+
+
+async def test_the_dummy_costs_what_the_slowest_stored_hash_costs(
+    executor: ThreadPoolExecutor,
+) -> None:
+    hasher = PasswordHasher(rounds=4, executor=executor, max_in_flight=2)
+    hasher.expect_cost(8)
+    hasher.expect_cost(6)  # a lower cost never lowers it
+    assert hasher.dummy_rounds == 8
+    await hasher.verify_unknown("whatever password")  # makes the dummy
+    started = time.perf_counter()
+    await hasher.verify_unknown("whatever password")
+    dummy_seconds = time.perf_counter() - started
+    slow = bcrypt.hashpw(b"x", bcrypt.gensalt(8))
+    started = time.perf_counter()
+    bcrypt.checkpw(b"y", slow)
+    real_seconds = time.perf_counter() - started
+    # Cost 8 is 16x cost 4; a busy machine only makes the dummy slower.
+    assert dummy_seconds >= 0.5 * real_seconds
+
+
+@pytest.mark.parametrize(
+    ("stored", "rounds", "rehash"),
+    [("$2b$04$" + "a" * 53, 4, False), ("$2b$04$" + "a" * 53, 5, True), ("$2b$12$x", 10, True)],
+)
+def test_a_hash_of_another_cost_needs_a_rehash(
+    executor: ThreadPoolExecutor, stored: str, rounds: int, rehash: bool
+) -> None:
+    hasher = PasswordHasher(rounds=rounds, executor=executor, max_in_flight=1)
+    assert hasher.needs_rehash(stored) is rehash
+    assert hash_cost(stored) == int(stored[4:6])
