@@ -1,20 +1,36 @@
-# Every target builds or reuses .venv itself, so any of them works as the first command.
+# Every target builds or reuses the virtual environment itself, so any of them works as the
+# first command. PYTHON picks the interpreter (3.11-3.14), e.g.
+#   make test PYTHON=$(pyenv prefix 3.13.0)/bin/python3
+# The environment is made anew when PYTHON names another version than the one it holds.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+LOCK   := constraints.txt
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+STAMP  := $(VENV)/.installed-$(PYVER)
 PYTEST_ARGS ?=
 
-.PHONY: install test test-integration bench bench-scale bench-proxy bench-service run chaos lint format clean infra
+.PHONY: install lock test test-integration bench bench-scale bench-proxy bench-service run chaos lint format clean infra resolve-matrix
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
+	@test -n "$(PYVER)" || { echo "no Python at PYTHON=$(PYTHON)"; exit 1; }
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "authscale needs Python >= 3.11, found " + sys.version.split()[0]'
+	@if [ -x $(PY) ] && [ "$$($(PY) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')" != "$(PYVER)" ]; then \
+		echo "$(VENV) holds another Python than $(PYVER): making it anew"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --constraint $(LOCK) -e '.[lab,otel,dev]'
+	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The constraints every install uses: one version of each package for Python 3.11-3.14 on
+# Linux and macOS (a universal resolution), so figures can be reproduced.
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile setup.cfg --extra lab --extra dev --extra otel --universal \
+		--python-version 3.11 --quiet --output-file $(LOCK) \
+		--custom-compile-command 'make lock'
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -23,6 +39,10 @@ test: $(STAMP)
 #   DATABASE_URL=postgresql://... REDIS_URL=redis://... make test-integration
 test-integration: $(STAMP)
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
+
+# Does `.[lab]` resolve from wheels for Python 3.12-3.14 on Linux x86-64/aarch64, macOS arm64?
+resolve-matrix: $(STAMP)
+	$(PY) -m lab.resolve
 
 bench: $(STAMP)
 	$(PY) -m lab bench $(BENCH_ARGS)

@@ -8,18 +8,20 @@ from collections.abc import Sequence
 
 import uvloop
 
+from authscale.argparsing import USAGE_EXIT_CODE
 from balancer.config import load_config
 from balancer.errors import ConfigError
 from balancer.logs import configure_logging
 from balancer.server import run
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m balancer") -> int:
+    """Entry point of ``python -m balancer`` and of ``authscale balancer``."""
     try:
-        config = load_config(argv)
+        config = load_config(argv, prog=prog)
     except ConfigError as exc:
-        print(f"balancer: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
     configure_logging(config.log_format, config.log_level)
     try:
         uvloop.run(run(config))

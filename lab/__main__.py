@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from authscale.argparsing import USAGE_EXIT_CODE
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "infra": (
         "lab.infra_cli",
@@ -18,28 +20,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chaos": ("lab.chaos", "fault scenarios under load, each with a verdict"),
     "rolling-restart": ("lab.rolling", "drain, restart and re-enable instances one at a time"),
     "report": ("lab.report", "re-render a report from a results.json"),
+    "docker": ("lab.docker.cli", "images|up|down: the stack on a Docker engine (Swarm)"),
 }
 
 
-def usage() -> str:
-    lines = ["usage: python -m lab <command> [options]", "", "commands:"]
+def usage(prog: str = "python -m lab") -> str:
+    lines = [f"usage: {prog} <command> [options]", "", "commands:"]
     lines += [f"  {name:<16} {text}" for name, (_, text) in COMMANDS.items()]
-    lines += ["", "`python -m lab <command> --help` describes each command's options."]
+    lines += ["", f"`{prog} <command> --help` describes each command's options."]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m lab") -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
-        print(usage())
-        return 0 if args else 2
+        print(usage(prog), file=sys.stdout if args else sys.stderr)
+        return 0 if args else USAGE_EXIT_CODE
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        print(f"unknown command {command!r}\n\n{usage()}", file=sys.stderr)
-        return 2
+        print(
+            f"{prog}: error: unknown command {command!r}; choose from {', '.join(COMMANDS)} "
+            "(see --help)",
+            file=sys.stderr,
+        )
+        return USAGE_EXIT_CODE
     module = importlib.import_module(COMMANDS[command][0])
     entry = {"bench-scale": "main_scale", "report": "main_report"}.get(command, "main")
-    return int(getattr(module, entry)(rest))
+    return int(getattr(module, entry)(rest, prog=f"{prog} {command}"))
 
 
 if __name__ == "__main__":

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from authscale.argparsing import ArgumentParser
 from lab import config, infra
 from lab.errors import LabError
 from lab.signals import interrupt_on_sigterm, wait_for_interrupt
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lab infra",
+def main(argv: list[str], prog: str = "python -m lab infra") -> int:
+    parser = ArgumentParser(
+        prog=prog,
         description="Start PostgreSQL and Redis (or use DATABASE_URL / REDIS_URL), print "
         "their URLs, and keep them up until Ctrl-C or SIGTERM.",
     )
@@ -34,6 +34,8 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     try:
+        for name, what in running.describe().items():
+            print(f"{name}: {what}", file=sys.stderr)
         print(f"DATABASE_URL={running.database_url}")
         print(f"REDIS_URL={running.redis_url}")
         print("ready", flush=True)

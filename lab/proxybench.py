@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psutil
 
+from authscale.argparsing import ArgumentParser
 from lab import procs
 
 SANIC_APP = """
@@ -310,9 +311,9 @@ def run_wrk(
     return parse_wrk(completed.stdout)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m lab bench-proxy",
+def build_parser(prog: str = "python -m lab bench-proxy") -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog=prog,
         description="Proxy overhead: direct vs authscale balancer vs nginx vs HAProxy (wrk).",
     )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
@@ -332,8 +333,8 @@ def _workspace() -> Iterator[Path]:
         yield Path(folder)
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
+    args = build_parser(prog).parse_args(argv)
     if shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from authscale.argparsing import ArgumentParser
 from lab import procs
 from lab.errors import LabError
 
@@ -305,9 +306,9 @@ def keep(owner: int, argv: list[str]) -> int:
 # ---------------------------------------------------------------------------- command line
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m lab rolling-restart",
+def parser(prog: str = "python -m lab rolling-restart") -> argparse.ArgumentParser:
+    p = ArgumentParser(
+        prog=prog,
         description="Drain, restart and re-enable the balancer's instances one at a time "
         "(against a running `python -m lab up`).",
     )
@@ -320,8 +321,8 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str], prog: str = "python -m lab rolling-restart") -> int:
+    args = parser(prog).parse_args(argv)
     if args.keep is not None:
         return keep(args.keep, args.command)
     if not args.admin:

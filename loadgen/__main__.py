@@ -11,23 +11,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from loadgen.config import build_parser, config_from_args
+from authscale.argparsing import USAGE_EXIT_CODE
+from loadgen.config import config_from_args
 from loadgen.errors import ConfigError, RunError
 from loadgen.output import write_json
 from loadgen.progress import Progress
 from loadgen.runner import run_sync
 from loadgen.summary import render_summary
 
-USAGE_EXIT_CODE = 2
 RUN_ERROR_EXIT_CODE = 1
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m loadgen") -> int:
+    """Entry point of ``python -m loadgen`` and of ``authscale loadgen``."""
     try:
-        config = config_from_args(argv)
+        config = config_from_args(argv, prog=prog)
     except ConfigError as exc:
-        build_parser().print_usage(sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc} (see --help)", file=sys.stderr)
         return USAGE_EXIT_CODE
     progress = Progress(config.run_s, enabled=not config.quiet)
     try:
