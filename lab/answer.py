@@ -90,10 +90,11 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
 
 
 def _stores_line(results: Results) -> str | None:
-    """Without timings: Postgres and Redis judged on CPU, in the shared host's largest run."""
+    """Without timings: Postgres and Redis judged on CPU, in the first series' run with the
+    most instances (the most load on them)."""
     for series in results.series:
         medians = series.medians()
-        run = medians.get("scaled") or next(iter(medians.values()), None)
+        run = max(medians.values(), key=lambda r: r.instances, default=None)
         if run is None or not run.host.cpu_seconds_busy:
             continue
         stores = run.cpu_seconds.get("postgres", 0.0) + run.cpu_seconds.get("redis", 0.0)
