@@ -14,13 +14,14 @@ or whose series' ceilings disagree by more than MAX_DISAGREEMENT.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import bcrypt
+
+from lab import procs
 
 _PASSWORD = b"correct horse battery staple"
 #: Ceilings measured around one series that differ by more than this share of the best
@@ -110,7 +111,7 @@ def _parallel_pairs_per_s(cost: int, threads: int, seconds: float) -> float:
 def measure(
     cost: int, *, seconds: float = 3.0, threads: int | None = None, taken: str = ""
 ) -> Ceiling:
-    threads = threads or len(os.sched_getaffinity(0))
+    threads = threads or len(procs.usable_cpus())
     salt = bcrypt.gensalt(cost)
     samples = max(3, int(0.5 / (0.001 * 2 ** (cost - 4)) + 1))
     began = time.perf_counter()

@@ -8,11 +8,12 @@ every process once, including worker processes that came and went during the win
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psutil
+
+from lab import procs
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -33,7 +34,7 @@ def tree_cpu_seconds(pid: int) -> float:
 def host_busy_seconds() -> float:
     """CPU seconds the cores this process may use spent busy since boot (guest time is
     already inside user time, so it is not added twice)."""
-    usable = os.sched_getaffinity(0)
+    usable = procs.usable_cpus()
     busy = 0.0
     for cpu, t in enumerate(psutil.cpu_times(percpu=True)):
         if cpu in usable:
@@ -84,5 +85,5 @@ def usage(before: CpuSnapshot, after: CpuSnapshot, window_s: float) -> CpuUsage:
         },
         host_busy=after.host_busy - before.host_busy,
         window_s=window_s,
-        cores=len(os.sched_getaffinity(0)),
+        cores=len(procs.usable_cpus()),
     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import procs
 from lab.errors import CpuLimitError
 
 PERIOD_US = 100_000
@@ -109,17 +111,23 @@ def choose(cpus: float, *, tag: str | None = None, allow_pinning: bool = True) -
     """The best limiter this machine offers for `cpus` CPUs per instance."""
     if cpus <= 0:
         raise CpuLimitError(f"--cpus-per-instance must be positive, got {cpus}")
-    usable = sorted(os.sched_getaffinity(0))
+    usable = sorted(procs.usable_cpus())
     if cpus > len(usable):
         raise CpuLimitError(f"--cpus-per-instance {cpus} exceeds the {len(usable)} usable cores")
     tag = tag or f"authscale-{os.getpid()}"
     limiter = _try_v2(cpus, tag) or _try_v1(cpus, tag)
     if limiter is not None:
         return limiter
-    if allow_pinning and float(cpus).is_integer():
+    can_pin = hasattr(os, "sched_setaffinity")
+    if allow_pinning and can_pin and float(cpus).is_integer():
         return CpuLimiter(method="pinning", cpus=cpus, cores=usable)
+    if sys.platform != "linux":
+        raise CpuLimitError(
+            f"cannot limit instances to {cpus:g} CPU on {sys.platform}: CPU quotas need Linux "
+            "cgroups"
+        )
     raise CpuLimitError(
-        f"cannot limit instances to {cpus} CPU here: no writable cgroup file system with the "
-        "cpu controller (run as root, or delegate a cgroup to this user), and pinning can only "
-        "give whole cores. Use a whole number of CPUs or run without --cpus-per-instance."
+        f"cannot limit instances to {cpus:g} CPU here: no writable cgroup with the cpu "
+        "controller (run as root, or delegate a cgroup to this user)"
+        + (", and pinning gives whole cores only" if can_pin and allow_pinning else "")
     )

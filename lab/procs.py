@@ -15,11 +15,21 @@ import pwd
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+
+
+def usable_cpus() -> frozenset[int]:
+    """The CPUs this process may run on: its affinity on Linux, every CPU where the system
+    cannot say (macOS)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return frozenset(affinity(0))
+    return frozenset(range(os.cpu_count() or 1))
 
 
 def _child_setup(
@@ -29,8 +39,9 @@ def _child_setup(
     and bind every process it forks."""
 
     def set_up() -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if sys.platform == "linux":  # elsewhere (macOS) there is no parent-death signal
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if cgroup_procs is not None:
             cgroup_procs.write_text(str(os.getpid()))
         if cpu_affinity:
