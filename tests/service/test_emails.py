@@ -12,7 +12,7 @@ from service.errors import InvalidEmail
     ("raw", "canonical"),
     [
         ("User@Example.COM", "user@example.com"),
-        ("straße@example.com", "strasse@example.com"),  # casefold, not lower()
+        ("straße@example.com", "strasse@example.com"),  # the local part: casefold, not lower()
         ("ｕｓｅｒ@example.com", "user@example.com"),  # fullwidth → NFKC
         ("ﬁle@example.com", "file@example.com"),  # ligature → NFKC
         ("lg-1-2-3@example.com", "lg-1-2-3@example.com"),
@@ -61,3 +61,22 @@ def test_invalid_addresses_are_refused(raw: str) -> None:
 def test_canonical_form_is_idempotent() -> None:
     once = canonical_form("ＳＴＲＡßＥ")
     assert canonical_form(once) == once == "strasse"
+
+
+def test_domains_follow_idna2008_not_casefolding() -> None:
+    """UTS-46 non-transitional: ß is a letter of its own in a domain, as in DNS."""
+    assert parse_email("a@ß.test").canonical != parse_email("a@ss.test").canonical
+    assert parse_email("a@ß.test").canonical == "a@xn--zca.test"
+    assert parse_email("a@ς.test").canonical != parse_email("a@σ.test").canonical
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["ada@Straße.test", "ada@STRASSE.test".replace("SS", "ß"), "ada@xn--strae-oqa.test"],
+)
+def test_spellings_of_one_international_domain_share_a_canonical_form(spelling: str) -> None:
+    assert parse_email(spelling).canonical == "ada@xn--strae-oqa.test"
+
+
+def test_the_local_part_is_still_folded() -> None:
+    assert parse_email("STRASSE@ß.test").canonical == parse_email("straße@ß.test").canonical
