@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
+from authscale.argparsing import ArgumentParser
 from balancer.backends import parse_backend_url
 from balancer.errors import ConfigError
 from balancer.selection import ALGORITHMS, ALIASES
@@ -210,9 +211,9 @@ def _convert(name: str, value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m balancer",
+def build_parser(prog: str = "python -m balancer") -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog=prog,
         description="authscale's asyncio round-robin reverse proxy with health checks, "
         "safe retries, drain and an admin API.",
     )
@@ -348,13 +349,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_config(
-    argv: Sequence[str] | None, environ: Mapping[str, str] | None = None
+    argv: Sequence[str] | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prog: str = "python -m balancer",
 ) -> BalancerConfig:
     """Defaults < TOML file < environment < command line. ``environ`` defaults to the
     process environment; tests pass their own."""
     if environ is None:
         environ = os.environ
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     names = [f.name for f in fields(BalancerConfig) if f.name != "admin_token"]
     values: dict[str, Any] = {}
     config_file = args.config or environ.get("BALANCER_CONFIG")

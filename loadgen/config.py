@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from authscale.argparsing import ArgumentParser
 from loadgen.errors import ConfigError
 from loadgen.thresholds import Threshold, parse_threshold
 
@@ -249,9 +250,9 @@ def part_of(total: int, index: int, count: int) -> int:
 _OPEN_ONLY = frozenset({"http_req_duration_corrected", "iteration_duration_corrected"})
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadgen",
+def build_parser(prog: str = "python -m loadgen") -> argparse.ArgumentParser:
+    parser = ArgumentParser(
+        prog=prog,
         description=(
             "Run the auth scenario (signup -> login -> refresh -> logout, a fresh user per "
             "iteration) against an authscale service and report k6-named metrics."
@@ -329,11 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(
-    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    prog: str = "python -m loadgen",
 ) -> LoadConfig:
     """Parse argv (default ``sys.argv[1:]``) over ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     target = args.target or env.get("LOADGEN_TARGET")
     if not target:
         raise ConfigError("--target is required (or set LOADGEN_TARGET)")

@@ -30,7 +30,7 @@ Environment variables (flags override the ones they name):
     AUTH_LOGIN_MAX_FAILURES_PER_DEVICE          failed logins per device token per window (10)
     AUTH_SIGNUP_MAX_PER_ADDRESS                 signups per client address per window (20)
     AUTH_SIGNUP_WINDOW                          signup window, seconds (3600)
-    AUTH_LOG_FORMAT                             plain (default) or json
+    AUTH_LOG_FORMAT                             text (default) or json
     AUTH_ACCESS_LOG                             1/0: one line per request (default: on a terminal)
     AUTH_INSTANCE_ID                            name in logs (default host:port)
     AUTH_REDIS_PREFIX                           prefix of every Redis key ("authscale:")
@@ -59,7 +59,7 @@ from service.keys import (
 )
 
 JWT_ALGORITHMS = ("EdDSA", "HS256")
-LOG_FORMATS = ("plain", "json")
+LOG_FORMATS = ("text", "json")
 MAX_LEEWAY = 30
 MIN_SECRET_BYTES = 32
 
@@ -119,7 +119,7 @@ class ServiceConfig:
     signup_max_per_address: int = 20
     signup_window: int = 3600
     max_body_bytes: int = 16 * 1024
-    log_format: str = "plain"
+    log_format: str = "text"
     access_log: bool = False
 
     def __post_init__(self) -> None:

@@ -22,7 +22,7 @@ def bench_run(
     out = tmp_path_factory.mktemp("bench")
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     argv = [sys.executable, "-m", "lab", "bench", "--duration", "2s", "--warmup", "1s"]
-    argv += ["--vus", "4", "--limited-vus", "2", "--bcrypt-cost", "4", "--graceful-stop", "5s"]
+    argv += ["--vus", "4", "--limited-vus", "2", "--bcrypt-rounds", "4", "--graceful-stop", "5s"]
     argv += ["--topologies", "single,scaled", "--instances", "2", "--out", str(out)]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     return done, out
