@@ -96,9 +96,9 @@ async def test_a_real_session_moved_or_copied_to_another_user_mints_nothing(
     attacker = await api.new_user()
     victim = await api.new_user(login=False)
     sid = session_id_of(attacker.access)
-    record: dict[bytes, bytes] = await redis.hgetall(session_key(sid))  # type: ignore[misc]
+    record: dict[bytes | str, bytes | str] = await redis.hgetall(session_key(sid))  # type: ignore[misc]
     copy_sid = secrets.token_urlsafe(16)
-    await redis.hset(session_key(copy_sid), mapping=record)  # type: ignore[misc]
+    await redis.hset(session_key(copy_sid), mapping=record)  # type: ignore[arg-type,misc]
     await redis.hset(session_key(sid), "user_id", victim.id)  # type: ignore[misc]
     moved = await api.refresh(attacker.refresh)
     assert (moved.status, moved.code) == (401, "invalid_token")
@@ -125,7 +125,7 @@ async def test_rotation_keeps_one_generation_counter_and_reuse_still_revokes(
         reply = await api.refresh(tokens[-1])
         assert reply.status == 200
         tokens.append(reply.json()["refresh_token"])
-    fields: dict[bytes, bytes] = await redis.hgetall(session_key(sid))  # type: ignore[misc]
+    fields: dict[bytes, bytes] = await redis.hgetall(session_key(sid))  # type: ignore[assignment,misc]
     assert fields[b"gen"] == b"4"
     assert not [name for name in fields if name.startswith(b"used:")]
     reused = await api.refresh(tokens[1])

@@ -210,10 +210,15 @@ async def test_a_record_written_without_the_pepper_mints_nothing(
     assert await redis.exists(key) == 0
 
     made_up = refresh_tokens.issue(Pepper(b"x" * 32), refresh_tokens.new_session_id(), 0)
-    fields = {"user_id": "victim", "email": "v@example.com", "gen": "0", "created": "0"}
+    fields: dict[str | bytes, str | bytes] = {
+        "user_id": "victim",
+        "email": "v@example.com",
+        "gen": "0",
+        "created": "0",
+    }
     fields |= {"expires": str(int(time.time()) + 60), "account": "", "device": "", "mac": "0"}
     fields["refresh"] = refresh_tokens.stored_form(PEPPER, made_up.text)
-    await redis.hset(f"{prefix}session:{made_up.session_id}", mapping=fields)  # type: ignore[misc]
+    await redis.hset(f"{prefix}session:{made_up.session_id}", mapping=fields)  # type: ignore[arg-type,misc]
     with pytest.raises(InvalidToken):
         await store.rotate(made_up.text)
     assert (

@@ -20,9 +20,8 @@ PEPPER = b"p" * 32
 
 
 def codec(pem: bytes, **changes: object) -> AccessTokens:
-    return AccessTokens.from_config(
-        ServiceConfig(jwt_private_key_pem=pem, token_pepper=PEPPER, **changes)
-    )  # type: ignore[arg-type]
+    config = ServiceConfig(jwt_private_key_pem=pem, token_pepper=PEPPER, **changes)  # type: ignore[arg-type]
+    return AccessTokens.from_config(config)
 
 
 def private_key(pem: bytes) -> Ed25519PrivateKey:
