@@ -9,11 +9,11 @@ Amdahl's law and the Universal Scalability Law to the curve.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import shlex
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +21,9 @@ from typing import Any
 
 import psutil
 
-from lab import ceiling, config, cpulimit, infra, loadrun, records
-from lab.errors import LabError
+from authscale.argparsing import ArgumentParser
+from lab import ceiling, config, cpulimit, infra, loadrun, procs, records, versions
+from lab.errors import CpuLimitError, LabError
 from lab.progress import StatusLine
 from lab.signals import interrupt_on_sigterm
 from lab.topology import (
@@ -157,6 +158,15 @@ def plan(cfg: BenchConfig) -> list[SeriesSpec]:
     return out
 
 
+def without_cpu_limits(series_plan: list[SeriesSpec], refused: CpuLimitError) -> list[SeriesSpec]:
+    """The plan less its CPU-limited series, for a machine that cannot limit CPU; the refusal
+    itself when nothing would be left to run (pure)."""
+    kept = [spec for spec in series_plan if not spec.cpus_per_instance]
+    if not kept:
+        raise refused
+    return kept
+
+
 def usable_cores(spec: SeriesSpec, run: RunSpec, host_cores: int) -> float:
     if spec.cpus_per_instance is None:
         return float(host_cores)
@@ -167,7 +177,9 @@ def usable_cores(spec: SeriesSpec, run: RunSpec, host_cores: int) -> float:
 class Bench:
     cfg: BenchConfig
     status: StatusLine = field(default_factory=StatusLine)
-    host_cores: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+    host_cores: int = field(default_factory=lambda: len(procs.usable_cpus()))
+    #: How instances get their CPU limit; raises CpuLimitError where the machine cannot.
+    limit_cpu: Callable[[float], cpulimit.CpuLimiter] = cpulimit.choose
 
     def run(self) -> Path:
         cfg = self.cfg
@@ -176,11 +188,23 @@ class Bench:
         started = datetime.now(UTC)
         stamp = started.strftime("%Y%m%d-%H%M%S")
         run_root = config.state_root() / "runs" / f"bench-{stamp}"
-        limiter_method = None
+        limiter_method, notes = None, []
         if any(s.cpus_per_instance for s in series_plan):
-            probe = cpulimit.choose(cfg.cpus_per_instance)
-            limiter_method = probe.method
-            probe.cleanup()
+            try:
+                probe = self.limit_cpu(cfg.cpus_per_instance)
+            except CpuLimitError as refused:
+                series_plan = without_cpu_limits(series_plan, refused)
+                skipped = (
+                    f"The CPU-limited series was skipped: {refused}. To get it, run as root "
+                    "or on a Linux host with a delegated cgroup (or give whole CPUs with "
+                    "--cpus-per-instance 1, which pins cores)."
+                )
+                notes.append(skipped)
+                self.status.done(f"bench: {skipped}")
+                total = sum(len(s.runs) for s in series_plan)
+            else:
+                limiter_method = probe.method
+                probe.cleanup()
         self.status.done(
             f"bench: {total} runs of {cfg.warmup_s:g} s warm-up + {cfg.duration_s:g} s window, "
             f"bcrypt cost {cfg.bcrypt_cost}; the bcrypt ceiling is measured before and after "
@@ -228,7 +252,7 @@ class Bench:
             infra_description = running.describe()
             running.stop()
         self._judge_against_best(series_out, ceiling.best(measurements))
-        results = self._results(started, measurements, infra_description, series_out)
+        results = self._results(started, measurements, infra_description, series_out, notes)
         return self._report(results, stamp)
 
     def _measure_ceiling(self, taken: str) -> ceiling.Ceiling:
@@ -283,7 +307,7 @@ class Bench:
         if forecast:
             self.status.done(f"warning [{name}]: {forecast}")
         run_dir = run_root / f"{spec.name}-{run.topology}-{run.repeat}"
-        limiter = cpulimit.choose(spec.cpus_per_instance) if spec.cpus_per_instance else None
+        limiter = self.limit_cpu(spec.cpus_per_instance) if spec.cpus_per_instance else None
         topology = Topology(
             TopologyConfig(
                 instances=run.instances,
@@ -358,6 +382,7 @@ class Bench:
         ceilings: list[ceiling.Ceiling],
         infra_description: dict[str, str],
         series_out: list[dict[str, Any]],
+        notes: list[str],
     ) -> dict[str, Any]:
         cfg = self.cfg
         results: dict[str, Any] = {
@@ -383,6 +408,8 @@ class Bench:
             "ceiling": ceiling.document(ceilings),
             "series": series_out,
             "scale_curve": None,
+            "notes": notes,
+            "versions": versions.installed(),
         }
         if cfg.scale and series_out:
             by_n: dict[int, list[dict[str, Any]]] = {}
@@ -423,7 +450,7 @@ def machine_description() -> dict[str, Any]:
     except OSError:
         pass
     return {
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": len(procs.usable_cpus()),
         "cpu_model": model,
         "kernel": platform.release(),
         "python": platform.python_version(),
@@ -432,7 +459,7 @@ def machine_description() -> dict[str, Any]:
 
 
 def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__)
+    p = ArgumentParser(prog=prog, description=__doc__)
     add = p.add_argument
     add("--vus", type=int, default=200, help="VUs on the shared host (default 200)")
     add(
@@ -453,7 +480,7 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
         help="start every VU at once (k6's constant-vus); they then stay in phase",
     )
     add("--graceful-stop", default="30s", help="time in-flight iterations may finish (30s)")
-    add("--bcrypt-cost", type=int, default=10, help="bcrypt cost of every instance (10)")
+    add("--bcrypt-rounds", type=int, default=10, help="bcrypt cost of every instance (10)")
     add("--repeats", type=int, default=1, help="runs per topology; medians when > 1")
     add("--cpus-per-instance", type=float, default=0.5, help="CPU quota per instance (0.5)")
     add("--out", default="reports", help="folder for reports (default reports/)")
@@ -476,8 +503,7 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
     return p
 
 
-def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchConfig:
-    verb = "bench-scale" if scale else "bench"
+def _config(args: argparse.Namespace, *, scale: bool, argv: list[str], prog: str) -> BenchConfig:
     return BenchConfig(
         vus=args.vus,
         limited_vus=args.limited_vus,
@@ -485,7 +511,7 @@ def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchC
         warmup_s=parse_duration(args.warmup),
         graceful_stop_s=parse_duration(args.graceful_stop),
         ramp=not args.no_ramp,
-        bcrypt_cost=args.bcrypt_cost,
+        bcrypt_cost=args.bcrypt_rounds,
         repeats=args.repeats,
         cpus_per_instance=args.cpus_per_instance,
         out_dir=Path(args.out),
@@ -496,16 +522,15 @@ def _config(args: argparse.Namespace, *, scale: bool, argv: list[str]) -> BenchC
         instances=getattr(args, "instances", 3),
         series=tuple(s for s in getattr(args, "series", "shared").split(",") if s),
         topologies=tuple(t for t in getattr(args, "topologies", "single").split(",") if t),
-        command=shlex.join(["python", "-m", "lab", verb, *argv]),
+        command=shlex.join([*prog.split(), *argv]),
     )
 
 
-def _main(argv: list[str], *, scale: bool) -> int:
-    verb = "bench-scale" if scale else "bench"
-    args = parser(f"python -m lab {verb}", scale=scale).parse_args(argv)
+def _main(argv: list[str], *, scale: bool, prog: str) -> int:
+    args = parser(prog, scale=scale).parse_args(argv)
     interrupt_on_sigterm()
     try:
-        bench_config = _config(args, scale=scale, argv=argv)
+        bench_config = _config(args, scale=scale, argv=argv, prog=prog)
         print(describe_exemption(limit_exemption(bench_config.limit_exemption)), file=sys.stderr)
         out = Bench(bench_config).run()
     except (LabError, LoadgenError, ValueError) as exc:
@@ -518,12 +543,12 @@ def _main(argv: list[str], *, scale: bool) -> int:
     return 0
 
 
-def main(argv: list[str]) -> int:
-    return _main(argv, scale=False)
+def main(argv: list[str], prog: str = "python -m lab bench") -> int:
+    return _main(argv, scale=False, prog=prog)
 
 
-def main_scale(argv: list[str]) -> int:
-    return _main(argv, scale=True)
+def main_scale(argv: list[str], prog: str = "python -m lab bench-scale") -> int:
+    return _main(argv, scale=True, prog=prog)
 
 
 if __name__ == "__main__":

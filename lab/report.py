@@ -7,7 +7,6 @@ results file. Figures are cut, not rounded, at the digits shown (see `lab.page.f
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from authscale.argparsing import ArgumentParser
 from lab import charts as charts_module
 from lab.answer import answer
 from lab.breakdown import SEGMENT_LABELS, SEGMENTS
@@ -197,6 +197,12 @@ def facts(results: Results) -> tuple[tuple[str, str], ...]:
             f"kernel {m.kernel}, Python {m.python}",
         ),
         ("Infra", ", ".join(f"{k}: {v}" for k, v in results.infra.items())),
+        *((("Notes", " ".join(results.notes)),) if results.notes else ()),
+        *(
+            (("Versions", ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()))),)
+            if results.versions
+            else ()
+        ),
         ("Figures", "cut, not rounded, at the digits shown; latencies in ms unless stated"),
     )
 
@@ -513,9 +519,9 @@ def render_terminal(results: Results) -> str:
     return "\n".join(out)
 
 
-def main_report(argv: Sequence[str]) -> int:
+def main_report(argv: Sequence[str], prog: str = "python -m lab report") -> int:
     """`python -m lab report <results.json> [--out DIR]`: re-render a report."""
-    parser = argparse.ArgumentParser(prog="python -m lab report", description=main_report.__doc__)
+    parser = ArgumentParser(prog=prog, description=main_report.__doc__)
     parser.add_argument("results", type=Path, help="a results.json written by the bench")
     parser.add_argument("--out", type=Path, help="folder for the report (default: beside it)")
     args = parser.parse_args(list(argv))

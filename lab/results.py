@@ -260,6 +260,10 @@ class Results(_Doc):
     ceiling: Ceiling | None
     series: tuple[Series, ...]
     scale_curve: ScaleCurve | None = None
+    #: What the run changed from what was asked, and why (e.g. a series it had to skip).
+    notes: tuple[str, ...] = ()
+    #: Versions of the Python packages that ran (distribution name → version).
+    versions: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Results:

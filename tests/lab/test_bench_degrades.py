@@ -1,0 +1,79 @@
+"""Where the machine cannot limit CPU (no root, no writable cgroup, macOS), the bench runs the
+shared-host series, says in one line why the CPU-limited one was skipped and how to get it,
+and still writes the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lab import bench, cpulimit
+from lab.bench import Bench, BenchConfig
+from lab.errors import CpuLimitError
+
+REFUSAL = "cannot limit instances to 0.5 CPU here: no writable cgroup with the cpu controller"
+
+
+def refuse(cpus: float) -> cpulimit.CpuLimiter:
+    raise CpuLimitError(REFUSAL)
+
+
+def _config(tmp_path: Path, **overrides: object) -> BenchConfig:
+    settings: dict[str, object] = {
+        "vus": 2,
+        "limited_vus": 2,
+        "duration_s": 1.5,
+        "warmup_s": 0.5,
+        "graceful_stop_s": 5.0,
+        "bcrypt_cost": 4,
+        "topologies": ("single",),
+        "out_dir": tmp_path / "reports",
+        "ceiling_seconds": 0.3,
+        "command": "python -m lab bench",
+    }
+    settings.update(overrides)
+    return BenchConfig(**settings)  # type: ignore[arg-type]
+
+
+def test_a_plan_without_cpu_limits_keeps_the_shared_series(tmp_path: Path) -> None:
+    planned = bench.plan(_config(tmp_path))
+    kept = bench.without_cpu_limits(planned, CpuLimitError(REFUSAL))
+    assert [s.name for s in planned] == ["shared-host", "cpu-limited"]
+    assert [s.name for s in kept] == ["shared-host"]
+
+
+def test_a_plan_of_only_limited_runs_is_refused_as_asked(tmp_path: Path) -> None:
+    planned = bench.plan(_config(tmp_path, series=("limited",)))
+    with pytest.raises(CpuLimitError, match="no writable cgroup"):
+        bench.without_cpu_limits(planned, CpuLimitError(REFUSAL))
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_refused_cpu_limits_skip_the_series_and_the_report_says_why(
+    tmp_path: Path,
+    database_url: str,
+    redis_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    folder = Bench(_config(tmp_path), limit_cpu=refuse).run()
+
+    results = json.loads((folder / "results.json").read_text())
+    assert [s["name"] for s in results["series"]] == ["shared-host"]
+    assert results["series"][0]["runs"][0]["iterations"] > 0
+    (note,) = results["notes"]
+    assert note.startswith("The CPU-limited series was skipped: " + REFUSAL)
+    assert "run as root" in note
+    assert "authscale" in results["versions"]
+    assert note in (folder / "report.md").read_text()
+    assert (folder / "report.html").exists()
+
+    said = capsys.readouterr()
+    skipped_lines = [ln for ln in said.err.splitlines() if "CPU-limited series was skipped" in ln]
+    assert len(skipped_lines) == 1
+    assert "--cpus-per-instance" not in skipped_lines[0].split("To get it")[0]
