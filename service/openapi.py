@@ -19,6 +19,8 @@ ERROR_CODES = [
     "weak_password",
     "password_too_long",
     "too_many_attempts",
+    "too_many_requests",
+    "header_too_large",
     "internal",
     "unavailable",
 ]
@@ -44,6 +46,7 @@ COMMON_ERRORS = {
     "400": _error("invalid_json or invalid_request"),
     "413": _error("payload_too_large (body over 16 KiB)"),
     "415": _error("unsupported_media_type"),
+    "431": _error("header_too_large (a request header over the limit)"),
     "503": _error("unavailable: Postgres or Redis does not answer"),
 }
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -57,7 +60,12 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
     credentials = {
         "type": "object",
         "required": ["email", "password"],
-        "properties": {"email": _string(format="email"), "password": _string()},
+        "properties": {
+            "email": _string(format="email"),
+            "password": _string(),
+            # Returned by an earlier login; anything else sent here counts as none.
+            "device_token": _string(),
+        },
     }
     # Length limits are stated; the common-password and equal-to-email rules cannot be.
     new_credentials = {
@@ -70,12 +78,13 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
     }
     tokens = {
         "type": "object",
-        "required": ["access_token", "refresh_token", "token_type", "expires_in"],
+        "required": ["access_token", "refresh_token", "token_type", "expires_in", "device_token"],
         "properties": {
             "access_token": _string(),
             "refresh_token": _string(),
             "token_type": {"type": "string", "enum": ["Bearer"]},
             "expires_in": {"type": "integer", "minimum": 1},
+            "device_token": _string(),
         },
     }
     user = {
@@ -100,7 +109,7 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
     status = {
         "type": "object",
         "required": ["status"],
-        "properties": {"status": _string(), "checks": {"type": "object"}},
+        "properties": {"status": _string()},
     }
     paths: dict[str, Any] = {
         "/auth/signup": {
@@ -111,6 +120,7 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                     "201": {"description": "created", "content": _json(_ref("User"))},
                     "409": _error("email_taken"),
                     "422": _error("invalid_email, weak_password or password_too_long"),
+                    "429": _error("too_many_requests: signups from this address (Retry-After)"),
                     **COMMON_ERRORS,
                 },
             }
@@ -187,17 +197,6 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                 },
             }
         },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition",
-                        "content": {"text/plain": {"schema": _string()}},
-                    }
-                },
-            }
-        },
     }
     document: dict[str, Any] = {
         "openapi": "3.0.3",
@@ -205,7 +204,8 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
             "title": "authscale auth service",
             "version": "1.0.0",
             "description": "Signup, login, refresh and logout; errors are "
-            '{"error": {"code", "message"}}.',
+            '{"error": {"code", "message"}}. /metrics and health details are served on '
+            "the metrics listener (AUTH_METRICS_LISTEN), not here.",
         },
         "paths": paths,
         "components": {

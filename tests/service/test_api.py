@@ -310,6 +310,8 @@ async def test_health_jwks_openapi_and_metrics(
 
     spec = (await api.call("GET", "/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
+    assert "/metrics" not in spec["paths"]  # served on the metrics listener only
+    assert "device_token" in spec["components"]["schemas"]["Tokens"]["required"]
     assert {"/auth/signup", "/auth/login", "/auth/refresh", "/auth/logout", "/auth/me"} <= set(
         spec["paths"]
     )
