@@ -94,6 +94,11 @@ def secret_path(service: dict[str, Any], secret: str) -> str:
     raise AssertionError(f"the service has no secret {secret!r}")
 
 
+def default(value: object) -> str:
+    """A ``${VAR:-default}`` value as its default (other values as they are)."""
+    return re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", str(value))
+
+
 def healthcheck_test(service: dict[str, Any]) -> str:
     check = service.get("healthcheck", {})
     assert not check.get("disable"), "healthcheck disabled"
@@ -124,7 +129,12 @@ def test_dockerfile_is_multi_stage_on_a_slim_python() -> None:
     stages = dockerfile_stages()
     assert len(stages) >= 2
     for stage in stages:
-        assert re.match(r"FROM python:\$\{PYTHON_VERSION\}-slim", stage[0]), stage[0]
+        assert stage[0].startswith("FROM ${BASE_IMAGE} AS "), stage[0]
+    text = (DOCKER / "Dockerfile").read_text()
+    # The real-world default; the lab passes a local base only where nothing can be pulled.
+    assert re.search(r"^ARG BASE_IMAGE=python:\$\{PYTHON_VERSION\}-slim-bookworm$", text, re.M)
+    # The engine's built-in frontend: a `# syntax=` line would pull one from a registry.
+    assert not re.search(r"^#\s*syntax=", text, re.M)
     version = re.search(
         r"^ARG PYTHON_VERSION=(\d+)\.(\d+)$", (DOCKER / "Dockerfile").read_text(), re.M
     )
@@ -132,7 +142,10 @@ def test_dockerfile_is_multi_stage_on_a_slim_python() -> None:
     assert (int(version[1]), int(version[2])) >= (3, 11)
     builder = " ".join(stages[0])
     assert "pip wheel" in builder
-    assert "build-essential" in builder
+    assert "ARG COMPILERS=build-essential" in builder
+    # The CA bundle arrives as a secret mount, which no layer keeps.
+    assert "--mount=type=secret,id=ca_bundle" in builder
+    assert "ca-certificates.crt" not in text
 
 
 def test_final_stage_has_no_build_tools_and_runs_as_non_root() -> None:
@@ -248,7 +261,8 @@ def test_compose_service_settings(compose: dict[str, Any]) -> None:
     assert str(env["AUTH_TRUSTED_PROXIES"]) == "1"
     assert env["AUTH_LOG_FORMAT"] == "json"
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    assert env["REDIS_URL"].startswith("redis://redis:6379")
+    assert env["REDIS_URL"].startswith("redis://authscale:${REDIS_PASSWORD:?")
+    assert env["REDIS_URL"].endswith("@redis:6379/0")
 
 
 def test_compose_balancer_discovers_replicas_by_dns(compose: dict[str, Any]) -> None:
@@ -287,6 +301,29 @@ def test_compose_keys_come_from_the_keygen_volumes(compose: dict[str, Any]) -> N
         )
 
 
+def test_compose_has_no_default_secrets(compose: dict[str, Any]) -> None:
+    text = (DOCKER / "compose.yml").read_text()
+    for variable in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        uses = re.findall(r"\$\{" + variable + r"(:?[-?])", text)
+        assert uses, variable
+        assert set(uses) == {":?"}, f"{variable} must be required, never defaulted"
+    assert "--web.enable-lifecycle" not in command_args(compose["services"]["prometheus"])
+    redis = " ".join(command_args(compose["services"]["redis"]))
+    assert "default on nopass -@all +ping" in redis
+    env = compose["services"]["service"]["environment"]
+    assert env["AUTH_TOKEN_PEPPER_FILE"].startswith("/var/lib/authscale/keys/")
+    assert env["AUTH_METRICS_LISTEN"] == "0.0.0.0:9100"
+
+
+def test_stack_redis_needs_a_password_and_the_service_has_it(stack: dict[str, Any]) -> None:
+    redis = stack["services"]["redis"]
+    args = command_args(redis)
+    assert args[args.index("--aclfile") + 1] == secret_path(redis, "redis_acl")
+    service = stack["services"]["service"]
+    assert service["environment"]["REDIS_URL_FILE"] == secret_path(service, "redis_url")
+    assert service["environment"]["AUTH_TOKEN_PEPPER_FILE"] == secret_path(service, "token_pepper")
+
+
 def test_compose_state_and_health(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert "pg_isready" in healthcheck_test(services["postgres"])
@@ -320,7 +357,8 @@ def test_compose_load_profiles_target_the_balancer(compose: dict[str, Any]) -> N
 def test_stack_service_deploy_policy(stack: dict[str, Any]) -> None:
     service = stack["services"]["service"]
     deploy = service["deploy"]
-    assert deploy["replicas"] == 3
+    assert default(deploy["replicas"]) == "3"
+    assert deploy["endpoint_mode"] == "dnsrr", "the balancer uses tasks.service, not a VIP"
     assert deploy["update_config"]["order"] == "start-first"
     assert deploy["update_config"]["failure_action"] == "rollback"
     assert deploy["restart_policy"]["condition"] in ("any", "on-failure")
@@ -349,7 +387,11 @@ def test_stack_balancer_reaches_tasks_directly(stack: dict[str, Any]) -> None:
     assert balancer["environment"]["BALANCER_ADMIN_TOKEN_FILE"] == secret_path(
         balancer, "balancer_admin_token"
     )
-    assert [port["published"] for port in balancer["ports"]] == [8000]
+    ports = {port["target"]: port for port in balancer["ports"]}
+    assert default(ports[8000]["published"]) == "8000"
+    assert default(ports[8404]["published"]) == "8404"
+    # Host mode: the routing mesh needs IPVS, which not every kernel has.
+    assert {port["mode"] for port in balancer["ports"]} == {"host"}
     assert balancer["deploy"]["update_config"]["order"] == "start-first"
     assert "tcp://127.0.0.1:8000" in healthcheck_test(balancer)
 
@@ -397,13 +439,19 @@ def test_stack_configs_exist(stack: dict[str, Any]) -> None:
 
 def test_stack_network_is_attachable_overlay(stack: dict[str, Any]) -> None:
     network = stack["networks"]["authscale"]
-    assert network == {"driver": "overlay", "attachable": True}
+    assert network["driver"] == "overlay"
+    assert network["attachable"] is True
+    (subnet,) = network["ipam"]["config"]
+    # The service trusts X-Forwarded-For from the stack's own network only.
+    env = stack["services"]["service"]["environment"]
+    assert env["AUTH_TRUSTED_PROXY_ADDRS"] == subnet["subnet"]
 
 
 def test_mesh_override_publishes_the_service_and_trusts_no_proxy() -> None:
     override = load_yaml("stack.mesh.yml")["services"]["service"]
     assert override["ports"][0]["target"] == 8000
     assert override["ports"][0]["mode"] == "ingress"
+    assert override["deploy"]["endpoint_mode"] == "vip", "the mesh balances over the VIP"
     assert str(override["environment"]["AUTH_TRUSTED_PROXIES"]) == "0"
 
 
@@ -411,7 +459,13 @@ def test_compose_and_stack_configure_the_programs_alike(
     compose: dict[str, Any], stack: dict[str, Any]
 ) -> None:
     """The two deployments differ in how settings arrive, not in what they are."""
-    how_they_arrive = {"DATABASE_URL", "DATABASE_URL_FILE", "AUTH_JWT_PRIVATE_KEY_FILE"}
+    how_they_arrive = {
+        "DATABASE_URL",
+        "DATABASE_URL_FILE",
+        "REDIS_URL",
+        "REDIS_URL_FILE",
+        "AUTH_JWT_PRIVATE_KEY_FILE",
+    }
     for name in ("service", "balancer"):
         one_host = compose["services"][name]["environment"]
         swarm = dict(stack["services"][name]["environment"])
@@ -421,7 +475,7 @@ def test_compose_and_stack_configure_the_programs_alike(
         for key in keys:
             values = {str(one_host[key]), str(swarm[key])}
             # Compose defaults in ${VAR:-x} form are fine as long as the default matches.
-            defaults = {re.sub(r"^\$\{\w+:-(.*)\}$", r"\1", value) for value in values}
+            defaults = {default(value) for value in values}
             if key.endswith("_FILE"):
                 continue  # a path in a volume or in /run/secrets
             assert len(defaults) == 1, (name, key, values)
@@ -446,7 +500,8 @@ def test_prometheus_scrapes_every_replica_and_the_balancer(config: str, service_
     jobs = scrape_jobs(config)
     (service_sd,) = jobs["service"]["dns_sd_configs"]
     assert service_sd["names"] == [service_name]
-    assert (service_sd["type"], service_sd["port"]) == ("A", 8000)
+    # The metrics listener (AUTH_METRICS_LISTEN); the public port answers /metrics 404.
+    assert (service_sd["type"], service_sd["port"]) == ("A", 9100)
     assert jobs["service"].get("metrics_path", "/metrics") == "/metrics"
     balancer = jobs["balancer"]
     assert balancer["dns_sd_configs"][0]["port"] == 8404

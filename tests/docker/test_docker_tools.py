@@ -8,6 +8,7 @@ when its tool is missing (`apt-get install docker-compose prometheus` provides t
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,8 +21,27 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 
 
-def run(argv: list[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+#: What compose.yml refuses to start without (no default passwords).
+REQUIRED = {
+    "POSTGRES_PASSWORD": "pg-test-password",
+    "REDIS_PASSWORD": "redis-test-password",
+    "GRAFANA_ADMIN_PASSWORD": "grafana-test-password",
+}
+
+
+def run(
+    argv: list[str], cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in REQUIRED}
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**environment, **(env or {})},
+    )
 
 
 def docker_works(*probe: str) -> bool:
@@ -61,7 +81,13 @@ def test_docker_stack_config_merges_the_mesh_override() -> None:
     assert service["environment"]["AUTH_TRUSTED_PROXIES"] == "0"
     # The merge keeps everything else of the base file.
     assert service["deploy"]["update_config"]["order"] == "start-first"
-    assert {entry["source"] for entry in service["secrets"]} == {"jwt_private_key", "database_url"}
+    assert service["deploy"]["endpoint_mode"] == "vip"
+    assert {entry["source"] for entry in service["secrets"]} == {
+        "jwt_private_key",
+        "database_url",
+        "redis_url",
+        "token_pepper",
+    }
 
 
 def compose_command() -> list[str]:
@@ -74,11 +100,20 @@ def compose_command() -> list[str]:
 
 
 def test_docker_compose_config_accepts_the_compose_file() -> None:
-    result = run([*compose_command(), "-f", str(DOCKER / "compose.yml"), "config"])
+    result = run([*compose_command(), "-f", str(DOCKER / "compose.yml"), "config"], env=REQUIRED)
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     assert config["services"]["service"]["deploy"]["replicas"] == 3
+    assert "--web.enable-lifecycle" not in config["services"]["prometheus"]["command"]
     assert "--backend-dns=service:8000" in config["services"]["balancer"]["command"]
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED))
+def test_docker_compose_refuses_to_start_without_a_password(missing: str) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+    result = run([*compose_command(), "-f", str(DOCKER / "compose.yml"), "config"], env=env)
+    assert result.returncode != 0
+    assert missing in result.stderr
 
 
 def promtool() -> str:

@@ -204,6 +204,21 @@ def test_keygen_never_replaces_existing_files(tmp_path: Path) -> None:
     assert (key_path.read_bytes(), token_path.read_bytes()) == (key, token)
 
 
+def test_keygen_writes_a_pepper_the_service_accepts(tmp_path: Path) -> None:
+    config = pytest.importorskip("service.config")
+    pepper_path = tmp_path / "keys" / "token_pepper"
+    result = keygen(f"--pepper={pepper_path}")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(pepper_path.stat().st_mode) == 0o400
+    pepper = pepper_path.read_bytes()
+    settings = config.settings_from_env({"AUTH_TOKEN_PEPPER_FILE": str(pepper_path)})
+    assert settings["token_pepper"] == pepper
+    assert len(pepper) >= 32
+    again = keygen(f"--pepper={pepper_path}")
+    assert "kept existing" in again.stdout
+    assert pepper_path.read_bytes() == pepper
+
+
 def test_keygen_key_is_accepted_by_the_service(tmp_path: Path) -> None:
     keys = pytest.importorskip("service.keys")
     key_path = tmp_path / "jwt.pem"
