@@ -22,7 +22,6 @@ inside ``lb-ttfb``), else the service's ``app``.
 
 from __future__ import annotations
 
-import math
 import re
 
 REMAINDER = "remainder"
@@ -37,18 +36,25 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NOT_KEY = re.compile(r"[^a-z0-9]")
 _KEY_CACHE_LIMIT = 256  # names seen repeat; a server inventing new ones cannot grow memory
 
+_INFINITY = float("inf")
+
 _keys: dict[str, str | None] = {}
 
 
 def phase_key(name: str) -> str | None:
-    """The metric key of an entry name (``hash-wait`` → ``hash_wait``), None if unusable."""
-    key = _keys.get(name)
-    if key is not None or name in _keys:
-        return key
-    if _TOKEN.fullmatch(name) is None:
-        key = None
-    else:
-        key = _NOT_KEY.sub("_", name.lower())
+    """The metric key of an entry name (``hash-wait`` → ``hash_wait``), None if unusable.
+
+    Surrounding whitespace is ignored; answers are cached by the name as written, so the
+    usual header costs one dictionary lookup per entry here.
+    """
+    try:
+        return _keys[name]
+    except KeyError:
+        pass
+    stripped = name.strip()
+    key: str | None = None
+    if _TOKEN.fullmatch(stripped) is not None:
+        key = _NOT_KEY.sub("_", stripped.lower())
         if key == REMAINDER:
             key = None
     if len(_keys) < _KEY_CACHE_LIMIT:
@@ -57,19 +63,36 @@ def phase_key(name: str) -> str | None:
 
 
 def parse(header: str) -> dict[str, float]:
-    """key → milliseconds for every usable entry of a ``Server-Timing`` value."""
+    """key → milliseconds for every usable entry of a ``Server-Timing`` value.
+
+    Runs once per response in the generator, so the common shape (``name;dur=N`` entries,
+    no quoted strings) takes a short path without helper calls.
+    """
     found: dict[str, float] = {}
     quoted = '"' in header
     for entry in _split(header, ",") if quoted else header.split(","):
         name, sep, params = entry.partition(";")
         if not sep:
             continue  # no parameters, so no duration
-        key = phase_key(name.strip())
+        key = phase_key(name)
         if key is None:
             continue
-        duration = _duration(params, quoted)
-        if duration is not None:
-            found[key] = found.get(key, 0.0) + duration
+        if not quoted and params[:4] == "dur=" and ";" not in params:
+            text: str | None = params[4:]
+        else:
+            text = _duration_text(params, quoted)
+        if text is None:
+            continue
+        try:
+            duration = float(text)
+        except ValueError:
+            continue
+        if not 0.0 <= duration < _INFINITY:  # also false for NaN
+            continue
+        if key in found:
+            found[key] += duration
+        else:
+            found[key] = duration
     return found
 
 
@@ -89,28 +112,18 @@ def ordered(keys: list[str]) -> list[str]:
     return known + others + ([REMAINDER] if REMAINDER in keys else [])
 
 
-def _duration(params: str, quoted: bool) -> float | None:
-    if not quoted and params.startswith("dur=") and ";" not in params:
-        text = params[4:]  # the common case: exactly one parameter, the duration
-    else:
-        for param in _split(params, ";") if quoted else params.split(";"):
-            key, eq, value = param.partition("=")
-            if key.strip().lower() == "dur" and eq:
-                text = value.strip()
-                if text.startswith('"'):  # a quoted-string: both quotes or nothing
-                    if len(text) < 2 or not text.endswith('"'):
-                        return None
-                    text = text[1:-1]
-                break
-        else:
-            return None
-    try:
-        duration = float(text)
-    except ValueError:
-        return None
-    if not math.isfinite(duration) or duration < 0:
-        return None
-    return duration
+def _duration_text(params: str, quoted: bool) -> str | None:
+    """The first ``dur`` parameter's value, unquoted; None when absent or malformed."""
+    for param in _split(params, ";") if quoted else params.split(";"):
+        key, eq, value = param.partition("=")
+        if key.strip().lower() == "dur" and eq:
+            text = value.strip()
+            if text.startswith('"'):  # a quoted-string: both quotes or nothing
+                if len(text) < 2 or not text.endswith('"'):
+                    return None
+                text = text[1:-1]
+            return text
+    return None
 
 
 def _split(text: str, separator: str) -> list[str]:
