@@ -37,7 +37,7 @@ async def test_the_auth_flow_reports_each_step_s_phases(api: Api) -> None:
     client_ms = (time.perf_counter() - started) * 1000
     assert signup.status == 201
     found = phases(signup)
-    assert list(found) == ["hash-wait", "hash", "db", "app"]
+    assert list(found) == ["hash-wait", "hash", "db", "redis", "app"]  # redis: the signup limit
     assert found["hash"] > 0.2  # bcrypt at cost 4 takes about a millisecond
     assert found["app"] <= client_ms
     assert_within_app(found)
