@@ -27,7 +27,7 @@ _LIMITS = {
     "postgres": "Postgres",
     "redis": "Redis",
     "loadgen": "the load generator",
-    "unsaturated": "offered load, not CPU",
+    "unsaturated": "the offered load (VUs) or waiting on something other than CPU",
     "cpu": "CPU work other than bcrypt",
     "bcrypt": "bcrypt on the available cores",
 }
@@ -80,9 +80,10 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
     if linear >= 0.9:
         why = "scale-out works when each instance brings its own CPU"
     else:
-        why = f"the added CPU was not all used: {_LIMITS.get(limit, limit)} limited it"
+        why = "the added CPU was not what limited it"
         if used is not None:
             why += f" ({percent(used)} of the quotas used)"
+        why += f"; {_LIMITS.get(limit, limit)} was"
     return (
         f"With {figure(series.cpus_per_instance)} CPU per instance, as if each were its own "
         f"machine, {figures}: {why}."

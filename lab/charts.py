@@ -43,7 +43,7 @@ SEGMENT_COLOURS = {
     "db": "#55a868",
     "redis": "#8c564b",
     "jwt": "#8172b3",
-    "other_app": "#4c72b0",
+    "other_app": "#bcbd22",
     "balancer": "#17becf",
     "remainder": "#bbbbbb",
 }

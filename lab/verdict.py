@@ -152,7 +152,7 @@ def grouped(results: Results) -> list[tuple[str, list[str]]]:
         for s in results.series
         if s.runs
     ]
-    overall = [f.text for f in found if not _per_series(f)]
+    overall = [capitalised(f.text) for f in found if not _per_series(f)]
     return [(title, texts) for title, texts in [*out, ("The whole run", overall)] if texts]
 
 

@@ -463,3 +463,18 @@ def test_committed_results_still_render(source: Path, tmp_path: Path) -> None:
     md = (tmp_path / "report.md").read_text()
     assert md.index("## The answer") < md.index("## Verdict")
     assert "measured once, at the start" in md
+
+
+def test_the_answer_says_when_added_cpu_did_not_bring_throughput() -> None:
+    from lab.answer import answer
+
+    data = doc("scaling")
+    scaled = data["series"][1]["runs"][2]
+    assert scaled["topology"] == "scaled"
+    scaled.update(req_per_s=20.0, iterations_per_s=5.0)
+    scaled["host"]["utilisation"] = 0.4
+    scaled["cpu_seconds"] = {k: v / 3 for k, v in scaled["cpu_seconds"].items()}
+    line = answer(Results.from_dict(data))[1]
+    assert "3 instances did 1.28× the req/s of 1 (15.60 → 20.00 req/s, 42.7 % of linear)" in line
+    assert "the added CPU was not what limited it" in line
+    assert "; the offered load (VUs) or waiting on something other than CPU was." in line
