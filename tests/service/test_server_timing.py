@@ -76,6 +76,12 @@ async def test_errors_and_other_routes_carry_it_too(api: Api) -> None:
     assert not_json.status == 415
     assert list(phases(not_json)) == ["app"]
 
+    too_large = await api.call(
+        "POST", "/auth/login", data=b"x" * 70_000, headers={"Content-Type": "application/json"}
+    )
+    assert too_large.status == 413
+    assert list(phases(too_large)) == ["app"]
+
     forged = await api.call("GET", "/auth/me", headers=bearer("not.a.token"))
     assert (forged.status, forged.code) == (401, "invalid_token")
     assert list(phases(forged)) == ["jwt", "app"]
