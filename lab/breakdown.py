@@ -43,6 +43,17 @@ SEGMENT_LABELS = {
     "balancer": "balancer",
     "remainder": "network + client",
 }
+#: The same, short enough for a table's header.
+SEGMENT_HEADERS = {
+    "hash_wait": "hash wait",
+    "hash": "bcrypt",
+    "db": "Postgres",
+    "redis": "Redis",
+    "jwt": "JWT",
+    "other_app": "other app",
+    "balancer": "balancer",
+    "remainder": "net+client",
+}
 STATS = ("avg", "p(95)")
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from authscale.argparsing import ArgumentParser
 from lab import charts as charts_module
 from lab.answer import answer
-from lab.breakdown import SEGMENT_LABELS, SEGMENTS
+from lab.breakdown import SEGMENT_HEADERS, SEGMENTS
 from lab.errors import LabError
 from lab.fit import fit_models
 from lab.page import (
@@ -291,8 +291,13 @@ def time_table(series: Series) -> Table | None:
     return Table(
         id=f"time-{series.name}",
         caption=f"{series.label}: where the time went (average ms per request)",
-        header=("step", "latency", *(SEGMENT_LABELS[s] for s in shown), "wait p95"),
+        header=("step", "latency", *(SEGMENT_HEADERS[s] for s in shown), "wait p95"),
         rows=tuple(rows),
+        note=(
+            "hash wait: queued for a hashing thread; other app: the handler's time less the "
+            "phases named; net+client: network and load generator; wait p95: the 95th "
+            "percentile of the hash wait."
+        ),
     )
 
 
