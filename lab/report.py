@@ -411,6 +411,7 @@ def efficiency_table(series: Series, host_cores: int) -> Table:
     return Table(
         id=f"efficiency-{series.name}",
         caption=f"{series.label}: ceiling and efficiency",
+        note=_bracket(series),
         header=(
             "topology",
             "instances",
@@ -421,6 +422,17 @@ def efficiency_table(series: Series, host_cores: int) -> Table:
             "host utilisation",
         ),
         rows=tuple(rows),
+    )
+
+
+def _bracket(series: Series) -> str:
+    pairs = series.ceiling_pairs_per_s
+    if not pairs:
+        return ""
+    shown = " → ".join(figure(p) for p in pairs)
+    return (
+        f"bcrypt ceiling before → after this series: {shown} pairs/s "
+        f"(spread {percent(series.ceiling_spread())})."
     )
 
 

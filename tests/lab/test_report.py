@@ -445,6 +445,9 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
     assert "measured 3 times, before and after each series" in md
     assert "the best (before shared-host) is kept. Their spread: 6.2 %" in md
     assert "| after shared-host | 15.00 | 93.7 % | 59.20 | 58.90 |" in md
+    assert (
+        "_bcrypt ceiling before → after this series: 16.00 → 15.00 pairs/s (spread 6.2 %)._" in md
+    )
     runs = md[md.index("**Every run, before medians**") :]
     assert runs.count("| ✗ shared-host |") == 3
     assert "disagree by 6.2 % (15.00–16.00 pairs/s), more than 5 %" in runs
