@@ -53,14 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return USAGE_EXIT_CODE
     module_name = PROGRAMS[first][0]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        print(
-            f"{PROGRAM} {first}: cannot start: {exc} (the lab needs the lab extra: "
-            "pip install 'authscale[lab]')",
-            file=sys.stderr,
-        )
-        return 1
+    module = importlib.import_module(module_name)
     run: Callable[..., int] = module.main
     return int(run(rest, prog=f"{PROGRAM} {first}"))

@@ -44,7 +44,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m lab") -> int:
             file=sys.stderr,
         )
         return USAGE_EXIT_CODE
-    module = importlib.import_module(COMMANDS[command][0])
+    try:
+        module = importlib.import_module(COMMANDS[command][0])
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("lab", "authscale"):
+            raise
+        print(
+            f"{prog} {command}: cannot start: {exc}; the lab needs its extra: pip install "
+            "'authscale[lab]' (make install does it)",
+            file=sys.stderr,
+        )
+        return 1
     entry = {"bench-scale": "main_scale", "report": "main_report"}.get(command, "main")
     return int(getattr(module, entry)(rest, prog=f"{prog} {command}"))
 
