@@ -492,6 +492,13 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
     else:
         add("--instances", type=int, default=3, help="instances of the scaled topology (3)")
         add(
+            "--platform",
+            choices=("process", "swarm"),
+            default="process",
+            help="where the instances run: processes here (default), or a one-node Docker "
+            "Swarm (python -m lab docker)",
+        )
+        add(
             "--series",
             default="shared,limited",
             help="shared (no limits) and/or limited (CPU quota per instance)",
@@ -533,7 +540,12 @@ def _main(argv: list[str], *, scale: bool, prog: str) -> int:
     try:
         bench_config = _config(args, scale=scale, argv=argv, prog=prog)
         print(describe_exemption(limit_exemption(bench_config.limit_exemption)), file=sys.stderr)
-        out = Bench(bench_config).run()
+        if getattr(args, "platform", "process") == "swarm":
+            from lab.docker import swarmbench
+
+            out = swarmbench.main(bench_config)
+        else:
+            out = Bench(bench_config).run()
     except (LabError, LoadgenError, ValueError) as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1

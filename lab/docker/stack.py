@@ -187,7 +187,9 @@ class Stack:
             admin_token=values.balancer_admin_token,
             exempt=exempt,
         )
-        (self.dir / "endpoints.json").write_text(json.dumps(vars(endpoints), indent=1))
+        fd = os.open(self.dir / "endpoints.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(vars(endpoints), out, indent=1)
         self.wait_ready(endpoints, cfg.replicas, cfg.ready_timeout)
         return endpoints
 
@@ -201,6 +203,10 @@ class Stack:
             fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(value)
+
+    def backends(self, endpoints: Endpoints) -> dict[str, Any] | None:
+        """The balancer's GET /backends, or None when it does not answer."""
+        return _get_json(f"{endpoints.admin}/backends", endpoints.admin_token)
 
     def wait_ready(self, endpoints: Endpoints, replicas: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
