@@ -20,6 +20,7 @@ concurrently.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,9 +30,11 @@ from redis.asyncio import Redis
 
 from service import devices
 from service.addresses import Network, in_networks
-from service.errors import TooManyAttempts, TooManyRequests
+from service.errors import TooManyAttempts, TooManyRequests, Unavailable
 from service.pepper import Pepper
 from service.redis_errors import translate_redis_errors
+
+log = logging.getLogger("authscale.service")
 
 # KEYS: account counter, address counter, device counter, the account's devices.
 # ARGV: account limit, address limit, window, device id or '', device limit, now,
@@ -232,13 +235,21 @@ class SignupThrottle:
         self._script = redis.register_script(SIGNUP_SCRIPT)
 
     async def admit(self, address: str) -> None:
-        """Count a signup from ``address``; :class:`TooManyRequests` over the limit."""
+        """Count a signup from ``address``; :class:`TooManyRequests` over the limit.
+
+        With Redis down the signup is admitted (and logged): signing up needs only
+        Postgres, and the hashing it costs stays bounded by the hasher's own slots.
+        """
         if self._exempt and in_networks(address, self._exempt):
             return
-        with translate_redis_errors():
-            wait: Any = await self._script(
-                keys=[f"{self._prefix}throttle:signup:{address}"],
-                args=[self._limit, self._window],
-            )
+        try:
+            with translate_redis_errors():
+                wait: Any = await self._script(
+                    keys=[f"{self._prefix}throttle:signup:{address}"],
+                    args=[self._limit, self._window],
+                )
+        except Unavailable:
+            log.warning("signup limit not checked: Redis is unavailable")
+            return
         if int(wait) > 0:
             raise TooManyRequests(retry_after=int(wait))
