@@ -1,9 +1,11 @@
 """The authscale auth service: signup, login, refresh and logout on Postgres + Redis.
 
 Modules, one job each: ``config`` (settings from env/argv), ``errors`` (the exception tree),
-``keys`` and ``tokens`` (signing keys, access JWTs), ``emails`` and ``passwords`` (input
-rules, bcrypt), ``users`` (Postgres store and migrations), ``sessions`` and ``throttle``
-(Redis), ``health``, ``metrics``, ``timing`` (the Server-Timing phases), ``logs``, ``web``
-(request parsing, JSON errors), ``routes``, ``openapi``, ``app`` (``create_app``) and
-``__main__`` (``python -m service``).
+``keys`` and ``tokens`` (signing keys, secret files, access JWTs), ``pepper`` (MACs under
+the server pepper), ``refresh_tokens`` and ``devices`` (the opaque tokens), ``emails`` and
+``passwords`` (input rules, bcrypt), ``users`` (Postgres store and migrations),
+``sessions`` and ``throttle`` (Redis), ``addresses`` (client address, CIDR lists),
+``health``, ``metrics``, ``metrics_listener`` (/metrics off the public port), ``timing``
+(the Server-Timing phases), ``logs``, ``web`` (request parsing, JSON errors), ``routes``,
+``openapi``, ``app`` (``create_app``) and ``__main__`` (``python -m service``).
 """
