@@ -131,6 +131,8 @@ class Exchange:
         self.request_id, self.upstream_head = upstream_request_head(
             head, client_ip=self.conn.client_ip, proto=ctx.proto, ids=ctx.ids
         )
+        if ctx.tracer is not None:
+            self.upstream_head = ctx.tracer.begin(self, head, self.upstream_head)
         if head.expect_continue and not self.request_done:
             self.conn.write(CONTINUE)
         if not self.request_done and head.has_body:
@@ -509,6 +511,8 @@ class Exchange:
             status = response.status
             self._release(reusable=response.keep_alive and not self.until_close)
             backend.record(status, ctx.loop.time() - self.started)
+        if ctx.tracer is not None:
+            ctx.tracer.end(self, status)
         if ctx.access_log:
             head = self.head
             log_request(

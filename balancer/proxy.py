@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from typing import TYPE_CHECKING, cast
 
+from balancer import tracing
 from balancer.backends import Backend, BackendSet
 from balancer.errors import HttpError, ProtocolError
 from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, REPLAY_LIMIT, STOPPED, Exchange
@@ -57,6 +59,8 @@ class ProxyContext:
         self.connections_total = 0
         self.errors: dict[str, int] = {}
         self.all_closed = asyncio.Event()
+        # Spans over OTLP only with OTEL_EXPORTER_OTLP_ENDPOINT and the otel extra.
+        self.tracer = tracing.from_environment(os.environ)
 
     def count_error(self, code: str) -> None:
         self.errors[code] = self.errors.get(code, 0) + 1

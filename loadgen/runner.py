@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection, wait
 from time import perf_counter_ns
 from typing import Any, TypeVar
 
+from loadgen import tracing
 from loadgen.client import new_session
 from loadgen.config import LoadConfig
 from loadgen.errors import RunError
@@ -78,8 +79,12 @@ async def run_partial(
     interrupt = Interrupt()
     if handle_signals:
         interrupt.install()
+    tracer = tracing.from_environment(os.environ)
     async with new_session(config.request_timeout_s) as session:
-        scenario = AuthScenario(session, config, recorder)
+        if tracer is None:
+            scenario = AuthScenario(session, config, recorder)
+        else:
+            scenario = tracer.scenario(session, config, recorder)
         if wait_for_start is not None:
             start_at = await wait_for_start()
             await asyncio.sleep(max(0.0, start_at - time.time()))
@@ -103,6 +108,8 @@ async def run_partial(
                 reporter.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await reporter
+    if tracer is not None:
+        await asyncio.to_thread(tracer.shutdown)  # exports the last spans
     if on_progress is not None:
         on_progress(recorder.snapshot(t0 + recorder.duration_ns))
     return recorder, report

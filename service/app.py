@@ -7,6 +7,7 @@ reads only the environment).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -22,7 +23,7 @@ from sanic.config import Config
 from sanic.response import BaseHTTPResponse
 from sanic.worker.loader import AppLoader
 
-from service import metrics_listener, timing
+from service import metrics_listener, timing, tracing
 from service.addresses import parse_networks
 from service.config import ServiceConfig, config_from_environment, metrics_address
 from service.context import ServiceContext
@@ -88,6 +89,8 @@ def create_app(config: ServiceConfig | None = None) -> ServiceApp:
         partial(_record, ctx, config.access_log),  # type: ignore[arg-type]
         "response",
     )
+    # Optional spans over OTLP: only with OTEL_EXPORTER_OTLP_ENDPOINT and the otel extra.
+    tracing.install(app, os.environ, instance=config.name)
     return app
 
 
