@@ -84,6 +84,17 @@ def unsound_reasons(efficiency: float | None, series_pairs_per_s: Sequence[float
     return reasons
 
 
+#: Pairs each thread should complete in the parallel window for a steady figure.
+PAIRS_PER_THREAD = 25
+
+
+def window_s(longest: float, pair_s: float) -> float:
+    """The parallel window: long enough for PAIRS_PER_THREAD pairs per thread, at least 1 s,
+    at most `longest`. The bench measures several times, so a low cost gains nothing from
+    a long window."""
+    return min(longest, max(1.0, PAIRS_PER_THREAD * pair_s))
+
+
 def _pairs(cost: int, seconds: float, counts: list[int], slot: int) -> None:
     salt = bcrypt.gensalt(cost)
     deadline = time.perf_counter() + seconds
@@ -127,7 +138,9 @@ def measure(
         hash_ms=hash_s * 1000,
         verify_ms=verify_s * 1000,
         threads=threads,
-        pairs_per_s_parallel=_parallel_pairs_per_s(cost, threads, seconds),
+        pairs_per_s_parallel=_parallel_pairs_per_s(
+            cost, threads, window_s(seconds, hash_s + verify_s)
+        ),
         pairs_per_s_single_thread=1.0 / (hash_s + verify_s),
         taken=taken,
     )

@@ -123,3 +123,11 @@ def test_results_carry_the_measurements_and_each_series_its_ceilings() -> None:
     for run in series.runs:
         assert any("disagree" in r for r in series.unsound_reasons_of(run))
     assert Results.from_dict(results.to_dict()) == results
+
+
+@pytest.mark.parametrize(
+    ("pair_s", "window"), [(0.002, 1.0), (0.118, 2.95), (0.47, 3.0), (0.0, 1.0)]
+)
+def test_the_parallel_window_fits_the_cost(pair_s: float, window: float) -> None:
+    assert ceiling.window_s(3.0, pair_s) == pytest.approx(window)
+    assert ceiling.window_s(0.5, pair_s) == 0.5  # never longer than asked
