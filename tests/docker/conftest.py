@@ -35,3 +35,10 @@ def deployment(
         database_url, redis_url, tmp_path_factory.mktemp("deployment")
     ) as running:
         yield running
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Until pytest.ini lists it (--strict-markers refuses unknown markers).
+    config.addinivalue_line(
+        "markers", "docker: needs a Docker engine (started here as root when none answers)"
+    )
