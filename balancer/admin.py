@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from balancer.backends import Backend
 from balancer.errors import AdminError
 from balancer.metrics import make_registry, render
 
@@ -41,10 +42,40 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return _json({"error": {"code": code, "message": message}}, status)
 
 
+def describe(ctx: ProxyContext, backend: Backend) -> dict[str, Any]:
+    """One backend as the API and the status page show it."""
+    check = backend.last_check
+    home = ctx.pool.of(backend)
+    return {
+        "id": backend.id,
+        "url": backend.url,
+        "state": backend.state,
+        "weight": backend.weight,
+        "active": backend.active,
+        "total": backend.total,
+        "failures": backend.failures,
+        "consecutive_failures": backend.streak,
+        "queued": len(home.waiters),
+        "connections": {"open": home.open, "idle": len(home.idle)},
+        "responses": {f"{i}xx": backend.statuses[i] for i in range(1, 6)},
+        "idle": backend.is_idle,
+        "removing": backend.removing,
+        "last_check": None
+        if check is None
+        else {
+            "ok": check.ok,
+            "status": check.status,
+            "latency_ms": round(check.latency * 1000, 3),
+            "error": check.error,
+            "at": check.at,
+        },
+    }
+
+
 def backends_payload(ctx: ProxyContext) -> dict[str, Any]:
     return {
         "algorithm": ctx.config.algorithm,
-        "backends": [b.to_json() for b in ctx.backends.backends.values()],
+        "backends": [describe(ctx, b) for b in ctx.backends.backends.values()],
     }
 
 
@@ -151,7 +182,7 @@ def make_app(
         if not isinstance(weight, int) or isinstance(weight, bool):
             raise AdminError(400, "invalid_weight", "weight must be an integer")
         backend = ctx.backends.add(data["url"], weight=weight, up=False)
-        return _json(backend.to_json(), 201)
+        return _json(describe(ctx, backend), 201)
 
     async def update_backend(request: web.Request) -> web.Response:
         try:
@@ -162,16 +193,16 @@ def make_app(
         if not isinstance(weight, int) or isinstance(weight, bool):
             raise AdminError(400, "invalid_weight", 'expected {"weight": <integer>}')
         backend = ctx.backends.set_weight(request.match_info["id"], weight)
-        return _json(backend.to_json())
+        return _json(describe(ctx, backend))
 
     async def delete_backend(request: web.Request) -> web.Response:
         backend = ctx.backends.remove(request.match_info["id"])
-        return _json(backend.to_json(), 202)
+        return _json(describe(ctx, backend), 202)
 
     def set_state(state: str) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             backend = ctx.backends.set_admin_state(request.match_info["id"], state)
-            return _json(backend.to_json())
+            return _json(describe(ctx, backend))
 
         return handler
 

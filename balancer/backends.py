@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from balancer.errors import AdminError
 from balancer.health import CheckResult, HealthState
 from balancer.selection import Selector
-
-if TYPE_CHECKING:
-    import asyncio
-
-    from balancer.upstream import UpstreamConnection
 
 logger = logging.getLogger("balancer.backends")
 
@@ -41,12 +35,14 @@ def parse_backend_url(url: str) -> tuple[str, int]:
 
 
 class Backend:
-    """One upstream server. ``active`` counts requests holding one of its ``maxconn`` slots."""
+    """One upstream server: registry state (id, URL, weight, admin state), health and
+    counters. ``active`` counts requests holding one of its ``maxconn`` slots: selection
+    weighs it, and a drain is over when it is 0. Its connections and queue are the pool's
+    (:class:`balancer.upstream.BackendPool`)."""
 
     __slots__ = (
         "active",
         "admin_state",
-        "connections",
         "duration_counts",
         "duration_sum",
         "ejected_until",
@@ -54,7 +50,6 @@ class Backend:
         "health",
         "host",
         "id",
-        "idle",
         "last_check",
         "port",
         "removing",
@@ -62,7 +57,6 @@ class Backend:
         "streak",
         "total",
         "url",
-        "waiters",
         "weight",
     )
 
@@ -81,9 +75,6 @@ class Backend:
         self.statuses = [0, 0, 0, 0, 0, 0]
         self.duration_counts = [0] * (len(DURATION_BUCKETS) + 1)
         self.duration_sum = 0.0
-        self.idle: list[UpstreamConnection] = []
-        self.connections = 0
-        self.waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
         self.last_check: CheckResult | None = None
         self.ejected_until = 0.0
 
@@ -105,34 +96,9 @@ class Backend:
 
     @property
     def is_idle(self) -> bool:
-        return self.active == 0 and not self.waiters
-
-    def to_json(self) -> dict[str, Any]:
-        check = self.last_check
-        return {
-            "id": self.id,
-            "url": self.url,
-            "state": self.state,
-            "weight": self.weight,
-            "active": self.active,
-            "total": self.total,
-            "failures": self.failures,
-            "consecutive_failures": self.streak,
-            "queued": len(self.waiters),
-            "connections": {"open": self.connections, "idle": len(self.idle)},
-            "responses": {f"{i}xx": self.statuses[i] for i in range(1, 6)},
-            "idle": self.is_idle,
-            "removing": self.removing,
-            "last_check": None
-            if check is None
-            else {
-                "ok": check.ok,
-                "status": check.status,
-                "latency_ms": round(check.latency * 1000, 3),
-                "error": check.error,
-                "at": check.at,
-            },
-        }
+        # A request queues for a slot only while every slot is held, and a freed slot goes
+        # to the oldest queued request first: no slot held means no queue either.
+        return self.active == 0
 
     def __repr__(self) -> str:
         return f"<Backend {self.id} {self.url} {self.state} active={self.active}>"

@@ -84,10 +84,11 @@ class BalancerCollector:
                 responses.add_metric([*values, f"{index}xx"], backend.statuses[index])
             failures.add_metric(values, backend.failures)
             active.add_metric(values, backend.active)
-            queued.add_metric(values, len(backend.waiters))
-            idle = len(backend.idle)
+            home = ctx.pool.of(backend)
+            queued.add_metric(values, len(home.waiters))
+            idle = len(home.idle)
             connections.add_metric([*values, "idle"], idle)
-            connections.add_metric([*values, "busy"], max(backend.connections - idle, 0))
+            connections.add_metric([*values, "busy"], max(home.open - idle, 0))
             up.add_metric(values, 1 if backend.available else 0)
             current = backend.state
             for name in STATES:

@@ -18,8 +18,8 @@ from balancer.backends import Backend, BackendSet
 from balancer.errors import HttpError, ProtocolError
 from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, REPLAY_LIMIT, STOPPED, Exchange
 from balancer.http11 import RequestHead, RequestParser
+from balancer.pool import Pool
 from balancer.rewrite import RequestIds, error_response
-from balancer.upstream import Pool
 
 if TYPE_CHECKING:
     from balancer.config import BalancerConfig

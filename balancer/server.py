@@ -21,9 +21,9 @@ from balancer.backends import Backend, BackendSet
 from balancer.checks import HealthMonitor, restore_ejected
 from balancer.config import Address, BalancerConfig
 from balancer.discovery import DnsDiscovery, Resolver, system_resolver
+from balancer.pool import Pool
 from balancer.proxy import ClientConnection, ProxyContext
 from balancer.selection import make_selector
-from balancer.upstream import Pool
 
 logger = logging.getLogger("balancer")
 
@@ -82,8 +82,7 @@ class Balancer:
         if event == "changed" and backend.admin_state != "enabled":
             self.pool.close_idle(backend)
         elif event == "removed":
-            self.pool.close_idle(backend)
-            self.pool.fail_waiters(backend)
+            self.pool.forget(backend)
 
     async def start(self) -> None:
         """Start everything; on failure (a port in use…) stop what was started and re-raise."""

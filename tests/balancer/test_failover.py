@@ -236,7 +236,7 @@ async def test_queued_request_gets_the_freed_slot(
     assert backends[0].served == 4
     state = balancer.backends.backends["b1"]
     assert state.active == 0
-    assert state.connections == 1
+    assert balancer.pool.of(state).open == 1
 
 
 async def test_graceful_shutdown_finishes_in_flight(
@@ -298,16 +298,17 @@ async def test_post_on_a_dead_pooled_connection_is_sent_on_a_fresh_one(
 ) -> None:
     balancer = await start_balancer([backends[0].url])
     backend = balancer.backends.backends["b1"]
-    stale = UpstreamConnection(backend)
+    home = balancer.pool.of(backend)
+    stale = UpstreamConnection(home)
     dead = DeadTransport()
     stale.connection_made(dead)  # type: ignore[arg-type]
-    backend.idle.append(stale)
+    home.idle.append(stale)
     async with session.post(url(balancer, "/echo"), data=b"exactly once") as response:
         assert response.status == 200
         assert await response.read() == b"exactly once"
     assert dead.written.startswith(b"POST /echo HTTP/1.1\r\n")
     assert backends[0].requests["POST /echo"] == 1
-    assert stale not in backend.idle
+    assert stale not in home.idle
     assert backend.total == 1
 
 
