@@ -23,7 +23,7 @@ import psutil
 
 from authscale.argparsing import ArgumentParser
 from lab import ceiling, config, cpulimit, infra, loadrun, procs, records, versions
-from lab.errors import CpuLimitError, LabError
+from lab.errors import CpuLimitUnavailable, LabError
 from lab.progress import StatusLine
 from lab.signals import interrupt_on_sigterm
 from lab.topology import (
@@ -99,6 +99,10 @@ class BenchConfig:
             raise ValueError(f"unknown topologies {sorted(unknown)}; known: {list(TOPOLOGIES)}")
         if set(self.series) - {"shared", "limited"}:
             raise ValueError("--series takes shared and/or limited")
+        if self.cpus_per_instance <= 0:
+            raise ValueError(
+                f"--cpus-per-instance must be positive, got {self.cpus_per_instance:g}"
+            )
 
 
 def plan(cfg: BenchConfig) -> list[SeriesSpec]:
@@ -158,7 +162,9 @@ def plan(cfg: BenchConfig) -> list[SeriesSpec]:
     return out
 
 
-def without_cpu_limits(series_plan: list[SeriesSpec], refused: CpuLimitError) -> list[SeriesSpec]:
+def without_cpu_limits(
+    series_plan: list[SeriesSpec], refused: CpuLimitUnavailable
+) -> list[SeriesSpec]:
     """The plan less its CPU-limited series, for a machine that cannot limit CPU; the refusal
     itself when nothing would be left to run (pure)."""
     kept = [spec for spec in series_plan if not spec.cpus_per_instance]
@@ -178,7 +184,7 @@ class Bench:
     cfg: BenchConfig
     status: StatusLine = field(default_factory=StatusLine)
     host_cores: int = field(default_factory=lambda: len(procs.usable_cpus()))
-    #: How instances get their CPU limit; raises CpuLimitError where the machine cannot.
+    #: How instances get their CPU limit; raises CpuLimitUnavailable where the machine cannot.
     limit_cpu: Callable[[float], cpulimit.CpuLimiter] = cpulimit.choose
 
     def run(self) -> Path:
@@ -192,12 +198,11 @@ class Bench:
         if any(s.cpus_per_instance for s in series_plan):
             try:
                 probe = self.limit_cpu(cfg.cpus_per_instance)
-            except CpuLimitError as refused:
+            except CpuLimitUnavailable as refused:
                 series_plan = without_cpu_limits(series_plan, refused)
                 skipped = (
-                    f"The CPU-limited series was skipped: {refused}. To get it, run as root "
-                    "or on a Linux host with a delegated cgroup (or give whole CPUs with "
-                    "--cpus-per-instance 1, which pins cores)."
+                    f"The CPU-limited series was skipped: {refused}. To get it, run the bench "
+                    "as root, or as a user with a cgroup delegated to it, on Linux."
                 )
                 notes.append(skipped)
                 self.status.done(f"bench: {skipped}")
@@ -535,10 +540,19 @@ def _config(args: argparse.Namespace, *, scale: bool, argv: list[str], prog: str
 
 
 def _main(argv: list[str], *, scale: bool, prog: str) -> int:
-    args = parser(prog, scale=scale).parse_args(argv)
-    interrupt_on_sigterm()
+    cli = parser(prog, scale=scale)
+    args = cli.parse_args(argv)
     try:
         bench_config = _config(args, scale=scale, argv=argv, prog=prog)
+    except (ValueError, LoadgenError) as exc:  # options that parse but make no sense
+        cli.error(str(exc))
+    if bench_config.cpus_per_instance > len(procs.usable_cpus()):
+        cli.error(
+            f"--cpus-per-instance {bench_config.cpus_per_instance:g} exceeds the "
+            f"{len(procs.usable_cpus())} usable cores"
+        )
+    interrupt_on_sigterm()
+    try:
         print(describe_exemption(limit_exemption(bench_config.limit_exemption)), file=sys.stderr)
         if getattr(args, "platform", "process") == "swarm":
             from lab.docker import swarmbench

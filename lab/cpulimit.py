@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab import procs
-from lab.errors import CpuLimitError
+from lab.errors import CpuLimitError, CpuLimitUnavailable
 
 PERIOD_US = 100_000
 
@@ -122,11 +122,11 @@ def choose(cpus: float, *, tag: str | None = None, allow_pinning: bool = True) -
     if allow_pinning and can_pin and float(cpus).is_integer():
         return CpuLimiter(method="pinning", cpus=cpus, cores=usable)
     if sys.platform != "linux":
-        raise CpuLimitError(
+        raise CpuLimitUnavailable(
             f"cannot limit instances to {cpus:g} CPU on {sys.platform}: CPU quotas need Linux "
             "cgroups"
         )
-    raise CpuLimitError(
+    raise CpuLimitUnavailable(
         f"cannot limit instances to {cpus:g} CPU here: no writable cgroup with the cpu "
         "controller (run as root, or delegate a cgroup to this user)"
         + (", and pinning gives whole cores only" if can_pin and allow_pinning else "")

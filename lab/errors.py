@@ -39,4 +39,9 @@ class TopologyError(LabError):
 
 
 class CpuLimitError(LabError):
-    pass
+    """A CPU limit that cannot be had: asked wrongly, or not offered by this machine."""
+
+
+class CpuLimitUnavailable(CpuLimitError):
+    """This machine offers no way to limit CPU (no writable cgroup, not Linux): a series that
+    needs it can be skipped, unlike a limit asked wrongly."""

@@ -11,13 +11,13 @@ import pytest
 
 from lab import bench, cpulimit
 from lab.bench import Bench, BenchConfig
-from lab.errors import CpuLimitError
+from lab.errors import CpuLimitError, CpuLimitUnavailable
 
 REFUSAL = "cannot limit instances to 0.5 CPU here: no writable cgroup with the cpu controller"
 
 
 def refuse(cpus: float) -> cpulimit.CpuLimiter:
-    raise CpuLimitError(REFUSAL)
+    raise CpuLimitUnavailable(REFUSAL)
 
 
 def _config(tmp_path: Path, **overrides: object) -> BenchConfig:
@@ -39,15 +39,15 @@ def _config(tmp_path: Path, **overrides: object) -> BenchConfig:
 
 def test_a_plan_without_cpu_limits_keeps_the_shared_series(tmp_path: Path) -> None:
     planned = bench.plan(_config(tmp_path))
-    kept = bench.without_cpu_limits(planned, CpuLimitError(REFUSAL))
+    kept = bench.without_cpu_limits(planned, CpuLimitUnavailable(REFUSAL))
     assert [s.name for s in planned] == ["shared-host", "cpu-limited"]
     assert [s.name for s in kept] == ["shared-host"]
 
 
 def test_a_plan_of_only_limited_runs_is_refused_as_asked(tmp_path: Path) -> None:
     planned = bench.plan(_config(tmp_path, series=("limited",)))
-    with pytest.raises(CpuLimitError, match="no writable cgroup"):
-        bench.without_cpu_limits(planned, CpuLimitError(REFUSAL))
+    with pytest.raises(CpuLimitUnavailable, match="no writable cgroup"):
+        bench.without_cpu_limits(planned, CpuLimitUnavailable(REFUSAL))
 
 
 @pytest.mark.e2e
@@ -77,3 +77,33 @@ def test_refused_cpu_limits_skip_the_series_and_the_report_says_why(
     skipped_lines = [ln for ln in said.err.splitlines() if "CPU-limited series was skipped" in ln]
     assert len(skipped_lines) == 1
     assert "--cpus-per-instance" not in skipped_lines[0].split("To get it")[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--series", "foo"], "--series takes shared and/or limited"),
+        (["--duration", "abc"], "duration"),
+        (["--vus", "0"], "VUs must be at least 1"),
+        (["--cpus-per-instance", "0"], "--cpus-per-instance must be positive"),
+        (["--cpus-per-instance", "64"], "exceeds the"),
+    ],
+)
+def test_options_that_make_no_sense_are_usage_errors(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        bench.main(argv, prog="authscale lab bench")
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("authscale lab bench: error: ")
+    assert says in line
+
+
+def test_a_limit_asked_wrongly_is_not_skipped_as_unavailable(tmp_path: Path) -> None:
+    planned = bench.plan(_config(tmp_path))
+    with pytest.raises(CpuLimitError, match="exceeds"):
+        cpulimit.choose(10_000.0)
+    assert not isinstance(CpuLimitError("x"), CpuLimitUnavailable)
+    assert bench.without_cpu_limits(planned, CpuLimitUnavailable(REFUSAL))
