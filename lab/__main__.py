@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench-scale": ("lab.bench", "1…N instances with CPU limits, fitted to Amdahl/USL"),
     "bench-proxy": ("lab.proxybench", "balancer cost per request beside nginx and HAProxy"),
     "bench-service": ("lab.servicebench", "service CPU per request beside bare Sanic's"),
+    "bench-overhead": ("lab.overhead", "service CPU outside bcrypt by thread, as users grow"),
     "chaos": ("lab.chaos", "fault scenarios under load, each with a verdict"),
     "rolling-restart": ("lab.rolling", "drain, restart and re-enable instances one at a time"),
     "report": ("lab.report", "re-render a report from a results.json"),
