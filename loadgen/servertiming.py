@@ -10,8 +10,10 @@ The service names the phases of its handler (``hash-wait``, ``hash``, ``db``, ``
 Each entry is ``name[;param[=value]]...``; only entries with a ``dur`` are kept, under a
 key usable in a metric name: lower case, every character other than a letter or digit
 turned into ``_`` (``hash-wait`` → ``hash_wait``). An entry whose name is not an HTTP
-token, whose ``dur`` is not a finite number ≥ 0, or whose key is :data:`REMAINDER`
-(computed here, never taken from a server) is skipped; a header that is not
+token, whose ``dur`` is not a number from 0 to :data:`MAX_DURATION_MS` (what the load
+generator's histograms can hold; larger values, infinities and NaN are nonsense from a
+server), or whose key is :data:`REMAINDER` (computed here, never taken from a server) is
+skipped; a header that is not
 Server-Timing syntax at all yields nothing. Nothing here raises on what a server sends.
 A name given twice in one response counts once, with the durations added.
 
@@ -23,6 +25,9 @@ inside ``lb-ttfb``), else the service's ``app``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from loadgen.histogram import HIGHEST_TRACKABLE_US
 
 REMAINDER = "remainder"
 """The key of the client-measured duration minus :func:`outermost_ms` (network + client)."""
@@ -34,32 +39,24 @@ ORDER = ("hash_wait", "hash", "db", "redis", "jwt", APP, *BALANCER)
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NOT_KEY = re.compile(r"[^a-z0-9]")
-_KEY_CACHE_LIMIT = 256  # names seen repeat; a server inventing new ones cannot grow memory
 
-_INFINITY = float("inf")
-
-_keys: dict[str, str | None] = {}
+MAX_DURATION_MS = HIGHEST_TRACKABLE_US / 1000.0
+"""The longest ``dur`` accepted: the highest value a phase histogram tracks, in ms."""
 
 
+# Names seen repeat, so the usual header costs one C-level cache hit per entry; the bound
+# keeps a server that invents new names from growing the generator's memory.
+@lru_cache(maxsize=256)
 def phase_key(name: str) -> str | None:
     """The metric key of an entry name (``hash-wait`` → ``hash_wait``), None if unusable.
 
-    Surrounding whitespace is ignored; answers are cached by the name as written, so the
-    usual header costs one dictionary lookup per entry here.
+    Surrounding whitespace is ignored; answers are cached by the name as written.
     """
-    try:
-        return _keys[name]
-    except KeyError:
-        pass
     stripped = name.strip()
-    key: str | None = None
-    if _TOKEN.fullmatch(stripped) is not None:
-        key = _NOT_KEY.sub("_", stripped.lower())
-        if key == REMAINDER:
-            key = None
-    if len(_keys) < _KEY_CACHE_LIMIT:
-        _keys[name] = key
-    return key
+    if _TOKEN.fullmatch(stripped) is None:
+        return None
+    key = _NOT_KEY.sub("_", stripped.lower())
+    return None if key == REMAINDER else key
 
 
 def parse(header: str) -> dict[str, float]:
@@ -87,7 +84,7 @@ def parse(header: str) -> dict[str, float]:
             duration = float(text)
         except ValueError:
             continue
-        if not 0.0 <= duration < _INFINITY:  # also false for NaN
+        if not 0.0 <= duration <= MAX_DURATION_MS:  # also false for NaN and infinities
             continue
         if key in found:
             found[key] += duration

@@ -4,7 +4,15 @@ import random
 
 import pytest
 
-from loadgen.servertiming import REMAINDER, ordered, outermost_ms, parse, phase_key
+from loadgen.servertiming import (
+    MAX_DURATION_MS,
+    REMAINDER,
+    ordered,
+    outermost_ms,
+    parse,
+    phase_key,
+)
+from loadgen.stats import StepStats
 
 SERVICE = (
     "hash-wait;dur=12.31, hash;dur=58.02, db;dur=0.91, redis;dur=0.40, jwt;dur=0.15, app;dur=72.10"
@@ -109,3 +117,19 @@ def test_keys_suit_metric_names():
 def test_ordered_puts_phases_in_the_order_they_happen_and_the_remainder_last():
     keys = ["remainder", "zz", "app", "lb_ttfb", "hash", "aa", "hash_wait", "db"]
     assert ordered(keys) == ["hash_wait", "hash", "db", "app", "lb_ttfb", "aa", "zz", "remainder"]
+
+
+@pytest.mark.parametrize("duration", ["1e306", "3600000.001", "1e400", "-0.5"])
+def test_durations_beyond_what_a_histogram_holds_are_skipped(duration):
+    assert parse(f"db;dur=1, app;dur={duration}") == {"db": 1.0}
+
+
+def test_the_longest_trackable_duration_is_kept():
+    assert parse(f"app;dur={MAX_DURATION_MS:.0f}") == {"app": MAX_DURATION_MS}
+
+
+def test_a_huge_duration_from_a_server_does_not_crash_the_recorder():
+    step = StepStats()
+    step.record_server_timing("app;dur=1e306, db;dur=2", 5_000)
+    assert step.server_timing["db"].count == 1
+    assert "app" not in step.server_timing
