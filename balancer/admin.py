@@ -29,7 +29,7 @@ from balancer.errors import AdminError
 from balancer.metrics import make_registry, render
 
 if TYPE_CHECKING:
-    from balancer.proxy import ProxyContext
+    from balancer.context import ProxyContext
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

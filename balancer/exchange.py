@@ -1,544 +1,267 @@
-"""One request/response exchange: from the parsed client request to the last response byte.
+"""The rules of one request/response exchange, as a sans-io state machine (no sockets).
 
-An exchange first reads a request body of up to ``request_buffer`` bytes in full (so a slow
-upload holds no backend slot), then picks a backend, gets a pooled connection (synchronously
-when one is idle, in a task otherwise), writes the rewritten head and the body (streaming
-what exceeds the buffer), then streams the response back. Retry rules: a connection that
-could not be made goes to the next backend whatever the method; an idempotent request whose
-connection broke before any response byte is retried once; anything else that reached a
-backend — a POST above all — is never replayed. Retries also need room in the retry budget.
+:class:`ExchangeState` holds what the rules need — the phase, the backends tried, the
+body's size, whether a retry is still allowed — and its methods take *events* (started,
+body received, request complete, connect failed, write failed, response head, response
+complete, connection lost, timed out) and return an :class:`Action` for the executor
+(:mod:`balancer.forward`) to carry out: dispatch, wait, retry, fail, abort, finish. The
+executor does the I/O and nothing else decides; tests drive these rules without sockets.
+
+Phases::
+
+    QUEUED ──begin──▶ BUFFERING ──body here / over the buffer──▶ CONNECTING
+       │                                                        ▲    │ attached
+       └──begin (no body to wait for)───────────────────────────┘    ▼
+                   (retry: back to CONNECTING)  ◀── lost/unsent ── SENT
+                                                                     │ response head
+    DONE ◀── finish / fail / client gone ── RESPONDING ◀─────────────┘
+
+Retry rules: a connection that could not be made goes to the next backend whatever the
+method; an idempotent request whose connection broke before any response byte is retried
+once; anything else that reached a backend — a POST above all — is never replayed. A
+request written to a pooled connection that turned out dead went nowhere and is sent again
+(up to three times). Retries also need room in the :class:`RetryBudget`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from time import perf_counter
-from typing import TYPE_CHECKING
+from enum import Enum
 
 from balancer.backends import Backend
-from balancer.errors import (
-    BadResponse,
-    ConnectFailed,
-    HttpError,
-    NoBackend,
-    QueueFull,
-    UpstreamReset,
-    UpstreamTimeout,
-)
-from balancer.http11 import RequestHead, ResponseHead
-from balancer.logs import log_request
-from balancer.rewrite import (
-    CONTINUE,
-    client_framing,
-    client_response_head,
-    error_response,
-    server_timing,
-    upstream_request_head,
-)
-from balancer.upstream import UpstreamConnection
-
-if TYPE_CHECKING:
-    from balancer.proxy import ClientConnection, ProxyContext
+from balancer.errors import ConnectFailed, HttpError, NoBackend, UpstreamReset, UpstreamTimeout
+from balancer.http11 import RequestHead
 
 # Request bodies up to this size are kept so an idempotent request can be replayed.
 REPLAY_LIMIT = 64 * 1024
-_LAST_CHUNK = b"0\r\n\r\n"
-QUEUED, ACTIVE, DONE = 0, 1, 2
-# Why the client connection stopped reading (bits of ClientConnection.paused).
-PIPELINE_FULL, BODY_WAIT, UPSTREAM_FULL, STOPPED = 1, 2, 4, 8
+# A pooled connection found dead on writing: how many times the request is sent again.
+MAX_UNSENT = 3
 
 
-class Exchange:
-    """State of one request on a client connection (see the module docstring)."""
+class Phase(Enum):
+    QUEUED = "queued"  # behind earlier requests on its client connection
+    BUFFERING = "buffering"  # reading a small body before a backend is chosen
+    CONNECTING = "connecting"  # waiting for a backend slot or connection
+    SENT = "sent"  # written to a backend; no response head yet
+    RESPONDING = "responding"  # the response head went to the client; its body follows
+    DONE = "done"
+
+
+#: Phases in which the exchange is its connection's current one and counts as in flight.
+IN_FLIGHT = frozenset({Phase.BUFFERING, Phase.CONNECTING, Phase.SENT, Phase.RESPONDING})
+
+
+class Action(Enum):
+    WAIT = "wait"  # nothing to do until the next event
+    DISPATCH = "dispatch"  # choose a backend and get a connection (again, for a retry)
+    FAIL = "fail"  # answer ``error`` (a JSON error response)
+    ABORT = "abort"  # a response already began: cut the client connection
+    FINISH = "finish"  # the exchange is complete
+    DROP = "drop"  # the response is complete but the request is not: close the upstream
+
+
+class RetryBudget:
+    """Envoy-style budget: concurrent retries ≤ max(``minimum``, ``percent`` of requests in
+    flight). An exchange takes one slot for all its retries and gives it back at its end."""
+
+    __slots__ = ("active", "minimum", "percent", "refused", "total")
+
+    def __init__(self, *, minimum: int, percent: float) -> None:
+        self.minimum = minimum
+        self.percent = percent
+        self.active = 0
+        self.total = 0
+        self.refused = 0
+
+    def take(self, exchange: ExchangeState, in_flight: int) -> bool:
+        if exchange.retrying:
+            self.total += 1
+            return True
+        if self.active >= max(self.minimum, in_flight * self.percent / 100):
+            self.refused += 1
+            return False
+        exchange.retrying = True
+        self.active += 1
+        self.total += 1
+        return True
+
+    def give_back(self, exchange: ExchangeState) -> None:
+        if exchange.retrying:
+            exchange.retrying = False
+            self.active -= 1
+
+
+class ExchangeState:
+    """The decisions of one exchange (see the module docstring); no I/O."""
 
     __slots__ = (
         "backend",
-        "body",
         "body_size",
-        "buffering",
-        "chunk_out",
         "close_after",
-        "conn",
-        "connect_time",
-        "ctx",
-        "dispatched_at",
         "error",
         "head",
-        "informational",
-        "queue_time",
+        "phase",
         "replayable",
         "request_done",
-        "request_id",
         "reset_retried",
-        "response",
+        "response_begun",
         "response_done",
         "retrying",
-        "sent_at",
-        "started",
-        "state",
-        "task",
         "tried",
         "unsent",
         "until_close",
-        "upstream",
-        "upstream_head",
     )
 
-    def __init__(self, conn: ClientConnection, head: RequestHead | None, started: float) -> None:
-        self.conn = conn
-        self.ctx: ProxyContext = conn.ctx
+    def __init__(self, head: RequestHead | None) -> None:
         self.head = head
-        self.started = started
-        self.state = QUEUED
+        self.phase = Phase.QUEUED
         self.error: HttpError | None = None
-        self.request_id = b""
-        self.upstream_head = b""
         self.backend: Backend | None = None
-        self.upstream: UpstreamConnection | None = None
-        self.task: asyncio.Task[None] | None = None
         self.tried: tuple[Backend, ...] = ()
         self.retrying = False
         self.reset_retried = False
         self.unsent = 0
-        # Phases reported in Server-Timing (perf_counter seconds): 0.0 until they happen.
-        self.dispatched_at = 0.0
-        self.sent_at = 0.0
-        self.queue_time = 0.0
-        self.connect_time = 0.0
-        self.body: list[bytes] = []
         self.body_size = 0
         self.replayable = True
-        self.buffering = False
         self.request_done = False
-        self.response: ResponseHead | None = None
+        self.response_begun = False
         self.response_done = False
-        self.informational = False
-        self.chunk_out = False
         self.until_close = False
         self.close_after = head is None or not head.keep_alive
 
     # --- request side ------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Become the active exchange of the connection: dispatch the request."""
-        ctx = self.ctx
-        self.state = ACTIVE
-        ctx.in_flight += 1
+    def begin(self, buffer_limit: int) -> Action:
+        """The exchange became its connection's current one. DISPATCH, WAIT (buffering a
+        body of at most ``buffer_limit`` bytes first, so it costs no backend slot) or FAIL."""
         head = self.head
         if head is None or self.error is not None:
-            self.fail(self.error or NoBackend("request refused"))
-            return
-        self.request_id, self.upstream_head = upstream_request_head(
-            head, client_ip=self.conn.client_ip, proto=ctx.proto, ids=ctx.ids
-        )
-        if ctx.tracer is not None:
-            self.upstream_head = ctx.tracer.begin(self, head, self.upstream_head)
-        if head.expect_continue and not self.request_done:
-            self.conn.write(CONTINUE)
-        if not self.request_done and head.has_body:
-            limit = ctx.config.request_buffer
-            if (
-                limit
-                and self.body_size <= limit
-                and (head.chunked or (head.content_length or 0) <= limit)
-            ):
-                # Choose a backend once the body is here (request_end), or once it outgrows
-                # the buffer (request_body): until then it costs no backend slot.
-                self.buffering = True
-                return
-        self.dispatch()
+            self.phase = Phase.CONNECTING
+            self.error = self.error or NoBackend("request refused")
+            return Action.FAIL
+        if (
+            buffer_limit
+            and not self.request_done
+            and head.has_body
+            and self.body_size <= buffer_limit
+            and (head.chunked or (head.content_length or 0) <= buffer_limit)
+        ):
+            self.phase = Phase.BUFFERING
+            return Action.WAIT
+        self.phase = Phase.CONNECTING
+        return Action.DISPATCH
 
-    def dispatch(self) -> None:
-        if not self.dispatched_at:
-            self.dispatched_at = perf_counter()
-        ctx = self.ctx
-        backends = ctx.backends
-        backend = backends.pick(self.tried)
-        if backend is None:
-            self.fail(NoBackend("no backend is available", code="no_backend_available"))
-            return
-        pool = ctx.pool
-        upstream = pool.try_acquire(backend)
-        if upstream is not None:
-            self.attach(backend, upstream)
-            return
-        if not pool.has_slot(backend):
-            for other in backends.available:
-                if other is not backend and other not in self.tried and pool.has_slot(other):
-                    backend = other
-                    upstream = pool.try_acquire(other)
-                    if upstream is not None:
-                        self.attach(backend, upstream)
-                        return
-                    break
-        self.backend = backend
-        self.task = ctx.loop.create_task(self._acquire(backend))
+    def body_over(self, max_body_size: int) -> bool:
+        """Whether the body received so far is over the limit; then ``error`` is a 413."""
+        if max_body_size and self.body_size > max_body_size:
+            self.error = HttpError("request body too large", status=413, code="body_too_large")
+            return True
+        return False
 
-    async def _acquire(self, backend: Backend) -> None:
-        ctx = self.ctx
-        try:
-            upstream = await ctx.pool.acquire(backend)
-        except ConnectFailed as exc:
-            self.task = None
-            ctx.note_failure(backend)
-            self.tried += (backend,)
-            if (
-                len(self.tried) <= ctx.config.retries
-                and self.state == ACTIVE
-                and any(b not in self.tried for b in ctx.backends.available)
-                and ctx.take_retry(self)
-            ):
-                self.backend = None
-                self.dispatch()
-            else:
-                self.fail(exc)
-            return
-        except QueueFull as exc:
-            self.task = None
-            self.fail(exc)
-            return
-        self.task = None
-        if self.state != ACTIVE:
-            ctx.pool.release(backend, upstream, reusable=True, now=ctx.loop.time())
-            return
-        self.attach(backend, upstream)
+    def outgrew_buffer(self) -> Action:
+        """More body than may be held back arrived: a buffering exchange dispatches now."""
+        if self.phase is Phase.BUFFERING:
+            self.phase = Phase.CONNECTING
+            return Action.DISPATCH
+        return Action.WAIT
 
-    def attach(self, backend: Backend, upstream: UpstreamConnection) -> None:
-        self.backend = backend
-        self.upstream = upstream
-        upstream.user = self
-        upstream.parser.sink = self
-        upstream.sent_at = self.ctx.clock
-        now = self.sent_at = perf_counter()
-        # A fresh connection reports how long it took to open, once; a pooled one took 0.
-        connect = self.connect_time = upstream.connect_time
-        upstream.connect_time = 0.0
-        self.queue_time = max(now - self.dispatched_at - connect, 0.0)
-        backend.total += 1
-        transport = upstream.transport
-        assert transport is not None
-        body = self.body
-        if body:
-            transport.write(self.upstream_head + b"".join(body))
-        else:
-            transport.write(self.upstream_head)
-        if transport.is_closing():
-            self._unsent(backend, upstream)
-            return
-        if body and not self.replayable:
-            body.clear()
-        conn = self.conn
-        if conn.writing_paused:
-            transport.pause_reading()
-        if conn.paused & BODY_WAIT:
-            conn.resume_reading(BODY_WAIT)
+    def keep_for_replay(self, size: int) -> bool:
+        """Whether body bytes already sent on must still be kept (an idempotent request may
+        be replayed while its body is small)."""
+        if self.replayable:
+            head = self.head
+            if size <= REPLAY_LIMIT and head is not None and head.idempotent:
+                return True
+            self.replayable = False
+        return False
 
-    def _unsent(self, backend: Backend, upstream: UpstreamConnection) -> None:
-        """The pooled connection was already dead: the write failed, nothing left.
-
-        Its idle siblings are suspect too (the backend may have restarted), so they are
-        closed and the request is dispatched again; that is safe for any method.
-        """
-        self.upstream = None
-        upstream.user = None
-        backend.total -= 1
-        ctx = self.ctx
-        ctx.pool.release(backend, None, reusable=False, now=ctx.clock)
-        ctx.pool.close_idle(backend)
-        self.unsent += 1
-        if self.unsent > 3:
-            self.fail(ConnectFailed(f"cannot send the request to backend {backend.id}"))
-            return
-        self.backend = None
-        self.dispatch()
-
-    def request_body(self, data: bytes) -> None:
-        head = self.head
-        assert head is not None
-        size = self.body_size = self.body_size + len(data)
-        limit = self.ctx.config.max_body_size
-        if limit and size > limit:
-            self.body_too_large()
-            return
-        if self.response_done or self.error is not None:
-            return
-        if head.chunked:
-            data = b"%x\r\n" % len(data) + data + b"\r\n"
-        upstream = self.upstream
-        if upstream is not None and upstream.transport is not None:
-            upstream.transport.write(data)
-            upstream.sent_at = self.ctx.clock
-            if self.replayable:
-                if size <= REPLAY_LIMIT and head.idempotent:
-                    self.body.append(data)
-                else:
-                    self.replayable = False
-                    self.body.clear()
-        else:
-            self.body.append(data)
-            if size > REPLAY_LIMIT:
-                self.replayable = False
-            if size > self.ctx.body_buffer_cap:
-                self.conn.pause_reading(BODY_WAIT)
-                if self.buffering:
-                    self.buffering = False
-                    self.dispatch()
-
-    def request_end(self) -> None:
+    def request_complete(self) -> Action:
+        """The last body byte arrived: DISPATCH a buffered request, FINISH an exchange whose
+        response is already complete, else WAIT."""
         self.request_done = True
-        head = self.head
-        if head is not None and head.chunked and not self.response_done:
-            upstream = self.upstream
-            if upstream is not None and upstream.transport is not None:
-                upstream.transport.write(_LAST_CHUNK)
-            if upstream is None or self.replayable:
-                self.body.append(_LAST_CHUNK)
-        if self.buffering:
-            self.buffering = False
-            if self.error is None and not self.response_done:
-                self.dispatch()
-                return
-        if self.response_done and self.state == ACTIVE:
-            self.finish()
+        if self.phase is Phase.BUFFERING and self.error is None and not self.response_done:
+            self.phase = Phase.CONNECTING
+            return Action.DISPATCH
+        if self.response_done and self.phase in IN_FLIGHT:
+            return Action.FINISH
+        return Action.WAIT
 
-    def body_too_large(self) -> None:
-        self.conn.stop_reading()
-        error = HttpError("request body too large", status=413, code="body_too_large")
-        if self.state == ACTIVE:
-            self.fail(error)
-        else:
-            self.error = error
+    # --- upstream -----------------------------------------------------------------------
 
-    # --- response side (the ResponseParser sink) --------------------------------------
+    def attached(self, backend: Backend) -> None:
+        self.backend = backend
+        self.phase = Phase.SENT
 
-    def on_response(self, head: ResponseHead) -> None:
-        status = head.status
-        if status < 200:
-            self.informational = True
-            return
-        self.response = head
-        request = self.head
-        assert request is not None
-        backend = self.backend
-        assert backend is not None
-        if status >= 500:
-            self.ctx.note_failure(backend)
-        else:
-            backend.streak = 0
-        chunk, close, self.until_close = client_framing(
-            request, head, close=self.close_after or self.ctx.shutting_down
-        )
-        self.chunk_out = chunk
-        self.close_after = close
-        self.conn.out.append(
-            client_response_head(
-                head,
-                request_id=self.request_id,
-                chunked=chunk,
-                close=close,
-                http10=request.version == "1.0",
-                timing=server_timing(
-                    self.queue_time, self.connect_time, perf_counter() - self.sent_at
-                ),
-            )
-        )
-        if request.method == b"HEAD" and head.content_length != 0:
-            # llhttp cannot be told this response has no body: end it here and do not reuse
-            # the connection, whose parser would wait for the announced body.
-            head.keep_alive = False
-            self.on_response_end()
+    def connect_failed(
+        self, backend: Backend, *, retries: int, others: bool, budget: RetryBudget, in_flight: int
+    ) -> Action:
+        """No connection to ``backend`` could be made: nothing was sent, so any method goes
+        to another backend (``others``: one is left untried), within ``retries``."""
+        self.tried += (backend,)
+        self.backend = None
+        if (
+            len(self.tried) <= retries
+            and self.phase is Phase.CONNECTING
+            and others
+            and budget.take(self, in_flight)
+        ):
+            return Action.DISPATCH
+        return Action.FAIL
 
-    def on_response_body(self, data: bytes) -> None:
-        upstream = self.upstream
-        if upstream is not None:
-            upstream.sent_at = self.ctx.clock
-        if self.chunk_out:
-            self.conn.out += (b"%x\r\n" % len(data), data, b"\r\n")
-        else:
-            self.conn.out.append(data)
+    def write_failed(self, backend: Backend) -> Action:
+        """The pooled connection was dead when the request was written: nothing went out,
+        so it is sent again, whatever the method (a few times at most)."""
+        self.backend = None
+        self.phase = Phase.CONNECTING
+        self.unsent += 1
+        if self.unsent > MAX_UNSENT:
+            self.error = ConnectFailed(f"cannot send the request to backend {backend.id}")
+            return Action.FAIL
+        return Action.DISPATCH
 
-    def on_response_end(self) -> None:
-        if self.informational:
-            self.informational = False
-            return
-        if self.response_done:
-            return
+    def response_head(self) -> None:
+        self.response_begun = True
+        self.phase = Phase.RESPONDING
+
+    def response_complete(self) -> Action:
+        """FINISH when the request is complete too; else DROP the upstream connection,
+        which the rest of an unread request body would put out of step."""
         self.response_done = True
-        conn = self.conn
-        if self.chunk_out:
-            conn.out.append(_LAST_CHUNK)
-        conn.flush()
-        if self.request_done:
-            self.finish()
-        else:
-            # The backend answered before the whole body arrived: the rest is discarded and
-            # the upstream connection, now out of step, is closed.
-            self._release(reusable=False)
+        return Action.FINISH if self.request_done else Action.DROP
 
-    def flush(self) -> None:
-        conn = self.conn
-        if conn.out:
-            conn.flush()
-
-    def pause_client(self) -> None:
-        self.conn.pause_reading(UPSTREAM_FULL)
-
-    def resume_client(self) -> None:
-        self.conn.resume_reading(UPSTREAM_FULL)
-
-    # --- failures -----------------------------------------------------------------------
-
-    def upstream_lost(self, exc: Exception | None) -> None:
-        """The upstream connection closed while this exchange was using it."""
-        if self.response_done:
-            return
+    def connection_lost(self, *, others: bool, budget: RetryBudget, in_flight: int) -> Action:
+        """The backend connection closed under the exchange (not by a timeout)."""
+        if self.response_begun:
+            # A body delimited by the close is complete; any other is cut short.
+            return Action.FINISH if self.until_close else Action.ABORT
         backend = self.backend
         assert backend is not None
-        ctx = self.ctx
-        if self.response is not None:
-            if self.until_close:
-                self.on_response_end()
-            else:
-                ctx.note_failure(backend)
-                self._release(reusable=False)
-                self.conn.abort()
-            return
-        self.upstream = None
-        ctx.note_failure(backend)
-        ctx.pool.release(backend, None, reusable=False, now=0.0)
+        self.tried += (backend,)
+        self.backend = None
         head = self.head
         assert head is not None
-        self.tried += (backend,)
-        if head.idempotent and not self.reset_retried and self.replayable and ctx.take_retry(self):
+        if (
+            head.idempotent
+            and not self.reset_retried
+            and self.replayable
+            and budget.take(self, in_flight)
+        ):
             self.reset_retried = True
-            self.backend = None
-            if not any(b not in self.tried for b in ctx.backends.available):
+            self.phase = Phase.CONNECTING
+            if not others:
                 # The only backend: a fresh connection to it is still worth one try, since a
                 # reused keep-alive connection may simply have been closed by the backend.
                 self.tried = ()
-            self.dispatch()
-            return
-        self.backend = None
-        self.fail(UpstreamReset("the backend closed the connection before responding"))
+            return Action.DISPATCH
+        self.error = UpstreamReset("the backend closed the connection before responding")
+        return Action.FAIL
 
-    def upstream_failed(self, exc: BadResponse) -> None:
-        backend = self.backend
-        if backend is not None:
-            self.ctx.note_failure(backend)
-        self._release(reusable=False)
-        if self.response is None:
-            self.fail(exc)
-        else:
-            self.conn.abort()
-
-    def timed_out(self) -> None:
-        """The backend was silent for the server timeout (called by the sweeper): 504 before
-        the response began, a cut-off client connection after."""
-        backend = self.backend
-        if backend is not None:
-            self.ctx.note_failure(backend)
-        self._release(reusable=False)
-        self.fail(UpstreamTimeout("the backend did not respond in time"))
-
-    def fail(self, error: HttpError) -> None:
-        """End the exchange with a JSON error, or cut the client off if a response began."""
-        ctx = self.ctx
-        ctx.count_error(error.code)
-        self.buffering = False
-        self._release(reusable=False)
-        if self.task is not None:
-            self.task.cancel()
-            self.task = None
-        if self.response is not None:
-            self.conn.abort()
-            return
-        if not self.request_id:
-            self.request_id = ctx.ids.next()
-        if not self.request_done:
-            self.close_after = True
-            self.conn.stop_reading()
-        head = self.head
-        self.conn.write(
-            error_response(
-                error.status,
-                error.code,
-                error.message,
-                request_id=self.request_id,
-                retry_after=1 if error.status == 503 else None,
-                close=self.close_after,
-                http10=head is not None and head.version == "1.0",
-                head_only=head is not None and head.method == b"HEAD",
-                timing=self._error_timing(),
-            )
-        )
-        self.response_done = True
-        self.request_done = True
-        self.finish(status=error.status)
-
-    def _error_timing(self) -> bytes:
-        """Server-Timing of an error made here: the queue (and connect) before it, if any."""
-        if not self.dispatched_at:
-            return b""
-        if not self.sent_at:
-            # Never attached: all the time since dispatch went to waiting for a backend.
-            return server_timing(perf_counter() - self.dispatched_at)
-        return server_timing(self.queue_time, self.connect_time)
-
-    # --- completion ---------------------------------------------------------------------
-
-    def _release(self, *, reusable: bool) -> None:
-        upstream = self.upstream
-        backend = self.backend
-        if upstream is None or backend is None:
-            return
-        self.upstream = None
-        upstream.user = None
-        if not reusable:
-            upstream.abort()
-        self.ctx.pool.release(backend, upstream, reusable=reusable, now=self.ctx.clock)
-
-    def finish(self, status: int = 0) -> None:
-        if self.state != ACTIVE:
-            return
-        self.state = DONE
-        ctx = self.ctx
-        ctx.in_flight -= 1
-        if self.retrying:
-            ctx.retries_active -= 1
-        response = self.response
-        backend = self.backend
-        if response is not None and backend is not None:
-            status = response.status
-            self._release(reusable=response.keep_alive and not self.until_close)
-            backend.record(status, ctx.loop.time() - self.started)
-        if ctx.tracer is not None:
-            ctx.tracer.end(self, status)
-        if ctx.access_log:
-            head = self.head
-            log_request(
-                request_id=self.request_id,
-                client=self.conn.client_ip,
-                backend=backend.id if backend is not None else None,
-                method=head.method if head is not None else b"-",
-                path=head.target if head is not None else b"-",
-                status=status,
-                duration=ctx.loop.time() - self.started,
-            )
-        self.conn.exchange_done(self)
-
-    def client_gone(self) -> None:
-        """The client connection closed: stop everything this exchange holds."""
-        if self.task is not None:
-            self.task.cancel()
-            self.task = None
-        self._release(reusable=False)
-        if self.state == ACTIVE:
-            self.ctx.in_flight -= 1
-            if self.retrying:
-                self.ctx.retries_active -= 1
-        self.state = DONE
+    def timed_out(self) -> Action:
+        """The backend was silent for the server timeout: 504 before the response began,
+        a cut-off client connection after."""
+        self.error = UpstreamTimeout("the backend did not respond in time")
+        return Action.ABORT if self.response_begun else Action.FAIL
 
     def __repr__(self) -> str:
         head = self.head
         what = f"{head.method.decode()} {head.target.decode('latin-1')}" if head else "error"
-        return f"<Exchange {what} state={self.state} backend={self.backend}>"
+        return f"<{type(self).__name__} {what} {self.phase.value} backend={self.backend}>"

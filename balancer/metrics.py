@@ -20,7 +20,7 @@ from prometheus_client.core import (
 from balancer.backends import DURATION_BUCKETS
 
 if TYPE_CHECKING:
-    from balancer.proxy import ProxyContext
+    from balancer.context import ProxyContext
 
 PREFIX = "authscale_balancer_"
 STATES = ("up", "down", "draining", "disabled")
@@ -129,7 +129,7 @@ class BalancerCollector:
         errors = CounterMetricFamily(
             PREFIX + "errors", "Error responses made by the balancer", labels=["code"]
         )
-        for code, count in sorted(ctx.errors.items()):
+        for code, count in sorted(ctx.error_counts().items()):
             errors.add_metric([code], count)
         yield errors
 

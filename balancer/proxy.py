@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import deque
 from typing import TYPE_CHECKING, cast
 
-from balancer import tracing
-from balancer.backends import Backend, BackendSet
+from balancer.context import PIPELINE_FULL, STOPPED, ProxyContext
 from balancer.errors import HttpError, ProtocolError
-from balancer.exchange import ACTIVE, PIPELINE_FULL, QUEUED, REPLAY_LIMIT, STOPPED, Exchange
+from balancer.exchange import IN_FLIGHT, Phase
+from balancer.forward import Exchange
 from balancer.http11 import RequestHead, RequestParser
-from balancer.pool import Pool
-from balancer.rewrite import RequestIds, error_response
+from balancer.rewrite import error_response
 
 if TYPE_CHECKING:
     from balancer.config import BalancerConfig
@@ -27,89 +25,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("balancer.proxy")
 
 PIPELINE_DEPTH = 16
-
-
-class ProxyContext:
-    """What every connection shares: configuration, backends, pool, counters."""
-
-    def __init__(
-        self,
-        config: BalancerConfig,
-        backends: BackendSet,
-        pool: Pool,
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.config = config
-        self.backends = backends
-        self.pool = pool
-        self.loop = loop
-        self.proto = config.forwarded_proto.encode()
-        self.ids = RequestIds()
-        self.access_log = config.access_log
-        # A body not yet sent on is kept up to this size; beyond it the client must wait.
-        self.body_buffer_cap = max(REPLAY_LIMIT, config.request_buffer)
-        self.max_client_connections = config.max_client_connections
-        self.connections_by_address: dict[bytes, int] = {}
-        self.clients: set[ClientConnection] = set()
-        self.clock = loop.time()
-        self.shutting_down = False
-        self.in_flight = 0
-        self.retries_active = 0
-        self.retries_total = 0
-        self.connections_total = 0
-        self.errors: dict[str, int] = {}
-        self.all_closed = asyncio.Event()
-        # Spans over OTLP only with OTEL_EXPORTER_OTLP_ENDPOINT and the otel extra.
-        self.tracer = tracing.from_environment(os.environ)
-
-    def count_error(self, code: str) -> None:
-        self.errors[code] = self.errors.get(code, 0) + 1
-
-    def take_retry(self, exchange: Exchange) -> bool:
-        """Envoy-style budget: concurrent retries ≤ max(min, percent of requests in flight)."""
-        if exchange.retrying:
-            self.retries_total += 1
-            return True
-        config = self.config
-        allowed = max(config.retry_budget_min, self.in_flight * config.retry_budget_percent / 100)
-        if self.retries_active >= allowed:
-            self.count_error("retry_budget_exhausted")
-            return False
-        exchange.retrying = True
-        self.retries_active += 1
-        self.retries_total += 1
-        return True
-
-    def note_failure(self, backend: Backend) -> None:
-        """A connect failure, reset, timeout or 5xx from ``backend`` (passive health)."""
-        backend.failures += 1
-        backend.streak += 1
-        if backend.streak >= self.config.eject_after and backend.health.up:
-            backend.streak = 0
-            backend.ejected_until = self.clock + self.config.eject_time
-            change = backend.health.eject()
-            self.backends.health_transition(
-                backend, change, f"ejected after {self.config.eject_after} consecutive failures"
-            )
-
-    def tick(self, now: float) -> None:
-        """Periodic work: timeouts of clients and backends, idle upstream connections."""
-        self.clock = now
-        config = self.config
-        for client in list(self.clients):
-            client.check_timeouts(now, config)
-            exchange = client.active
-            if exchange is not None:
-                upstream = exchange.upstream
-                # Silence from the backend, unless it is only waiting for a slow client to
-                # read what was already sent (then the client, not the backend, is slow).
-                if (
-                    upstream is not None
-                    and now - upstream.sent_at > config.server_timeout
-                    and not client.writing_paused
-                ):
-                    exchange.timed_out()
-        self.pool.sweep(now)
 
 
 class ClientConnection(asyncio.Protocol):
@@ -236,7 +151,7 @@ class ClientConnection(asyncio.Protocol):
         self.head_since = None
         self.received = False
         self.body_at = clock
-        exchange = Exchange(self, head, self.ctx.loop.time())
+        exchange = Exchange(self, self.ctx, head)
         limit = self.ctx.config.max_body_size
         if limit and head.content_length is not None and head.content_length > limit:
             exchange.error = HttpError("request body too large", status=413, code="body_too_large")
@@ -326,6 +241,21 @@ class ClientConnection(asyncio.Protocol):
 
     # --- timeouts and errors --------------------------------------------------------------
 
+    def sweep(self, now: float, config: BalancerConfig) -> None:
+        """Periodic check of this connection's timeouts and of its backend's silence."""
+        self.check_timeouts(now, config)
+        exchange = self.active
+        if exchange is not None:
+            upstream = exchange.upstream
+            # Silence from the backend, unless it is only waiting for a slow client to read
+            # what was already sent (then the client, not the backend, is slow).
+            if (
+                upstream is not None
+                and now - upstream.sent_at > config.server_timeout
+                and not self.writing_paused
+            ):
+                exchange.backend_timed_out()
+
     def check_timeouts(self, now: float, config: BalancerConfig) -> None:
         if self.closed:
             return
@@ -364,14 +294,14 @@ class ClientConnection(asyncio.Protocol):
         if parsing is not None:
             # The request whose body was being read broke off.
             parsing.close_after = True
-            if parsing.state == QUEUED:
+            if parsing.phase is Phase.QUEUED:
                 parsing.error = error
-            elif parsing.state == ACTIVE and parsing.response is None:
+            elif parsing.phase in IN_FLIGHT and parsing.response is None:
                 parsing.fail(error)
             else:
                 self.abort()
             return
-        exchange = Exchange(self, None, self.ctx.loop.time())
+        exchange = Exchange(self, self.ctx, None)
         exchange.error = error
         self.exchanges.append(exchange)
         if len(self.exchanges) == 1:

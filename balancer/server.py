@@ -20,9 +20,10 @@ from balancer.admin import make_app
 from balancer.backends import Backend, BackendSet
 from balancer.checks import HealthMonitor, restore_ejected
 from balancer.config import Address, BalancerConfig
+from balancer.context import ProxyContext
 from balancer.discovery import DnsDiscovery, Resolver, system_resolver
 from balancer.pool import Pool
-from balancer.proxy import ClientConnection, ProxyContext
+from balancer.proxy import ClientConnection
 from balancer.selection import make_selector
 
 logger = logging.getLogger("balancer")

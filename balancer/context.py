@@ -1,0 +1,121 @@
+"""What every client connection and exchange shares: configuration, backends, pool,
+request ids, the retry budget and the counters the metrics read.
+
+:class:`ClientSide` is what an exchange needs of its client connection; the connection
+(:mod:`balancer.proxy`) provides it, so the exchange's executor (:mod:`balancer.forward`)
+never imports the Protocol class that creates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sized
+from typing import TYPE_CHECKING, Any, Protocol
+
+from balancer import tracing
+from balancer.backends import Backend, BackendSet
+from balancer.exchange import REPLAY_LIMIT, RetryBudget
+from balancer.pool import Pool
+from balancer.rewrite import RequestIds
+
+if TYPE_CHECKING:
+    from balancer.config import BalancerConfig
+
+# Why a client connection stopped reading (bits of ClientSide.paused).
+PIPELINE_FULL, BODY_WAIT, UPSTREAM_FULL, STOPPED = 1, 2, 4, 8
+
+
+class ClientSide(Protocol):
+    """The client connection as its exchanges see it."""
+
+    client_ip: bytes
+    out: list[bytes]
+    paused: int
+    writing_paused: bool
+
+    @property
+    def exchanges(self) -> Sized: ...
+
+    def write(self, data: bytes) -> None: ...
+    def flush(self) -> None: ...
+    def pause_reading(self, reason: int) -> None: ...
+    def resume_reading(self, reason: int) -> None: ...
+    def stop_reading(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+    def exchange_done(self, exchange: Any) -> None: ...
+    def sweep(self, now: float, config: BalancerConfig) -> None: ...
+
+
+class ProxyContext:
+    """What every connection shares: configuration, backends, pool, counters."""
+
+    def __init__(
+        self,
+        config: BalancerConfig,
+        backends: BackendSet,
+        pool: Pool,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.config = config
+        self.backends = backends
+        self.pool = pool
+        self.loop = loop
+        self.proto = config.forwarded_proto.encode()
+        self.ids = RequestIds()
+        self.access_log = config.access_log
+        # A body not yet sent on is kept up to this size; beyond it the client must wait.
+        self.body_buffer_cap = max(REPLAY_LIMIT, config.request_buffer)
+        self.max_client_connections = config.max_client_connections
+        self.connections_by_address: dict[bytes, int] = {}
+        self.clients: set[ClientSide] = set()
+        self.clock = loop.time()
+        self.shutting_down = False
+        self.in_flight = 0
+        self.retry_budget = RetryBudget(
+            minimum=config.retry_budget_min, percent=config.retry_budget_percent
+        )
+        self.connections_total = 0
+        self.errors: dict[str, int] = {}
+        self.all_closed = asyncio.Event()
+        # Spans over OTLP only with OTEL_EXPORTER_OTLP_ENDPOINT and the otel extra.
+        self.tracer = tracing.from_environment(os.environ)
+
+    @property
+    def retries_total(self) -> int:
+        return self.retry_budget.total
+
+    def count_error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    def error_counts(self) -> dict[str, int]:
+        """Error responses and refusals by code (the retry budget counts its own)."""
+        counts = dict(self.errors)
+        if self.retry_budget.refused:
+            counts["retry_budget_exhausted"] = self.retry_budget.refused
+        return counts
+
+    def others_available(self, tried: tuple[Backend, ...]) -> bool:
+        """Whether a backend that may take requests is not among ``tried``."""
+        return any(b not in tried for b in self.backends.available)
+
+    def note_failure(self, backend: Backend) -> None:
+        """A connect failure, reset, timeout or 5xx from ``backend`` (passive health)."""
+        backend.failures += 1
+        backend.streak += 1
+        if backend.streak >= self.config.eject_after and backend.health.up:
+            backend.streak = 0
+            backend.ejected_until = self.clock + self.config.eject_time
+            change = backend.health.eject()
+            self.backends.health_transition(
+                backend, change, f"ejected after {self.config.eject_after} consecutive failures"
+            )
+
+    def tick(self, now: float) -> None:
+        """Periodic work: timeouts of clients and backends, idle upstream connections."""
+        self.clock = now
+        config = self.config
+        for client in list(self.clients):
+            client.sweep(now, config)
+        self.pool.sweep(now)
