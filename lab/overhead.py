@@ -72,7 +72,7 @@ class OverheadConfig:
 # ------------------------------------------------------------------------------ pure part
 
 #: One thread's CPU seconds, voluntary and involuntary context switches.
-Counters = tuple[float, float, float]
+Counters = tuple[float, ...]
 ZERO: Counters = (0.0, 0.0, 0.0)
 
 
@@ -80,7 +80,7 @@ ZERO: Counters = (0.0, 0.0, 0.0)
 class Sample:
     at: float  # wall-clock time
     threads: dict[int, Counters]  # by thread id
-    io: tuple[float, float]  # read and write calls of the whole process
+    io: tuple[float, ...]  # read and write calls of the whole process
 
 
 def interpolate(samples: Sequence[Sample], when: float) -> Sample:
@@ -101,7 +101,7 @@ def interpolate(samples: Sequence[Sample], when: float) -> Sample:
         tid: mix(a.threads.get(tid, ZERO), b.threads.get(tid, a.threads.get(tid, ZERO)))
         for tid in a.threads.keys() | b.threads.keys()
     }
-    return Sample(when, threads, mix(a.io, b.io))  # type: ignore[arg-type]
+    return Sample(when, threads, mix(a.io, b.io))
 
 
 def parse_strace(text: str) -> dict[str, int]:
@@ -276,13 +276,28 @@ def step_phase_averages(result: Mapping[str, Any]) -> dict[str, dict[str, float]
     }
 
 
+def load_spec(cfg: OverheadConfig, vus: int, target: str, *, strace_s: float) -> loadrun.LoadSpec:
+    """The load: a ramp over the warm-up, the strace phase at full load, the window."""
+    return loadrun.LoadSpec(
+        target=target,
+        vus=vus,
+        warmup_s=cfg.warmup_s,
+        duration_s=strace_s + cfg.duration_s,
+        graceful_stop_s=cfg.graceful_stop_s,
+        # The load generator's argparse keeps the last --warmup: the strace phase is
+        # warm-up to it, out of the window it measures.
+        extra_args=("--warmup", f"{cfg.warmup_s + strace_s:g}s") if strace_s else (),
+    )
+
+
 # ------------------------------------------------------------------------------ I/O shell
 
 
 def sample(pid: int) -> Sample:
     """Every thread's CPU and context switches — psutil's process-wide figures count only
     the main thread's switches, so each thread is read by its id — and read/write calls."""
-    proc, threads = psutil.Process(pid), {}
+    proc = psutil.Process(pid)
+    threads: dict[int, Counters] = {}
     for t in proc.threads():
         try:
             ctx = psutil.Process(t.id).num_ctx_switches()
@@ -351,16 +366,7 @@ def measure(
             elif tracer.proc and elapsed >= cfg.warmup_s + strace_s - STRACE_MARGIN_S:
                 tracer.stop()
 
-        spec = loadrun.LoadSpec(
-            target=topology.entry_url,
-            vus=vus,
-            warmup_s=cfg.warmup_s,
-            # Stages: the ramp, the strace phase, the window. The second --warmup (argparse
-            # keeps the last) counts the strace phase as warm-up, out of the window.
-            duration_s=strace_s + cfg.duration_s,
-            graceful_stop_s=cfg.graceful_stop_s,
-            extra_args=("--warmup", f"{cfg.warmup_s + strace_s:g}s") if strace_s else (),
-        )
+        spec = load_spec(cfg, vus, topology.entry_url, strace_s=strace_s)
         try:
             result, usage, _ = loadrun.run_load(
                 spec, pids=topology.component_pids, run_dir=run_dir, on_tick=tick
