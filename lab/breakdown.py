@@ -7,7 +7,8 @@ handler, which contains the others. Behind the balancer it adds `lb_queue` (wait
 backend slot), `lb_connect` and `lb_ttfb` (the backend's time to first byte as the balancer
 saw it, which contains the backend's `app`). The load generator aggregates them per step as
 trend metrics `server_timing_<phase>{step:<step>}` and `server_timing_remainder{step:…}`
-(client duration minus the outermost server time: network plus client), and also as a
+(client duration minus the outermost server time: everything outside the handlers — the
+servers' HTTP layers, event-loop waits before a handler, the network and the client), and also as a
 convenience object `where_the_time_went` {step: {phase: {"avg", "p(95)"}}}.
 
 The segments of a step's bar (averages, in ms; averages add up, percentiles do not):
@@ -41,7 +42,7 @@ SEGMENT_LABELS = {
     "jwt": "JWT",
     "other_app": "other handler work",
     "balancer": "balancer",
-    "remainder": "network + client",
+    "remainder": "outside the handlers: HTTP layers, loop waits, network, client",
 }
 #: The same, short enough for a table's header.
 SEGMENT_HEADERS = {
@@ -52,7 +53,7 @@ SEGMENT_HEADERS = {
     "jwt": "JWT",
     "other_app": "other app",
     "balancer": "balancer",
-    "remainder": "net+client",
+    "remainder": "outside",
 }
 STATS = ("avg", "p(95)")
 

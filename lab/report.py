@@ -165,8 +165,8 @@ TIME_TEXT = (
     "Where each step's time went, from the `Server-Timing` phases the service and the "
     "balancer report: averages in ms, which add up to the client's average latency (other "
     "handler work = the handler's time less the phases named; balancer = its queue, connect "
-    "and time to first byte beyond the handler; network + client = what the client measured "
-    "beyond the outermost server)."
+    "and time to first byte beyond the handler; outside the handlers = what the client "
+    "measured beyond the outermost server: HTTP layers, event-loop waits, network, client)."
 )
 SCALE_TEXT = (
     "The fitted curves are drawn solid over the measured instance counts and dashed beyond "
@@ -295,8 +295,8 @@ def time_table(series: Series) -> Table | None:
         rows=tuple(rows),
         note=(
             "hash wait: queued for a hashing thread; other app: the handler's time less the "
-            "phases named; net+client: network and load generator; wait p95: the 95th "
-            "percentile of the hash wait."
+            "phases named; outside: outside the handlers (HTTP layers, loop waits, network, "
+            "load generator); wait p95: the 95th percentile of the hash wait."
         ),
     )
 

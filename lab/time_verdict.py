@@ -73,7 +73,10 @@ def time_sentence(series: Series) -> str | None:
     )
     if seg.get("balancer"):
         text += f", the balancer {duration(seg['balancer'])}"
-    text += f", network and client {duration(seg.get('remainder', 0.0))}. "
+    text += (
+        f", outside the handlers (HTTP layers, loop waits, network, client) "
+        f"{duration(seg.get('remainder', 0.0))}. "
+    )
     stores, total, share = stores_share(run.where_the_time_went)
     text += (
         f"Over a whole iteration Postgres and Redis took {duration(stores)} of the "

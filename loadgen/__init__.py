@@ -15,12 +15,16 @@ goes, per step, into an HDR histogram of its own, reported as the trend
 ``server_timing_<phase>{step:<step>}`` in ms (``-`` becomes ``_``). Beside them,
 ``server_timing_remainder{step:<step>}`` is, per response, the client-measured
 ``http_req_duration`` minus the outermost server time: ``lb-queue + lb-connect + lb-ttfb``
-when the balancer's entries are there, else ``app``; that is the network plus the client
-(both directions of the socket, parsing, the event loop). The service's phases nest inside
-``app`` and ``app`` inside ``lb-ttfb``, so per response the outermost time plus the
-remainder is the client's duration (to the header's rounding; a negative remainder counts
-as 0), and so are their averages, not their percentiles. The summary prints them as WHERE
-THE TIME WENT; a target without the header adds nothing and a malformed entry is skipped.
+when the balancer's entries are there, else ``app``; that is everything outside the
+handlers: the service's HTTP layer around its handler (reading and parsing the request,
+writing the response) and the event-loop waits before the handler ran (or, behind the
+balancer, the balancer's own HTTP layer and loop waits, the service's being inside
+``lb-ttfb``), the network both ways, and the client (aiohttp's parsing, its event loop).
+The service's phases nest inside ``app`` and ``app`` inside ``lb-ttfb``, so per response
+the outermost time plus the remainder is the client's duration (to the header's rounding;
+a negative remainder counts as 0), and so are their averages, not their percentiles. The
+summary prints them as WHERE THE TIME WENT; a target without the header adds nothing and
+a malformed entry is skipped.
 
 Modules: ``config`` (options), ``scenario`` (the auth flow and its checks), ``client``
 (the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and

@@ -26,7 +26,8 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
       or any other name, lower-cased with non-alphanumerics as "_") and
       server_timing_remainder{step:<step>}: per response, http_req_duration minus the
       outermost server time (lb_queue + lb_connect + lb_ttfb when the balancer's entries are
-      there, else app), i.e. network plus client; each also without the tag (all steps).
+      there, else app), i.e. all outside the handlers: HTTP layers, event-loop waits,
+      network and client; each also without the tag (all steps).
       Each phase's trend covers the responses that reported it.
     root_group         {"name": "", "path": "", "id", "groups": [], "checks": [{"name",
                        "path", "id", "passes", "fails"}]}

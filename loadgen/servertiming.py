@@ -30,7 +30,8 @@ from functools import lru_cache
 from loadgen.histogram import HIGHEST_TRACKABLE_US
 
 REMAINDER = "remainder"
-"""The key of the client-measured duration minus :func:`outermost_ms` (network + client)."""
+"""The key of the client-measured duration minus :func:`outermost_ms`: the time outside the
+handlers (the servers' HTTP layers, event-loop waits, the network, the client)."""
 
 APP = "app"
 BALANCER = ("lb_queue", "lb_connect", "lb_ttfb")

@@ -197,13 +197,15 @@ def _where_the_time_went(data: dict[str, Any]) -> list[str]:
         "",
         "    Server-Timing phases per step (avg, p95); remainder = the client's duration minus",
         "    the outermost server time (the balancer's lb_queue + lb_connect + lb_ttfb, else",
-        "    app): network plus client. Phases nest (app holds the service's phases, lb_ttfb",
-        "    holds app), so only the outermost ones and the remainder add up to the duration.",
+        "    app): all that ran outside the handlers, i.e. the servers' HTTP layers, event-loop",
+        "    waits before a handler ran, the network and the client. Phases nest (app holds",
+        "    the service's phases, lb_ttfb holds app), so only the outermost ones and the",
+        "    remainder add up to the duration.",
     ]
     for step, phases in where.items():
         lines += ["", f"    {step}"]
         for phase, values in phases.items():
-            label = "remainder (network + client)" if phase == "remainder" else phase
+            label = "remainder (outside the handlers)" if phase == "remainder" else phase
             lines.append(_dots(label, 6) + _avg_p95(values))
         duration = metrics.get(f"http_req_duration{{step:{step}}}")
         if duration is not None:

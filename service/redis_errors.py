@@ -28,4 +28,4 @@ def translate_redis_errors() -> Iterator[None]:
     except RedisError as exc:
         raise ServiceError(f"unexpected Redis error: {exc}") from exc
     finally:
-        timing.stop(timing.REDIS, started)
+        timing.add_elapsed(timing.REDIS, started)

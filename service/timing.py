@@ -4,8 +4,8 @@ A :class:`PhaseRecorder` is created for each request by :func:`begin` (a request
 middleware) and found through a context variable by the few choke points that do the work:
 the password hasher (``hash-wait``, ``hash``), the user store (``db``), the Redis error
 boundary every session and throttle call passes (``redis``) and the access tokens
-(``jwt``). Each adds seconds with :func:`stop` (or :func:`add`), a no-op outside a
-request; the response middleware calls :func:`finish` for ``app`` (the whole handler,
+(``jwt``). Each adds seconds with :func:`add_elapsed` (or :func:`add`), a no-op outside
+a request; the response middleware calls :func:`finish` for ``app`` (the whole handler,
 middleware to middleware) and :func:`server_timing` for the W3C header value, e.g.::
 
     hash-wait;dur=12.31, hash;dur=58.02, db;dur=0.91, redis;dur=0.40, app;dur=72.10
@@ -76,8 +76,11 @@ def add(phase: int, seconds: float) -> None:
         recorder.add(phase, seconds)
 
 
-def stop(phase: int, started: float) -> None:
-    """Charge the time since ``started`` (a ``perf_counter()`` value) to ``phase``."""
+def add_elapsed(phase: int, started: float) -> None:
+    """Charge the time elapsed since ``started`` (a ``perf_counter()`` value) to ``phase``.
+
+    It adds: a phase that runs twice in one request (two Redis calls) is charged twice.
+    """
     recorder = _CURRENT.get()
     if recorder is not None:
         recorder.add(phase, perf_counter() - started)

@@ -134,7 +134,7 @@ class AccessTokens:
         try:
             return self._issue(subject, session_id, now)
         finally:
-            timing.stop(timing.JWT, started)
+            timing.add_elapsed(timing.JWT, started)
 
     def _issue(self, subject: str, session_id: str, now: float | None) -> IssuedToken:
         issued_at = int(time.time() if now is None else now)
@@ -165,7 +165,7 @@ class AccessTokens:
         try:
             return self._verify(token)
         finally:
-            timing.stop(timing.JWT, started)
+            timing.add_elapsed(timing.JWT, started)
 
     def _verify(self, token: str) -> AccessClaims:
         header = _unverified_header(token)

@@ -80,7 +80,7 @@ class UserStore:
                 async with self._pool.acquire(timeout=self._timeout) as connection:
                     yield connection
         finally:
-            timing.stop(timing.DB, started)
+            timing.add_elapsed(timing.DB, started)
 
     async def create(self, *, email: str, email_canonical: str, password_hash: str) -> User:
         """Insert a user; :class:`EmailTaken` when the canonical address exists."""

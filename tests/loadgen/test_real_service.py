@@ -69,7 +69,7 @@ def check_agreement(data: dict[str, Any], outermost: tuple[str, ...]) -> None:
 async def test_direct_to_the_service(stack: Topology, tmp_path: Path) -> None:
     stdout, data = await run(stack.instances[0].url, tmp_path / "direct.json")
     assert "█ WHERE THE TIME WENT" in stdout
-    assert "remainder (network + client)" in stdout
+    assert "remainder (outside the handlers)" in stdout
     where = data["where_the_time_went"]
     assert list(where) == ["signup", "login", "refresh", "logout"]
     assert {"hash_wait", "hash", "db", "app", "remainder"} <= set(where["signup"])

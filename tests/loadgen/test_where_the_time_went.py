@@ -166,12 +166,12 @@ def test_summary_block_lists_phases_then_the_remainder_then_the_client_duration(
         "hash",
         "db",
         "app",
-        "remainder (network + client)",
+        "remainder (outside the handlers)",
         "http_req_duration (client)",
     ]
     assert "avg=105.00ms  p(95)=" in lines[start + 1]
     assert "avg=5.00ms" in lines[start + 5]
-    assert "network plus client" in block
+    assert "HTTP layers, event-loop" in block
 
 
 def test_thresholds_can_name_a_phase_of_a_step():

@@ -51,7 +51,7 @@ async def test_work_outside_a_request_is_not_counted_and_does_not_fail() -> None
 async def _outside() -> None:
     assert timing.current() is None
     timing.add(timing.DB, 1.0)
-    timing.stop(timing.REDIS, 0.0)
+    timing.add_elapsed(timing.REDIS, 0.0)
     assert timing.current() is None
 
 
