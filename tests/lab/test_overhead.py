@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from lab.overhead import (
     interpolate,
     iterations_between,
     load_spec,
+    lone_hash_cpu_ms,
     overhead_row,
     parse_strace,
     render,
@@ -165,6 +167,22 @@ def test_the_table_names_every_figure_and_the_missing_strace() -> None:
     assert "| epoll_pwait | 200.0 |" in text
     assert "| all | 420.0 |" in text
     assert "strace is not on PATH" in render([a_row()], cfg, "strace is not on PATH: …")
+
+
+def test_server_timing_phases_come_in_handler_order_with_the_remainder_last() -> None:
+    phases = {
+        "signup": {"remainder": 3.0, "app": 20.0, "db": 7.5, "hash": 10.0, "hash_wait": 1.0},
+        "login": {"jwt": 0.5, "redis": 2.0, "app": 25.0, "remainder": 3.0},
+    }
+    text = render([replace(a_row(), phases_ms=phases)], OverheadConfig())
+    assert "| VUs | step | hash_wait | hash | db | redis | jwt | app | remainder |" in text
+    assert "| 200 | signup | 1.00 | 10.00 | 7.50 | – | – | 20.00 | 3.00 |" in text
+
+
+def test_a_lone_threads_hash_is_timed_by_its_cpu_clock() -> None:
+    cost_4, cost_6 = lone_hash_cpu_ms(4), lone_hash_cpu_ms(6)
+    assert 0 < cost_4 < cost_6
+    assert cost_6 / cost_4 > 2  # bcrypt doubles its work per cost step
 
 
 @pytest.mark.parametrize(
