@@ -38,6 +38,26 @@ def _address(text: str) -> Address | None:
     return address
 
 
+def normalised(address: str) -> str:
+    """``address`` in one spelling (``::ffff:a.b.c.d`` → ``a.b.c.d``); other text as is."""
+    parsed = _address(address)
+    return address if parsed is None else str(parsed)
+
+
+def limit_key(address: str) -> str:
+    """The bucket a per-address limit counts ``address`` in.
+
+    IPv4 (IPv4-mapped IPv6 included) per address; IPv6 per /64, the usual allocation of
+    one subscriber, who could otherwise rotate through 2**64 addresses to escape a limit.
+    """
+    parsed = _address(address)
+    if parsed is None:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def in_networks(address: str, networks: Sequence[Network]) -> bool:
     """Whether ``address`` (text) lies in one of ``networks``; False when it is no address."""
     parsed = _address(address)
@@ -55,8 +75,9 @@ def client_address(
     From a peer in ``trusted_networks`` with ``trusted_proxies`` = N hops, the client is
     the N-th ``X-Forwarded-For`` entry from the right (each trusted proxy appends the
     address it received the request from). Entries that are not IP addresses, or a chain
-    shorter than promised, fall back to the peer.
+    shorter than promised, fall back to the peer. The result is :func:`normalised`.
     """
+    peer = normalised(peer)
     if trusted_proxies <= 0 or not forwarded_for or not in_networks(peer, trusted_networks):
         return peer
     hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]

@@ -123,7 +123,6 @@ class Routes:
             ctx.hasher.expect_cost(hash_cost(credentials.password_hash) or 0)
             verified = await ctx.hasher.verify(password, credentials.password_hash)
         if not verified or credentials is None:
-            await ctx.throttle.failed(attempt)
             ctx.metrics.logins.labels("invalid_credentials").inc()
             auth_event("login_failed", account=account_key(account), client=address)
             raise InvalidCredentials()

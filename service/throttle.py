@@ -10,11 +10,16 @@ trusted: it is counted and limited per device only, so neither a busy shared add
 an attacker guessing the account's password can lock that device out. Addresses in
 ``AUTH_RATE_LIMIT_EXEMPT`` skip the per-address limits (of logins and of signups).
 
-An attempt is counted as a failure when it begins, in the same atomic step as the check,
-and cleared when it succeeds: were it counted only after the password check, a burst of
-concurrent guesses would all pass the check before the first failure was recorded. The
-address count still grows only with failures, so many users behind one address may log in
-concurrently.
+An attempt is counted as a failure when it begins, on every counter that limits it (the
+account and the address, or the device), in the same atomic step as the check: were it
+counted only after the password check, a burst of concurrent guesses would all pass the
+check before the first failure was recorded. A success then gives its count back: the
+account's count is cleared, the address's is decremented by one, so a crowd behind one
+address logging in with the right passwords is limited only by how many of them are
+checking a password at the same instant.
+
+Per-address counters key IPv4 clients by address (IPv4-mapped IPv6 peers included) and
+IPv6 clients by /64 (see :func:`service.addresses.limit_key`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from service import devices
-from service.addresses import Network, in_networks
+from service.addresses import Network, in_networks, limit_key
 from service.errors import TooManyAttempts, TooManyRequests, Unavailable
 from service.pepper import Pepper
 from service.redis_errors import translate_redis_errors
@@ -40,7 +45,7 @@ log = logging.getLogger("authscale.service")
 # ARGV: account limit, address limit, window, device id or '', device limit, now,
 # device ttl, 1 when the address is exempt.
 # -> {seconds to wait (0 = allowed), 1 when the device is trusted}; an allowed attempt is
-# counted at once on the device (trusted) or the account (untrusted).
+# counted at once on the device (trusted), or on the account and the address (untrusted).
 CHECK_SCRIPT = """
 local trusted = false
 if ARGV[4] ~= '' then
@@ -64,20 +69,21 @@ for _, check in ipairs(checks) do
     if ttl > wait then wait = ttl end
   end
 end
-if wait == 0 and redis.call('INCR', checks[1][1]) == 1 then
-  redis.call('EXPIRE', checks[1][1], ARGV[3])
+if wait == 0 then
+  for _, check in ipairs(checks) do
+    if redis.call('INCR', check[1]) == 1 then redis.call('EXPIRE', check[1], ARGV[3]) end
+  end
 end
 return {wait, trusted and 1 or 0}
 """
 
-COUNT_SCRIPT = """
-if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return 1
-"""
-
-# KEYS: counter to clear, the account's devices. ARGV: device id, now, device ttl, max.
+# KEYS: counter to clear, the account's devices, address counter to give one back to.
+# ARGV: device id, now, device ttl, max, 1 when the address was counted.
 SUCCESS_SCRIPT = """
 redis.call('DEL', KEYS[1])
+if ARGV[5] == '1' and tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then
+  redis.call('DECR', KEYS[3])
+end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
 local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
@@ -133,7 +139,6 @@ class LoginThrottle:
         self._window = window
         self._exempt = tuple(exempt)
         self._check = redis.register_script(CHECK_SCRIPT)
-        self._count = redis.register_script(COUNT_SCRIPT)
         self._success = redis.register_script(SUCCESS_SCRIPT)
 
     def exempt(self, address: str) -> bool:
@@ -142,6 +147,9 @@ class LoginThrottle:
 
     def _devices_key(self, account: str) -> str:
         return f"{self._prefix}devices:{account}"
+
+    def _address_key(self, address: str) -> str:
+        return f"{self._prefix}throttle:address:{limit_key(address)}"
 
     async def begin(
         self, *, email_canonical: str, address: str, device_token: object = None
@@ -156,7 +164,7 @@ class LoginThrottle:
         exempt = self.exempt(address)
         keys = [
             f"{self._prefix}throttle:account:{account}",
-            f"{self._prefix}throttle:address:{address}",
+            self._address_key(address),
             f"{self._prefix}throttle:device:{device_id or ''}",
             self._devices_key(account),
         ]
@@ -182,25 +190,23 @@ class LoginThrottle:
             return Attempt(account, None, keys[2], device_id)
         return Attempt(account, None if exempt else keys[1], keys[0], None)
 
-    async def failed(self, attempt: Attempt) -> None:
-        """Count the failure on the address (the attempt was counted when it began)."""
-        if attempt.address_key is None:
-            return
-        with translate_redis_errors():
-            await self._count(keys=[attempt.address_key], args=[self._window])
-
     async def succeeded(self, attempt: Attempt) -> str:
-        """Clear the attempt's count and remember its device (a new one when the client
+        """Give the attempt's count back and remember its device (a new one when the client
         presented none); returns the device id."""
         device_id = attempt.device_id or devices.new_device_id()
         with translate_redis_errors():
             await self._success(
-                keys=[attempt.counted_key, self._devices_key(attempt.account)],
+                keys=[
+                    attempt.counted_key,
+                    self._devices_key(attempt.account),
+                    attempt.address_key or self._address_key(""),
+                ],
                 args=[
                     device_id,
                     int(time.time()),
                     devices.DEVICE_TTL,
                     devices.MAX_DEVICES_PER_ACCOUNT,
+                    1 if attempt.address_key else 0,
                 ],
             )
         return device_id
@@ -245,7 +251,7 @@ class SignupThrottle:
         try:
             with translate_redis_errors():
                 wait: Any = await self._script(
-                    keys=[f"{self._prefix}throttle:signup:{address}"],
+                    keys=[f"{self._prefix}throttle:signup:{limit_key(address)}"],
                     args=[self._limit, self._window],
                 )
         except Unavailable:
