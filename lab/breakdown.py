@@ -28,10 +28,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-#: The phases inside the service's handler, in the order they happen.
-SERVICE_PHASES = ("hash_wait", "hash", "db", "redis", "jwt")
-BALANCER_PHASES = ("lb_queue", "lb_connect", "lb_ttfb")
-PHASES = (*SERVICE_PHASES, "app", *BALANCER_PHASES, "remainder")
+from loadgen import servertiming
+
+# The phase names are the load generator's (one list, where the parser keeps them).
+SERVICE_PHASES = servertiming.SERVICE
+BALANCER_PHASES = servertiming.BALANCER
+PHASES = (*servertiming.ORDER, servertiming.REMAINDER)
 #: The stacked segments, bottom to top; they add up to the client duration.
 SEGMENTS = (*SERVICE_PHASES, "other_app", "balancer", "remainder")
 SEGMENT_LABELS = {

@@ -34,9 +34,13 @@ REMAINDER = "remainder"
 handlers (the servers' HTTP layers, event-loop waits, the network, the client)."""
 
 APP = "app"
+SERVICE = ("hash_wait", "hash", "db", "redis", "jwt")
+"""The phases inside the service's handler (within ``app``), in the order they happen."""
 BALANCER = ("lb_queue", "lb_connect", "lb_ttfb")
-ORDER = ("hash_wait", "hash", "db", "redis", "jwt", APP, *BALANCER)
-"""The service's phases in the order they happen, then the balancer's."""
+"""The balancer's phases: waiting for a backend slot, connecting, the backend's first byte."""
+ORDER = (*SERVICE, APP, *BALANCER)
+"""The phases the service and the balancer report, as keys, in the order they happen: the
+one list of known phase names (thresholds and the lab's report take theirs from here)."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _NOT_KEY = re.compile(r"[^a-z0-9]")

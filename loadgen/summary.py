@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadgen.stats import STEPS
+from loadgen.stats import SERVER_TIMING_PREFIX, STEPS
 
 _NAME_WIDTH = 40
 _PER_STEP = ("http_req_duration", "http_req_duration_corrected", "http_req_failed", "http_reqs")
@@ -116,7 +116,9 @@ def _thresholds(metrics: dict[str, Any]) -> list[str]:
             aggregation = expression.rstrip("0123456789.").rstrip("<>=!")
             observed = metric["values"].get(aggregation)
             shown = ""
-            if observed is not None:
+            if name.startswith(SERVER_TIMING_PREFIX) and not metric["values"]:
+                shown = f" {_never_reported(name)}"
+            elif observed is not None:
                 shown = (
                     format_time(observed)
                     if metric["type"] == "trend"
@@ -183,6 +185,13 @@ def _window(data: dict[str, Any]) -> list[str]:
         + f"min={window['min_iterations_per_vu']} max={window['max_iterations_per_vu']} "
         f"({window['vus_counted']} VUs)",
     ]
+
+
+def _never_reported(name: str) -> str:
+    """Why a threshold on ``server_timing_<phase>[{step:<step>}]`` has nothing to judge."""
+    phase, _, tag = name[len(SERVER_TIMING_PREFIX) :].partition("{")
+    step = tag.removeprefix("step:").rstrip("}")
+    return f"the target never reported {phase}" + (f" for {step}" if step else "")
 
 
 def _where_the_time_went(data: dict[str, Any]) -> list[str]:

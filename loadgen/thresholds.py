@@ -9,11 +9,15 @@ Syntax (one expression per ``--threshold``)::
     http_reqs:count>1000                 Counter: count or rate (per second)
     vus:value>=200                       Gauge: value
     server_timing_hash_wait{step:login}:p(95)<100
-                                         Trend of a phase the target reports in
-                                         Server-Timing (fails when it reported none)
+                                         Trend of a phase the service or the balancer
+                                         reports in Server-Timing, or of the remainder
+                                         (fails when the target reported none)
 
 Unlike k6 (whose misspelt threshold names used to be ignored silently, k6 #1526), an unknown
-metric, tag or aggregation is a :class:`~loadgen.errors.ThresholdError` before the run.
+metric, Server-Timing phase, tag or aggregation is a :class:`~loadgen.errors.ThresholdError`
+before the run. The phases are the known ones (:data:`loadgen.servertiming.ORDER` and the
+remainder): a target that reports other names still gets their trends in the output, but a
+threshold cannot tell a misspelling from a phase the target has not reported yet.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from loadgen.errors import ThresholdError
+from loadgen.servertiming import ORDER, REMAINDER
 from loadgen.stats import (
     COUNTER,
     GAUGE,
@@ -55,6 +60,7 @@ _EXPRESSION = re.compile(
     r"^\s*(?P<agg>[a-z][a-z0-9]*(?:\(\s*[0-9.]+\s*\))?)\s*(?P<op>===|==|!=|<=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
+_PHASES = (*ORDER, REMAINDER)
 _NAME = re.compile(r"^(?P<metric>[a-z][a-z0-9_]*)(?:\{(?P<tag>[^}]*)\})?$")
 
 
@@ -117,6 +123,14 @@ def parse_threshold(source: str) -> Threshold:
     if found is None:
         known = ", ".join([*sorted(METRICS), f"{SERVER_TIMING_PREFIX}<phase>"])
         raise ThresholdError(f"threshold {source!r}: unknown metric {metric!r} (known: {known})")
+    if metric.startswith(SERVER_TIMING_PREFIX):
+        phase = metric[len(SERVER_TIMING_PREFIX) :]
+        if phase not in _PHASES:
+            known = ", ".join(_PHASES)
+            raise ThresholdError(
+                f"threshold {source!r}: unknown Server-Timing phase {phase!r} in {metric!r} "
+                f"(known: {known})"
+            )
     step = _parse_tag(source, metric, name_match.group("tag"))
     match = _EXPRESSION.match(expression)
     if not match:

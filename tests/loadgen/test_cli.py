@@ -96,6 +96,12 @@ async def test_unknown_threshold_metric_is_an_error_before_the_run():
     assert "unknown metric 'http_req_duraton'" in stderr
 
 
+def test_a_misspelt_server_timing_phase_is_an_error_before_the_run(capsys):
+    threshold = "server_timing_hash_wiat{step:login}:p(95)<100"
+    assert main(["--target", "http://127.0.0.1:9", "--threshold", threshold]) == 2
+    assert "unknown Server-Timing phase 'hash_wiat'" in capsys.readouterr().err
+
+
 def test_main_reports_invalid_options(capsys):
     assert main(["--target", "http://h", "--duration", "soon"]) == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err

@@ -27,7 +27,8 @@ from loadgen.thresholds import parse_threshold
             "<",
             100.0,
         ),
-        ("server_timing_lb_ttfb2:avg<1", "server_timing_lb_ttfb2", "avg", "<", 1.0),
+        ("server_timing_lb_ttfb:avg<1", "server_timing_lb_ttfb", "avg", "<", 1.0),
+        ("server_timing_remainder:max<1", "server_timing_remainder", "max", "<", 1.0),
     ],
 )
 def test_parses_k6_syntax(source, key, aggregation, op, value):
@@ -57,6 +58,11 @@ def test_parses_k6_syntax(source, key, aggregation, op, value):
         ("server_timing_app:rate<5", "server_timing_app is a trend"),
         ("server_timing_app{step:delete}:avg<5", "unknown step 'delete'"),
         ("server_timing_hash-wait:avg<5", "malformed metric name"),
+        (
+            "server_timing_hash_wiat{step:login}:p(95)<100",
+            "unknown Server-Timing phase 'hash_wiat'",
+        ),
+        ("server_timing_lb_ttfb2:avg<1", "unknown Server-Timing phase 'lb_ttfb2'"),
     ],
 )
 def test_rejects_what_we_do_not_measure_with_a_clear_message(source, message):

@@ -200,3 +200,5 @@ def test_a_threshold_on_a_phase_never_reported_fails():
     metric = result.summary_data()["metrics"]["server_timing_lb_queue{step:login}"]
     assert metric["thresholds"] == {"p(95)<100": {"ok": False}}
     assert result.exit_code == THRESHOLDS_FAILED_EXIT_CODE
+    summary = render_summary(result.summary_data())
+    assert "✗ 'p(95)<100' the target never reported lb_queue" in summary
