@@ -27,8 +27,11 @@ install: $(STAMP)
 
 # The constraints every install uses: one version of each package for Python 3.11-3.14 on
 # Linux and macOS (a universal resolution), so figures can be reproduced.
-lock: $(STAMP)
-	$(VENV)/bin/uv pip compile setup.cfg --extra lab --extra dev --extra otel --universal \
+# uv comes from a small environment of its own, so a lock that no longer fits setup.cfg
+# does not stand in the way of making the next one.
+lock:
+	test -x .venv-lock/bin/uv || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/pip install --quiet uv; }
+	.venv-lock/bin/uv pip compile setup.cfg --extra lab --extra dev --extra otel --universal \
 		--python-version 3.11 --quiet --output-file $(LOCK) \
 		--custom-compile-command 'make lock'
 
@@ -77,4 +80,4 @@ format: $(STAMP)
 clean:
 	-test -x $(PY) && $(PY) -m lab infra down
 	rm -rf .lab reports .mypy_cache .ruff_cache .pytest_cache build *.egg-info
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-lock

