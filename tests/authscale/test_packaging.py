@@ -51,8 +51,10 @@ def plain_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.create(where, with_pip=True)
     python = where / "bin" / "python"
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["--constraint", str(REPO / "constraints.txt"), str(source)],  # noqa: RUF005
+        [
+            *(str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"),
+            *("--constraint", str(REPO / "constraints.txt"), str(source)),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
