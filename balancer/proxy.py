@@ -18,6 +18,7 @@ from balancer.exchange import IN_FLIGHT, Phase
 from balancer.forward import Exchange
 from balancer.http11 import RequestHead, RequestParser
 from balancer.rewrite import error_response
+from balancer.timeouts import Expiry, backend_silent, client_expiry
 
 if TYPE_CHECKING:
     from balancer.config import BalancerConfig
@@ -247,22 +248,34 @@ class ClientConnection(asyncio.Protocol):
         exchange = self.active
         if exchange is not None:
             upstream = exchange.upstream
-            # Silence from the backend, unless it is only waiting for a slow client to read
-            # what was already sent (then the client, not the backend, is slow).
-            if (
-                upstream is not None
-                and now - upstream.sent_at > config.server_timeout
-                and not self.writing_paused
+            if upstream is not None and backend_silent(
+                now,
+                last_io=upstream.sent_at,
+                server_timeout=config.server_timeout,
+                client_slow=self.writing_paused,
             ):
                 exchange.backend_timed_out()
 
     def check_timeouts(self, now: float, config: BalancerConfig) -> None:
         if self.closed:
             return
-        if self.parsing is not None and (
-            now - self.body_at > config.body_timeout
-            or now - self.request_since > config.request_timeout
-        ):
+        expiry = client_expiry(
+            now,
+            reading_body=self.parsing is not None,
+            body_at=self.body_at,
+            request_since=self.request_since,
+            busy=bool(self.exchanges),
+            head_since=self.head_since,
+            received=self.received,
+            idle_since=self.idle_since,
+            body_timeout=config.body_timeout,
+            request_timeout=config.request_timeout,
+            header_timeout=config.header_timeout,
+            keepalive_timeout=config.keepalive_timeout,
+        )
+        if expiry is Expiry.NONE:
+            return
+        if expiry is Expiry.REQUEST:
             # A client that stops sending a body it announced, or sends it a byte at a time,
             # would otherwise keep its request (and, once streamed, a backend slot) open
             # for as long as it likes.
@@ -273,20 +286,16 @@ class ClientConnection(asyncio.Protocol):
                 )
             )
             return
-        if self.exchanges:
-            return
-        if self.head_since is not None and now - self.head_since > config.header_timeout:
-            if self.received:
-                self.ctx.count_error("request_timeout")
-                self.write(
-                    error_response(
-                        408, "request_timeout", "request header not received in time", close=True
-                    )
+        if expiry is Expiry.HEAD:
+            self.ctx.count_error("request_timeout")
+            self.write(
+                error_response(
+                    408, "request_timeout", "request header not received in time", close=True
                 )
+            )
+        if expiry is not Expiry.IDLE:
             self.stop_reading()
-            self.close()
-        elif self.head_since is None and now - self.idle_since > config.keepalive_timeout:
-            self.close()
+        self.close()
 
     def _protocol_error(self, error: ProtocolError) -> None:
         self.stop_reading()
