@@ -230,7 +230,7 @@ def render(
     if rows and wall_hash_ms:
         lines.append(
             f"A lone thread's hash: {rows[0].lone_hash_ms:.2f} ms by its CPU clock, "
-            f"{wall_hash_ms:.2f} ms by lab.ceiling's wall clock (a gap: other work ran)."
+            f"{wall_hash_ms:.2f} ms by lab.ceiling's wall clock (they part when other work runs)."
         )
     lines.append("")
     lines += _table(
