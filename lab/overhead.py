@@ -15,6 +15,7 @@ reports/overhead-<stamp>/ (overhead.md, overhead.json).
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import json
 import shutil
@@ -457,7 +458,9 @@ def run(cfg: OverheadConfig, *, command: str) -> Path:
 
 
 def main(argv: list[str], prog: str = "python -m lab bench-overhead") -> int:
-    p = ArgumentParser(prog=prog, description=__doc__)
+    p = ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add = p.add_argument
     add("--vus", default="10,200", help="VU counts, one run each (10,200)")
     add("--bcrypt-rounds", type=int, default=10, help="bcrypt cost of the instance (10)")
