@@ -35,6 +35,10 @@ Environment variables (flags override the ones they name):
     AUTH_INSTANCE_ID                            name in logs (default host:port)
     AUTH_REDIS_PREFIX                           prefix of every Redis key ("authscale:")
     AUTH_DEV                                    1: as ``--dev``
+    AUTH_SERVER_TIMING                          on (default) / off: the Server-Timing header
+                                                and per-request phase recording
+    OTEL_EXPORTER_OTLP_ENDPOINT                 OTLP/HTTP base URL: spans go there when the
+                                                ``otel`` extra is installed (none)
 """
 
 from __future__ import annotations
@@ -121,6 +125,10 @@ class ServiceConfig:
     max_body_bytes: int = 16 * 1024
     log_format: str = "text"
     access_log: bool = False
+    #: Server-Timing on every response and the phase histogram; off only to measure its cost.
+    server_timing: bool = True
+    #: OTLP/HTTP base URL spans go to (``OTEL_EXPORTER_OTLP_ENDPOINT``); None = no tracing.
+    otlp_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         self._check(0 <= self.port <= 65535, f"port must be 0..65535, got {self.port}")
@@ -163,6 +171,12 @@ class ServiceConfig:
             "whose X-Forwarded-For is believed (e.g. 127.0.0.1/32 for a local balancer)",
         )
         parse_networks(self.trusted_proxy_addrs, name="AUTH_TRUSTED_PROXY_ADDRS")
+        self._check(
+            self.trusted_proxies > 0 or not self.trusted_proxy_addrs,
+            "AUTH_TRUSTED_PROXY_ADDRS is set but AUTH_TRUSTED_PROXIES is 0, so X-Forwarded-For "
+            "would be ignored: set AUTH_TRUSTED_PROXIES to the number of proxy hops in front "
+            "of the service (1 for one balancer), or unset AUTH_TRUSTED_PROXY_ADDRS",
+        )
         parse_networks(self.rate_limit_exempt, name="AUTH_RATE_LIMIT_EXEMPT")
         self._check(
             self.token_pepper is not None and len(self.token_pepper) >= MIN_PEPPER_BYTES,
@@ -176,6 +190,11 @@ class ServiceConfig:
         )
         if self.metrics_listen:
             metrics_address(self.metrics_listen)
+        self._check(
+            self.otlp_endpoint is None or self.otlp_endpoint.startswith(("http://", "https://")),
+            f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, "
+            f"got {self.otlp_endpoint!r}",
+        )
         self._check(
             0 <= self.db_pool_min <= self.db_pool_max and self.db_pool_max >= 1,
             "need 0 <= AUTH_DB_POOL_MIN <= AUTH_DB_POOL_MAX and AUTH_DB_POOL_MAX >= 1",
@@ -330,6 +349,8 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "signup_window": _int(env, "AUTH_SIGNUP_WINDOW"),
         "log_format": _text(env, "AUTH_LOG_FORMAT"),
         "access_log": _bool(env, "AUTH_ACCESS_LOG"),
+        "server_timing": _bool(env, "AUTH_SERVER_TIMING"),
+        "otlp_endpoint": _text(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     }
     return {key: value for key, value in found.items() if value is not None}
 
@@ -390,6 +411,11 @@ def build_parser(prog: str = "python -m service") -> argparse.ArgumentParser:
         default=None,
         help="one log line per request (AUTH_ACCESS_LOG)",
     )
+    parser.add_argument(
+        "--server-timing",
+        choices=("on", "off"),
+        help="Server-Timing header and phase recording (AUTH_SERVER_TIMING, on)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     keygen = commands.add_parser("keygen", help="write a new Ed25519 private key (PEM) to PATH")
     keygen.add_argument("path", type=Path)
@@ -415,7 +441,10 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         "log_format",
         "access_log",
     )
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    found = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.server_timing is not None:
+        found["server_timing"] = args.server_timing == "on"
+    return found
 
 
 def config_from_argv(

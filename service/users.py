@@ -131,9 +131,11 @@ class UserStore:
         cost what the slowest real account costs.
         """
         async with self._connection() as connection:
+            # The cost is the third '$' field whatever the prefix's length (``$2$10$…`` has
+            # no letter); a row whose field is not a number is no bcrypt hash and is skipped.
             cost: int | None = await connection.fetchval(
-                "SELECT max(substring(password_hash from 5 for 2)::int) FROM users"
-                " WHERE password_hash ~ '^[$]2[abxy]?[$][0-9]{2}[$]'",
+                "SELECT max(split_part(password_hash, '$', 3)::int) FROM users"
+                " WHERE split_part(password_hash, '$', 3) ~ '^[0-9]{1,2}$'",
                 timeout=self._timeout,
             )
         return cost

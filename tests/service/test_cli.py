@@ -44,6 +44,14 @@ def test_invalid_setting_is_named() -> None:
     assert "AUTH_BCRYPT_ROUNDS" in result.stderr
 
 
+def test_trusted_proxy_addresses_without_trusted_hops_are_refused() -> None:
+    result = run("--dev", env={"AUTH_TRUSTED_PROXY_ADDRS": "10.0.0.0/8"})
+    assert result.returncode == 2
+    assert "AUTH_TRUSTED_PROXY_ADDRS" in result.stderr
+    assert "AUTH_TRUSTED_PROXIES" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_keygen_writes_a_private_pem_only_its_owner_reads(tmp_path: Path) -> None:
     path = tmp_path / "jwt.pem"
     result = run("keygen", str(path))

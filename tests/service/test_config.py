@@ -251,6 +251,12 @@ def test_design_defaults_of_the_hardening_settings(key_path: Path) -> None:
     [
         ({"AUTH_TRUSTED_PROXIES": "1"}, "AUTH_TRUSTED_PROXY_ADDRS"),
         ({"AUTH_TRUSTED_PROXY_ADDRS": "not-a-network"}, "AUTH_TRUSTED_PROXY_ADDRS"),
+        # Proxies named but no hop trusted: X-Forwarded-For would be silently ignored.
+        ({"AUTH_TRUSTED_PROXY_ADDRS": "127.0.0.1/32"}, "AUTH_TRUSTED_PROXIES is 0"),
+        (
+            {"AUTH_TRUSTED_PROXY_ADDRS": "10.0.0.0/8", "AUTH_TRUSTED_PROXIES": "0"},
+            "AUTH_TRUSTED_PROXIES is 0",
+        ),
         ({"AUTH_RATE_LIMIT_EXEMPT": "10.0.0.0/33"}, "AUTH_RATE_LIMIT_EXEMPT"),
         ({"AUTH_SESSION_MAX_AGE": "0"}, "AUTH_SESSION_MAX_AGE"),
         ({"AUTH_MAX_SESSIONS_PER_USER": "0"}, "AUTH_MAX_SESSIONS_PER_USER"),

@@ -89,3 +89,27 @@ async def test_unknown_emails_cost_what_the_slowest_stored_hash_costs(
     real = time.perf_counter() - started
     # The instance's own cost is 4 (16x cheaper); a busy machine only slows the dummy.
     assert per_unknown >= 0.5 * real
+
+
+async def test_hashes_of_every_prefix_and_rows_that_are_no_hash_do_not_stop_the_start(
+    spawn: Callable[..., ServiceProcess], http: aiohttp.ClientSession, db: asyncpg.Connection
+) -> None:
+    """``$2$05$…`` (no letter) once broke the cost query, and the service did not start."""
+    unusual = bcrypt.hashpw(b"an old password", bcrypt.gensalt(5)).decode()
+    rows = {
+        f"two-{uuid.uuid4().hex}@example.com": unusual.replace("$2b$", "$2$", 1),
+        f"odd-{uuid.uuid4().hex}@example.com": "$2b$xx$not a bcrypt hash",
+        f"none-{uuid.uuid4().hex}@example.com": "imported-from-elsewhere",
+    }
+    for email, stored in rows.items():
+        await db.execute(
+            "INSERT INTO users (email, email_canonical, password_hash) VALUES ($1, $1, $2)",
+            email,
+            stored,
+        )
+    try:
+        service = await asyncio.to_thread(spawn, f"prefixes-{uuid.uuid4().hex[:6]}")
+        client = Api(http, service.url)
+        assert (await client.login(unique_email(), "any password at all")).status == 401
+    finally:
+        await db.execute("DELETE FROM users WHERE email = ANY($1)", list(rows))
