@@ -2,21 +2,20 @@
 decides, with sockets, tasks and the pool.
 
 A request body of up to ``request_buffer`` bytes is read in full first (so a slow upload
-holds no backend slot); then a backend is picked, a pooled connection taken (synchronously
-when one is idle, in a task otherwise), the rewritten head and the body written (what
-exceeds the buffer is streamed), and the response streamed back. It is one object per
+holds no backend slot); then :class:`~balancer.dispatch.Dispatching` picks a backend and
+writes the rewritten head and the body on a pooled connection (what exceeds the buffer is
+streamed), and this module relays the response and answers failures. It is one object per
 request, subclassing the rules' state, so the hot path allocates nothing more.
 """
 
 from __future__ import annotations
 
-import asyncio
 from time import perf_counter
 
-from balancer.backends import Backend
 from balancer.context import BODY_WAIT, UPSTREAM_FULL, ClientSide, ProxyContext
-from balancer.errors import BadResponse, ConnectFailed, HttpError, NoBackend, QueueFull
-from balancer.exchange import IN_FLIGHT, REPLAY_LIMIT, Action, ExchangeState, Phase
+from balancer.dispatch import Dispatching
+from balancer.errors import BadResponse, HttpError
+from balancer.exchange import IN_FLIGHT, REPLAY_LIMIT, Action, Phase
 from balancer.http11 import RequestHead, ResponseHead
 from balancer.logs import log_request
 from balancer.rewrite import (
@@ -32,45 +31,21 @@ from balancer.upstream import UpstreamConnection
 _LAST_CHUNK = b"0\r\n\r\n"
 
 
-class Exchange(ExchangeState):
+class Exchange(Dispatching):
     """One request on a client connection, from its parsed head to its last response byte."""
 
-    __slots__ = (
-        "body",
-        "chunk_out",
-        "conn",
-        "connect_time",
-        "ctx",
-        "dispatched_at",
-        "informational",
-        "queue_time",
-        "request_id",
-        "response",
-        "sent_at",
-        "started",
-        "task",
-        "upstream",
-        "upstream_head",
-    )
+    __slots__ = ("chunk_out", "informational", "request_id", "response")
 
     def __init__(self, conn: ClientSide, ctx: ProxyContext, head: RequestHead | None) -> None:
-        super().__init__(head)
-        self.conn = conn
-        self.ctx = ctx
-        self.started = ctx.loop.time()
+        super().__init__(conn, ctx, head)
         self.request_id = b""
-        self.upstream_head = b""
-        self.upstream: UpstreamConnection | None = None
-        self.task: asyncio.Task[None] | None = None
-        # Phases reported in Server-Timing (perf_counter seconds): 0.0 until they happen.
-        self.dispatched_at = 0.0
-        self.sent_at = 0.0
-        self.queue_time = 0.0
-        self.connect_time = 0.0
-        self.body: list[bytes] = []
         self.response: ResponseHead | None = None
         self.informational = False
         self.chunk_out = False
+
+    def bind(self, upstream: UpstreamConnection) -> None:
+        upstream.user = self
+        upstream.parser.sink = self
 
     # --- request side ------------------------------------------------------------------
 
@@ -94,106 +69,6 @@ class Exchange(ExchangeState):
             self.conn.write(CONTINUE)
         if action is Action.DISPATCH:
             self.dispatch()
-
-    def dispatch(self) -> None:
-        if not self.dispatched_at:
-            self.dispatched_at = perf_counter()
-        ctx = self.ctx
-        backends = ctx.backends
-        backend = backends.pick(self.tried)
-        if backend is None:
-            self.fail(NoBackend("no backend is available", code="no_backend_available"))
-            return
-        pool = ctx.pool
-        upstream = pool.try_acquire(backend)
-        if upstream is not None:
-            self.attach(backend, upstream)
-            return
-        if not pool.has_slot(backend):
-            for other in backends.available:
-                if other is not backend and other not in self.tried and pool.has_slot(other):
-                    backend = other
-                    upstream = pool.try_acquire(other)
-                    if upstream is not None:
-                        self.attach(backend, upstream)
-                        return
-                    break
-        self.backend = backend
-        self.task = ctx.loop.create_task(self._acquire(backend))
-
-    async def _acquire(self, backend: Backend) -> None:
-        ctx = self.ctx
-        try:
-            upstream = await ctx.pool.acquire(backend)
-        except ConnectFailed as exc:
-            self.task = None
-            ctx.note_failure(backend)
-            action = self.connect_failed(
-                backend,
-                retries=ctx.config.retries,
-                others=ctx.others_available((*self.tried, backend)),
-                budget=ctx.retry_budget,
-                in_flight=ctx.in_flight,
-            )
-            if action is Action.DISPATCH:
-                self.dispatch()
-            else:
-                self.fail(exc)
-            return
-        except QueueFull as exc:
-            self.task = None
-            self.fail(exc)
-            return
-        self.task = None
-        if self.phase is not Phase.CONNECTING:
-            ctx.pool.release(backend, upstream, reusable=True, now=ctx.loop.time())
-            return
-        self.attach(backend, upstream)
-
-    def attach(self, backend: Backend, upstream: UpstreamConnection) -> None:
-        self.attached(backend)
-        self.upstream = upstream
-        upstream.user = self
-        upstream.parser.sink = self
-        upstream.sent_at = self.ctx.clock
-        now = self.sent_at = perf_counter()
-        # A fresh connection reports how long it took to open, once; a pooled one took 0.
-        connect = self.connect_time = upstream.connect_time
-        upstream.connect_time = 0.0
-        self.queue_time = max(now - self.dispatched_at - connect, 0.0)
-        backend.total += 1
-        transport = upstream.transport
-        assert transport is not None
-        body = self.body
-        if body:
-            transport.write(self.upstream_head + b"".join(body))
-        else:
-            transport.write(self.upstream_head)
-        if transport.is_closing():
-            self._unsent(backend, upstream)
-            return
-        if body and not self.replayable:
-            body.clear()
-        conn = self.conn
-        if conn.writing_paused:
-            transport.pause_reading()
-        if conn.paused & BODY_WAIT:
-            conn.resume_reading(BODY_WAIT)
-
-    def _unsent(self, backend: Backend, upstream: UpstreamConnection) -> None:
-        """The pooled connection was already dead: the write failed, nothing left. Its idle
-        siblings are suspect too (the backend may have restarted), so they are closed."""
-        self.upstream = None
-        upstream.user = None
-        backend.total -= 1
-        ctx = self.ctx
-        ctx.pool.release(backend, None, reusable=False, now=ctx.clock)
-        ctx.pool.close_idle(backend)
-        if self.write_failed(backend) is Action.DISPATCH:
-            self.dispatch()
-        else:
-            assert self.error is not None
-            self.fail(self.error)
 
     def request_body(self, data: bytes) -> None:
         head = self.head
@@ -404,27 +279,7 @@ class Exchange(ExchangeState):
         self.request_done = True
         self.finish(status=error.status)
 
-    def _error_timing(self) -> bytes:
-        """Server-Timing of an error made here: the queue (and connect) before it, if any."""
-        if not self.dispatched_at:
-            return b""
-        if not self.sent_at:
-            # Never attached: all the time since dispatch went to waiting for a backend.
-            return server_timing(perf_counter() - self.dispatched_at)
-        return server_timing(self.queue_time, self.connect_time)
-
     # --- completion ---------------------------------------------------------------------
-
-    def _release(self, *, reusable: bool) -> None:
-        upstream = self.upstream
-        backend = self.backend
-        if upstream is None or backend is None:
-            return
-        self.upstream = None
-        upstream.user = None
-        if not reusable:
-            upstream.abort()
-        self.ctx.pool.release(backend, upstream, reusable=reusable, now=self.ctx.clock)
 
     def finish(self, status: int = 0) -> None:
         if self.phase not in IN_FLIGHT:
