@@ -1,15 +1,25 @@
 """authscale's balancer: an asyncio HTTP/1.1 reverse proxy (uvloop + httptools).
 
-Modules, from the wire inwards:
+Its rooms, from the wire inwards (each imports only those below it; no cycles):
 
-- ``http11``: sans-io request/response parsing (httptools, strict).
-- ``rewrite``: pure header rewriting (hop-by-hop, X-Forwarded-*, X-Request-ID), error bodies.
-- ``proxy`` / ``exchange``: the client Protocol and the per-request state machine.
-- ``upstream``: backend connections and the per-backend pool (maxconn slots, bounded queue).
-- ``backends`` / ``selection`` / ``health``: registry, selection algorithms, health checks.
-- ``admin`` / ``metrics``: admin API, status page and Prometheus metrics.
-- ``discovery``: DNS-based backend discovery.
-- ``config`` / ``server`` / ``__main__``: configuration, lifecycle and the command line.
+- ``http11``: sans-io request/response parsing (httptools, strict); trailers dropped.
+- ``rewrite``: pure header rewriting (hop-by-hop, X-Forwarded-*, X-Request-ID), response
+  framing and persistence (RFC 9112 §9.3), Server-Timing entries, JSON error responses.
+- ``exchange``: the rules of one exchange as a sans-io state machine (phases, events in,
+  actions out) and the retry budget; ``timeouts``: the timeout rules, pure.
+- ``dispatch`` / ``forward``: the exchange's executor: getting the request onto a backend
+  connection, then relaying the response and answering failures.
+- ``proxy``: the client connection (asyncio Protocol): parsing, pipelining, flow control,
+  per-address cap, sweeping timeouts; ``context``: what connections share.
+- ``upstream``: a backend connection (asyncio Protocol) and the pool's per-backend state;
+  ``pool``: slots (``maxconn``), the bounded queue, idle keep-alive connections.
+- ``backends`` / ``selection``: the registry and the selection algorithms;
+  ``health``: the pure UP/DOWN state; ``checks``: active health checks.
+- ``admin`` / ``metrics`` / ``status.html``: admin API (Host allow-list, token), status
+  page and Prometheus metrics; ``discovery``: DNS-based backend discovery.
+- ``tracing``: optional OpenTelemetry spans; ``logs``: text/JSON logging, access log.
+- ``config`` / ``server`` / ``__main__``: configuration, lifecycle and the command line;
+  ``errors``: the exception tree.
 """
 
 from balancer.config import BalancerConfig, load_config
