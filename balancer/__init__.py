@@ -1,6 +1,6 @@
 """authscale's balancer: an asyncio HTTP/1.1 reverse proxy (uvloop + httptools).
 
-Its rooms, from the wire inwards (each imports only those below it; no cycles):
+Its rooms, from the wire inwards (no two modules import each other, even for types):
 
 - ``http11``: sans-io request/response parsing (httptools, strict); trailers dropped.
 - ``rewrite``: pure header rewriting (hop-by-hop, X-Forwarded-*, X-Request-ID), response
