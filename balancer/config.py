@@ -3,10 +3,12 @@ environment and the command line (later sources win). This is the only module th
 the environment.
 
 Environment: ``BALANCER_ADMIN_TOKEN`` (bearer token for the admin API), ``BALANCER_CONFIG``
-(path of the TOML file) and ``BALANCER_<OPTION>`` for any option, e.g. ``BALANCER_LISTEN``,
-``BALANCER_BACKENDS`` (URLs separated by commas or spaces), ``BALANCER_BACKEND_DNS``,
-``BALANCER_ALGORITHM``. The TOML file uses the option names with underscores
-(``listen = "0.0.0.0:8000"``, ``backends = ["http://a:8001"]``, ``health_interval = 2.0``).
+(path of the TOML file), ``OTEL_EXPORTER_OTLP_ENDPOINT`` (OTLP/HTTP base URL: spans go there
+when the ``otel`` extra is installed) and ``BALANCER_<OPTION>`` for any option, e.g.
+``BALANCER_LISTEN``, ``BALANCER_BACKENDS`` (URLs separated by commas or spaces),
+``BALANCER_BACKEND_DNS``, ``BALANCER_ALGORITHM``. The TOML file uses the option names with
+underscores (``listen = "0.0.0.0:8000"``, ``backends = ["http://a:8001"]``,
+``health_interval = 2.0``).
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ class BalancerConfig:
     log_format: str = "text"
     log_level: str = "info"
     access_log: bool = False
+    #: OTLP/HTTP base URL spans go to (``OTEL_EXPORTER_OTLP_ENDPOINT``); None = no tracing.
+    otlp_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         algorithm = ALIASES.get(self.algorithm, self.algorithm)
@@ -137,6 +141,12 @@ class BalancerConfig:
             raise ConfigError(
                 f"the admin API would listen on {self.admin} without authentication: set "
                 "BALANCER_ADMIN_TOKEN, or bind it to loopback"
+            )
+        if self.otlp_endpoint is not None and not self.otlp_endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {self.otlp_endpoint!r}"
             )
         if not self.health_path.startswith("/"):
             raise ConfigError(f"health_path must start with '/', got {self.health_path!r}")
@@ -359,7 +369,9 @@ def load_config(
     if environ is None:
         environ = os.environ
     args = build_parser(prog).parse_args(argv)
-    names = [f.name for f in fields(BalancerConfig) if f.name != "admin_token"]
+    # Not options: the token is a secret (never argv or TOML), the endpoint OTel's variable.
+    explicit = ("admin_token", "otlp_endpoint")
+    names = [f.name for f in fields(BalancerConfig) if f.name not in explicit]
     values: dict[str, Any] = {}
     config_file = args.config or environ.get("BALANCER_CONFIG")
     if config_file:
@@ -383,4 +395,5 @@ def load_config(
         if raw is not None:
             values[name] = _convert(name, raw)
     token = environ.get("BALANCER_ADMIN_TOKEN") or None
-    return BalancerConfig(admin_token=token, **values)
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None
+    return BalancerConfig(admin_token=token, otlp_endpoint=endpoint, **values)

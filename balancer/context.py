@@ -9,7 +9,6 @@ never imports the Protocol class that creates it.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sized
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,7 +79,7 @@ class ProxyContext:
         self.errors: dict[str, int] = {}
         self.all_closed = asyncio.Event()
         # Spans over OTLP only with OTEL_EXPORTER_OTLP_ENDPOINT and the otel extra.
-        self.tracer = tracing.from_environment(os.environ)
+        self.tracer = tracing.from_config(config)
 
     @property
     def retries_total(self) -> int:

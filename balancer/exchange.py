@@ -106,6 +106,7 @@ class ExchangeState:
         "response_begun",
         "response_done",
         "retrying",
+        "span",
         "tried",
         "unsent",
         "until_close",
@@ -113,6 +114,7 @@ class ExchangeState:
 
     def __init__(self, head: RequestHead | None) -> None:
         self.head = head
+        self.span: object = None  # the exchange's trace span (balancer.tracing), when traced
         self.phase = Phase.QUEUED
         self.error: HttpError | None = None
         self.backend: Backend | None = None

@@ -1,7 +1,8 @@
 """The load generator's configuration: one frozen dataclass, built from argv and environment.
 
 Flags override the environment (``LOADGEN_TARGET``, ``LOADGEN_VUS``, ``LOADGEN_DURATION``,
-``LOADGEN_PROCESSES``); this is the only module that reads it. Durations are written like
+``LOADGEN_PROCESSES``); ``OTEL_EXPORTER_OTLP_ENDPOINT`` turns tracing on when the ``otel``
+extra is installed. This is the only module that reads the environment. Durations are written like
 k6's (``10s``, ``1m30s``, ``500ms``, ``2h``; a bare number means seconds) and rates as
 ``50/s``, ``600/m`` or ``50``.
 
@@ -138,10 +139,18 @@ class LoadConfig:
     process_index: int = 0
     vu_id_offset: int = 0
     phase_s: float = 0.0
+    #: OTLP/HTTP base URL spans go to (``OTEL_EXPORTER_OTLP_ENDPOINT``); None = no tracing.
+    otlp_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.target.startswith(("http://", "https://")):
             raise ConfigError(f"--target must be an http(s) URL, got {self.target!r}")
+        if self.otlp_endpoint is not None and not self.otlp_endpoint.startswith(
+            ("http://", "https://")
+        ):
+            raise ConfigError(
+                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {self.otlp_endpoint!r}"
+            )
         if self.vus < 0 or (self.rate is None and not self.stages and self.vus == 0):
             raise ConfigError("--vus must be at least 1")
         if self.vus_allocated < 1:
@@ -364,6 +373,7 @@ def config_from_args(
         summary=not args.no_summary,
         processes=processes,
         email_domain=args.email_domain,
+        otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
     )
     return replace(config, run_id=args.run_id) if args.run_id else config
 

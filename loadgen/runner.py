@@ -79,7 +79,7 @@ async def run_partial(
     interrupt = Interrupt()
     if handle_signals:
         interrupt.install()
-    tracer = tracing.from_environment(os.environ)
+    tracer = tracing.from_config(config)
     async with new_session(config.request_timeout_s) as session:
         if tracer is None:
             scenario = AuthScenario(session, config, recorder)

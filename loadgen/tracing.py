@@ -1,60 +1,45 @@
 """Optional OpenTelemetry tracing: one trace per iteration, exported over OTLP/HTTP.
 
-Only when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set *and* the ``otel`` extra is installed;
-otherwise :func:`from_environment` returns None, the plain :class:`AuthScenario` runs and
-nothing is imported. Each iteration is a root span (``iteration``) with a client span per
-request (``POST /auth/<step>``) whose context goes out as the W3C ``traceparent``, so the
-balancer's and the service's spans of all four steps join the iteration's trace. The SDK
-reads its usual ``OTEL_*`` settings; the global tracer provider is left alone.
+Only when the configuration names an endpoint (``otlp_endpoint``, from
+``OTEL_EXPORTER_OTLP_ENDPOINT``) *and* the ``otel`` extra is installed (see
+:mod:`authscale.otel`); otherwise :func:`from_config` returns None, the plain
+:class:`AuthScenario` runs and nothing is imported. Each iteration is a root span
+(``iteration``) with a client span per request (``POST /auth/<step>``) whose context goes
+out as the W3C ``traceparent``, so the balancer's and the service's spans of all four steps
+join the iteration's trace.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
+from authscale import otel
 from loadgen.config import LoadConfig
 from loadgen.scenario import VU, AuthScenario
 from loadgen.stats import Recorder
 
-ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
-_PACKAGES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http")
 SERVICE_NAME = "authscale-loadgen"
 
 
-def from_environment(environ: Mapping[str, str]) -> IterationTracer | None:
-    if not environ.get(ENDPOINT_VARIABLE):
+def from_config(config: LoadConfig) -> IterationTracer | None:
+    """The process's tracer when ``config`` names an endpoint and the extra is there."""
+    if not config.otlp_endpoint or not otel.installed():
         return None
-    if not _installed():
-        return None
-    return IterationTracer()
-
-
-def _installed() -> bool:
-    """Whether the ``otel`` extra is there (found without importing it)."""
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in _PACKAGES)
-    except ModuleNotFoundError:  # a parent package is missing
-        return False
+    return IterationTracer(config.otlp_endpoint)
 
 
 class IterationTracer:
     """The tracer provider of one generator process."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str) -> None:
         # Imported here so that a generator without the extra never loads them.
         from opentelemetry.context import Context
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.trace import SpanKind, use_span
 
-        self._provider = TracerProvider(resource=Resource.create({"service.name": SERVICE_NAME}))
-        self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        self._provider = otel.tracer_provider(endpoint, SERVICE_NAME)
         self.tracer = self._provider.get_tracer("authscale.loadgen")
         self.client = SpanKind.CLIENT
         self.use_span = use_span

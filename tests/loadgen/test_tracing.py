@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from authscale import otel
 from balancer import tracing as balancer_tracing
+from balancer.config import BalancerConfig, load_config
+from balancer.http11 import RequestHead
 from lab.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
 from loadgen import tracing as loadgen_tracing
-from loadgen.config import LoadConfig
+from loadgen.config import LoadConfig, config_from_args
 from loadgen.runner import run_load
 from service import tracing as service_tracing
+from service.config import settings_from_env
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
@@ -123,7 +127,10 @@ async def test_the_four_steps_of_an_iteration_share_one_trace_through_the_balanc
     traced_stack: Topology, receiver: Receiver
 ) -> None:
     await asyncio.to_thread(traced_stack.start)
-    result = await run_load(LoadConfig(target=traced_stack.entry_url, vus=2, duration_s=1.0))
+    config = LoadConfig(
+        target=traced_stack.entry_url, vus=2, duration_s=1.0, otlp_endpoint=receiver.url
+    )
+    result = await run_load(config)
     assert result.recorder.iterations_failed == 0
     iterations = result.recorder.iterations
     assert iterations >= 2
@@ -160,12 +167,27 @@ async def test_the_four_steps_of_an_iteration_share_one_trace_through_the_balanc
         ]
 
 
-def test_without_the_variable_nothing_is_traced(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENDPOINT, raising=False)
-    assert loadgen_tracing.from_environment({}) is None
-    assert balancer_tracing.from_environment({}) is None
-    assert not service_tracing.available({})
-    assert loadgen_tracing.from_environment({ENDPOINT: ""}) is None
+def test_each_program_s_config_reads_the_endpoint() -> None:
+    environ = {ENDPOINT: "http://127.0.0.1:4318"}
+    assert settings_from_env(environ)["otlp_endpoint"] == "http://127.0.0.1:4318"
+    assert "otlp_endpoint" not in settings_from_env({ENDPOINT: ""})
+    assert load_config([], environ).otlp_endpoint == "http://127.0.0.1:4318"
+    assert load_config([], {}).otlp_endpoint is None
+    loadgen = config_from_args(["--target", "http://127.0.0.1:9"], environ)
+    assert loadgen.otlp_endpoint == "http://127.0.0.1:4318"
+    assert config_from_args(["--target", "http://127.0.0.1:9"], {}).otlp_endpoint is None
+
+
+def test_the_traces_url_is_under_the_base_endpoint() -> None:
+    assert otel.traces_url("http://127.0.0.1:4318") == "http://127.0.0.1:4318/v1/traces"
+    assert otel.traces_url("http://collector/otlp/") == "http://collector/otlp/v1/traces"
+
+
+def test_without_the_endpoint_nothing_is_traced() -> None:
+    assert loadgen_tracing.from_config(LoadConfig(target="http://127.0.0.1:9")) is None
+    assert balancer_tracing.from_config(BalancerConfig()) is None
+    assert not service_tracing.available(None)
+    assert not service_tracing.available("")
 
 
 def test_without_the_extra_nothing_is_traced(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,10 +196,43 @@ def test_without_the_extra_nothing_is_traced(monkeypatch: pytest.MonkeyPatch) ->
     for name in [name for name in sys.modules if name.startswith("opentelemetry.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
-    environ = {ENDPOINT: "http://127.0.0.1:4318"}
-    assert loadgen_tracing.from_environment(environ) is None
-    assert balancer_tracing.from_environment(environ) is None
-    assert not service_tracing.available(environ)
+    endpoint = "http://127.0.0.1:4318"
+    config = LoadConfig(target="http://127.0.0.1:9", otlp_endpoint=endpoint)
+    assert loadgen_tracing.from_config(config) is None
+    assert balancer_tracing.from_config(BalancerConfig(otlp_endpoint=endpoint)) is None
+    assert not service_tracing.available(endpoint)
+
+
+class FakeExchange:
+    """The one attribute the balancer's tracer uses."""
+
+    def __init__(self) -> None:
+        self.span: object = None
+
+
+async def test_the_balancer_s_span_lives_on_its_exchange(receiver: Receiver) -> None:
+    tracer = balancer_tracing.ExchangeTracer(receiver.url)
+    head = RequestHead(
+        b"POST",
+        b"/auth/login?x=1",
+        "1.1",
+        [(b"host", b"x")],
+        keep_alive=True,
+        chunked=False,
+        content_length=None,
+        expect_continue=False,
+    )
+    first, second = FakeExchange(), FakeExchange()
+    tracer.begin(first, head, b"POST /auth/login HTTP/1.1\r\nhost: x\r\n\r\n")
+    assert first.span is not None
+    assert second.span is None
+    tracer.end(second, 200)  # an exchange that was never begun ends nobody's span
+    assert first.span is not None
+    tracer.end(first, 201)
+    assert first.span is None
+    tracer.end(first, 500)  # a second end is a no-op
+    await asyncio.to_thread(tracer.shutdown)
+    assert [span.name for span in receiver.spans] == ["proxy POST"]
 
 
 @pytest.mark.parametrize(
@@ -189,11 +244,16 @@ def test_without_the_extra_nothing_is_traced(monkeypatch: pytest.MonkeyPatch) ->
         ),
         (
             b"GET / HTTP/1.1\r\ntraceparent: 00-old-01\r\nhost: x\r\n\r\n",
-            b"GET / HTTP/1.1\r\ntraceparent: TP\r\nhost: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nhost: x\r\ntraceparent: TP\r\n\r\n",
         ),
         (
             b"GET / HTTP/1.1\r\nhost: x\r\ntraceparent: 00-old-01\r\n\r\n",
             b"GET / HTTP/1.1\r\nhost: x\r\ntraceparent: TP\r\n\r\n",
+        ),
+        (
+            b"GET / HTTP/1.1\r\ntraceparent: 00-a-01\r\nhost: x\r\n"
+            b"Traceparent:00-b-01\r\ntracestate: k=v\r\n\r\n",
+            b"GET / HTTP/1.1\r\nhost: x\r\ntracestate: k=v\r\ntraceparent: TP\r\n\r\n",
         ),
     ],
 )
