@@ -10,7 +10,8 @@ them under one command:
   ``lab`` extra)
 
 Rooms of this package: ``cli`` (the ``authscale`` command), ``argparsing`` (the parser every
-command line uses: one-line errors, exit status 2).
+command line uses: one-line errors, exit status 2), ``otel`` (the optional OpenTelemetry
+set-up the three programs share).
 """
 
 from __future__ import annotations
