@@ -7,5 +7,6 @@ the server pepper), ``refresh_tokens`` and ``devices`` (the opaque tokens), ``em
 ``sessions`` and ``throttle`` (Redis), ``addresses`` (client address, CIDR lists),
 ``health``, ``metrics``, ``metrics_listener`` (/metrics off the public port), ``timing``
 (the Server-Timing phases), ``logs``, ``web`` (request parsing, JSON errors), ``routes``,
-``openapi``, ``app`` (``create_app``) and ``__main__`` (``python -m service``).
+``openapi``, ``app`` (``create_app``), ``revoke`` (``revoke-devices``) and ``__main__``
+(``python -m service``).
 """

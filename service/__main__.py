@@ -1,7 +1,9 @@
-"""``python -m service``: run the auth service; ``keygen PATH`` / ``pepper PATH`` write secrets."""
+"""``python -m service``: run the auth service; ``keygen PATH`` / ``pepper PATH`` write secrets;
+``revoke-devices EMAIL`` revokes an account's device tokens."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +29,19 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m service") -> 
             print(f"{prog}: cannot write {args.path}: {exc.strerror}", file=sys.stderr)
             return 1
         print(args.path)
+        return 0
+    if args.command == "revoke-devices":
+        from service import revoke
+
+        try:
+            count = revoke.run(args.email, os.environ)
+        except ConfigError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return USAGE_EXIT_CODE
+        except ServiceError as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 1
+        print(f"revoked {count} device{'' if count == 1 else 's'} of {args.email}")
         return 0
     assert config is not None
     setup_logging(log_format=config.log_format, instance=config.name)

@@ -423,6 +423,11 @@ def build_parser(prog: str = "python -m service") -> argparse.ArgumentParser:
         "pepper", help="write a new token pepper (AUTH_TOKEN_PEPPER_FILE) to PATH"
     )
     pepper.add_argument("path", type=Path)
+    revoke = commands.add_parser(
+        "revoke-devices",
+        help="revoke every device token of the account EMAIL (DATABASE_URL, REDIS_URL)",
+    )
+    revoke.add_argument("email", metavar="EMAIL")
     return parser
 
 

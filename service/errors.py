@@ -87,6 +87,10 @@ class TokenReused(InvalidToken):
     code = "token_reused"
     default_message = "the refresh token was already used; the session has been revoked"
 
+    #: The device (account key, device id) the revoked session was opened from, if known:
+    #: whoever holds the session may hold its device token too.
+    device: tuple[str, str] | None = None
+
 
 class NotFound(ApiError):
     status = 404

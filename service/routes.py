@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import orjson
 from sanic import Request, Sanic
@@ -148,14 +149,20 @@ class Routes:
         refresh_token = string_field(data, "refresh_token")
         try:
             session = await ctx.sessions.rotate(refresh_token)
-        except TokenReused:
+        except TokenReused as reused:
             ctx.metrics.refresh_reuse.inc()
             auth_event(
                 "refresh_token_reused",
                 level=logging.WARNING,
                 session=refresh_token.partition(".")[0],
             )
+            if reused.device is not None:
+                # The session is compromised, and so may be the device token it came with.
+                await ctx.throttle.revoke_device(*reused.device)
             raise
+        if session.device is not None and not await ctx.throttle.device_live(*session.device):
+            # Revoked (or expired) since the login: its token is not handed out again.
+            session = replace(session, device=None)
         issued = ctx.tokens.issue(subject=session.user_id, session_id=session.session_id)
         return self._tokens_response(issued, session)
 

@@ -14,8 +14,9 @@ Each operation is one Lua script, atomic across all instances:
   set by creation time); past ``max_per_user`` live sessions the oldest are revoked.
 * rotate: if the presented token is the current generation, replace it (exactly one of N
   concurrent presentations wins); if it is an older generation, delete the whole session
-  (reuse detected). A session never outlives ``expires`` (``AUTH_SESSION_MAX_AGE``),
-  however often it rotates; between rotations it lives ``refresh_ttl``.
+  (reuse detected) and report the device it was opened from, which is revoked too. A
+  session never outlives ``expires`` (``AUTH_SESSION_MAX_AGE``), however often it
+  rotates; between rotations it lives ``refresh_ttl``.
 * check: an access token is honoured while its session exists, belongs to its subject
   and its ``jti`` is not on the deny-list ``<prefix>deny:<jti>``.
 * logout: delete the session and deny-list the access token's ``jti`` until it expires.
@@ -62,7 +63,7 @@ return revoked
 """
 
 # ARGV: generation presented, its stored form, the successor's, refresh ttl, now (s).
-# -> RECORD_FIELDS on success, 1 when an older generation came
+# -> RECORD_FIELDS on success, {'reused', RECORD_FIELDS...} when an older generation came
 # back (the session is deleted), 0 when unknown or ended.
 ROTATE_SCRIPT = """
 local s = redis.call('HMGET', KEYS[1], 'gen', 'refresh', 'expires')
@@ -70,8 +71,10 @@ if not s[1] then return 0 end
 local gen = tonumber(s[1])
 local presented = tonumber(ARGV[1])
 if presented < gen then
+  local record = redis.call('HMGET', KEYS[1], FIELDS)
   redis.call('DEL', KEYS[1])
-  return 1
+  table.insert(record, 1, 'reused')
+  return record
 end
 if presented > gen or s[2] ~= ARGV[2] then return 0 end
 local left = tonumber(s[3]) - tonumber(ARGV[5])
@@ -223,7 +226,8 @@ class SessionStore:
         """Exchange a refresh token for a new one; the old one is dead afterwards.
 
         :class:`TokenReused` (and the session is gone) when the token was already rotated,
-        :class:`InvalidToken` when it is forged, unknown, expired or revoked.
+        carrying the session's device when its record holds; :class:`InvalidToken` when it
+        is forged, unknown, expired or revoked.
         """
         presented = refresh_tokens.parse(self._pepper, refresh_token)
         if presented is None:
@@ -241,8 +245,11 @@ class SessionStore:
                     int(time.time()),
                 ],
             )
-        if result == 1:
-            raise TokenReused()
+        if isinstance(result, list) and result and result[0] == b"reused":
+            reused = TokenReused()
+            record = self._bound(session_id, result[1:])
+            reused.device = record.device if record is not None else None
+            raise reused
         if not isinstance(result, list):
             raise InvalidToken("the refresh token is invalid or expired")
         record = self._bound(session_id, result)

@@ -92,6 +92,13 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 """
 
+# -> how many devices the account had; it has none afterwards.
+REVOKE_ALL_SCRIPT = """
+local count = redis.call('ZCARD', KEYS[1])
+redis.call('DEL', KEYS[1])
+return count
+"""
+
 # -> 0 when allowed (and counted), else seconds to wait.
 SIGNUP_SCRIPT = """
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -107,6 +114,16 @@ return 0
 
 def account_key(email_canonical: str) -> str:
     return hashlib.sha256(email_canonical.encode("utf-8")).hexdigest()[:32]
+
+
+async def revoke_devices(redis: Redis, *, prefix: str, email_canonical: str) -> int:
+    """Forget every device of an account (their tokens count as none from now on);
+    returns how many it had."""
+    with translate_redis_errors():
+        revoked: Any = await redis.eval(
+            REVOKE_ALL_SCRIPT, 1, f"{prefix}devices:{account_key(email_canonical)}"
+        )
+    return int(revoked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +228,15 @@ class LoginThrottle:
             )
         return device_id
 
-    async def revoke_device(self, *, email_canonical: str, device_token: str) -> bool:
-        """Forget one device of an account; False when it was not a live device of it."""
-        account = account_key(email_canonical)
-        device_id = devices.device_id_of(self._pepper, account, device_token)
-        if device_id is None:
-            return False
+    async def device_live(self, account: str, device_id: str) -> bool:
+        """Whether ``device_id`` is a remembered (not revoked, not expired) device of
+        ``account`` (an account key)."""
+        with translate_redis_errors():
+            seen: float | None = await self._redis.zscore(self._devices_key(account), device_id)
+        return seen is not None and seen > time.time() - devices.DEVICE_TTL
+
+    async def revoke_device(self, account: str, device_id: str) -> bool:
+        """Forget one device of an account; False when it was not remembered."""
         with translate_redis_errors():
             removed: int = await self._redis.zrem(self._devices_key(account), device_id)
         return removed == 1

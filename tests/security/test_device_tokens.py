@@ -10,6 +10,10 @@ changes nothing: it is never an error.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -20,10 +24,9 @@ from redis.asyncio import Redis
 
 from lab.topology import Topology
 from service.emails import parse_email
-from service.pepper import Pepper
-from service.throttle import LoginThrottle
+from service.throttle import account_key
 from tests.security.conftest import start_stack
-from tests.service.conftest import PASSWORD, Api, unique_email
+from tests.service.conftest import PASSWORD, REPO, Api, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -165,7 +168,7 @@ async def test_an_attacker_guessing_the_password_does_not_lock_out_the_owners_de
 
 
 async def test_a_device_is_limited_on_its_own(
-    http: aiohttp.ClientSession, devices_stack: Topology
+    http: aiohttp.ClientSession, devices_stack: Topology, redis: Redis
 ) -> None:
     client = behind(http, devices_stack, an_address())
     email, device = await signed_up_with_device(client)
@@ -174,29 +177,76 @@ async def test_a_device_is_limited_on_its_own(
     blocked = await login(client, email, device=device)
     assert (blocked.status, blocked.code) == (429, "too_many_attempts")
     assert 1 <= int(blocked.headers["Retry-After"]) <= WINDOW
-    # The device's failures were not counted on the account.
+    # The device's failures were not counted on the account (read, not inferred: the
+    # device limit is below the account's, so a login elsewhere would pass either way).
+    account = account_key(parse_email(email).canonical)
+    assert await redis.get(f"{PREFIX}throttle:account:{account}") is None
     elsewhere = behind(http, devices_stack, an_address())
     assert (await login(elsewhere, email)).status == 200
 
 
-async def test_a_revoked_device_token_counts_as_none(
-    http: aiohttp.ClientSession, devices_stack: Topology, redis: Redis
+def revoke_devices_command(
+    email: str, database_url: str, redis_url: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, AUTH_REDIS_PREFIX=PREFIX)
+    return subprocess.run(
+        [sys.executable, "-m", "service", "revoke-devices", email],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_revoke_devices_revokes_every_device_of_the_account(
+    http: aiohttp.ClientSession, devices_stack: Topology, database_url: str, redis_url: str
 ) -> None:
     nat = behind(http, devices_stack, an_address())
     email, device = await signed_up_with_device(nat)
-    assert devices_stack.pepper_file is not None
-    throttle = LoginThrottle(
-        redis,
-        prefix=PREFIX,
-        pepper=Pepper(devices_stack.pepper_file.read_bytes().strip()),
-        max_failures=ACCOUNT_LIMIT,
-        max_failures_per_address=ADDRESS_LIMIT,
-        max_failures_per_device=DEVICE_LIMIT,
-        window=WINDOW,
-    )
-    canonical = parse_email(email).canonical
-    assert await throttle.revoke_device(email_canonical=canonical, device_token=device)
-    assert not await throttle.revoke_device(email_canonical=canonical, device_token=device)
+    second = (await login(nat, email)).json()["device_token"]
+    opened = await login(nat, email, device=device)
+    assert opened.json()["device_token"] == device
+    other, bystander = await signed_up_with_device(nat)
+    result = await asyncio.to_thread(revoke_devices_command, email.upper(), database_url, redis_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"revoked 2 devices of {email.upper()}"
+    # A session opened with the device lives on, but never hands the token out again.
+    refreshed = await nat.refresh(opened.json()["refresh_token"])
+    assert refreshed.status == 200
+    assert "device_token" not in refreshed.json()
+    await lock_address(nat)
+    for revoked in (device, second):
+        refused = await login(nat, email, device=revoked)
+        assert (refused.status, refused.code) == (429, "too_many_attempts")
+    # Another account's device is not touched.
+    assert (await login(nat, other, device=bystander)).status == 200
+    again = await asyncio.to_thread(revoke_devices_command, email, database_url, redis_url)
+    assert again.stdout.strip() == f"revoked 0 devices of {email}"
+
+
+def test_revoke_devices_names_an_unknown_account_or_a_bad_address(
+    devices_stack: Topology, database_url: str, redis_url: str
+) -> None:
+    unknown = revoke_devices_command(unique_email(), database_url, redis_url)
+    assert unknown.returncode == 1
+    assert "no account" in unknown.stderr
+    malformed = revoke_devices_command("not an address", database_url, redis_url)
+    assert malformed.returncode == 2
+    assert "Traceback" not in malformed.stderr + unknown.stderr
+
+
+async def test_refresh_reuse_revokes_the_device_the_session_came_from(
+    http: aiohttp.ClientSession, devices_stack: Topology
+) -> None:
+    nat = behind(http, devices_stack, an_address())
+    email, device = await signed_up_with_device(nat)
+    opened = await login(nat, email, device=device)
+    first = opened.json()["refresh_token"]
+    assert (await nat.refresh(first)).status == 200
+    reused = await nat.refresh(first)
+    assert (reused.status, reused.code) == (401, "token_reused")
     await lock_address(nat)
     refused = await login(nat, email, device=device)
     assert (refused.status, refused.code) == (429, "too_many_attempts")
