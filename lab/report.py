@@ -198,11 +198,6 @@ def facts(results: Results) -> tuple[tuple[str, str], ...]:
         ),
         ("Infra", ", ".join(f"{k}: {v}" for k, v in results.infra.items())),
         *((("Notes", " ".join(results.notes)),) if results.notes else ()),
-        *(
-            (("Versions", ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()))),)
-            if results.versions
-            else ()
-        ),
         ("Figures", "cut, not rounded, at the digits shown; latencies in ms unless stated"),
     )
 
@@ -483,6 +478,9 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
 def parameters_table(results: Results) -> Table:
     params = results.to_dict()["parameters"]
     rows = tuple((k, _plain(v)) for k, v in params.items())
+    if results.versions:
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()))
+        rows += (("package versions", versions),)
     return Table(caption="Parameters", header=("parameter", "value"), rows=rows, id="parameters")
 
 

@@ -420,16 +420,14 @@ def _balancer_cost(series: Series, medians: dict[str, Run]) -> list[Finding]:
     if seconds is None or not behind.http_reqs:
         text += "; its CPU was not measured."
     else:
-        per_req = seconds / behind.http_reqs * 1e6
         share = seconds / behind.window_s if behind.window_s else 0.0
         # At tens of requests per second its fixed costs (health checks, timers, wake-ups)
-        # dominate the per-request figure, so the share of a core is the figure to read.
+        # would dominate a per-request figure, so the share of a core is the one to read.
         text += (
             f"; it used {percent(share)} of one core ({figure(seconds)} CPU-s over the "
-            f"window). Divided by its {figure(behind.req_per_s)} req/s that would read "
-            f"{figure(per_req, 0)} µs per request, but most of it is fixed background work "
-            "(health checks, timers, wake-ups) spread over few requests; the cost per "
-            "request is measured at load by `make bench-proxy`."
+            "window), most of it fixed background work (health checks, timers, wake-ups) "
+            "rather than work per request at this rate; its cost per request is measured "
+            "at load by `make bench-proxy`."
         )
     return [Finding(kind="balancer-cost", series=series.name, text=text)]
 

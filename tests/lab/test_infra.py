@@ -267,3 +267,16 @@ def test_lab_redis_server_naming_no_executable_is_a_clear_error(tmp_path: Path) 
 
     with pytest.raises(BinaryMissing, match="not an executable"):
         infra.redis_server_binary(str(tmp_path / "nothing-here"))
+
+
+def test_given_servers_are_described_by_what_they_say_they_are(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    given = infra.start(
+        InfraConfig(state_dir=tmp_path, database_url=database_url, redis_url=redis_url)
+    )
+    described = given.describe()
+    assert described["postgres"].startswith("external PostgreSQL 18")
+    assert described["redis"].split()[:2] in (["external", "Redis"], ["external", "Valkey"])
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    assert described["redis"].endswith(f"(127.0.0.1:{port})")
