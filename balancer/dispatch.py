@@ -12,7 +12,7 @@ from time import perf_counter
 from balancer.backends import Backend
 from balancer.context import BODY_WAIT, ClientSide, ProxyContext
 from balancer.errors import ConnectFailed, HttpError, NoBackend, QueueFull
-from balancer.exchange import Action, ExchangeState, Phase
+from balancer.exchange import CONNECTING, DISPATCH, ExchangeState
 from balancer.http11 import RequestHead
 from balancer.rewrite import server_timing
 from balancer.upstream import UpstreamConnection
@@ -98,7 +98,7 @@ class Dispatching(ExchangeState):
                 budget=ctx.retry_budget,
                 in_flight=ctx.in_flight,
             )
-            if action is Action.DISPATCH:
+            if action is DISPATCH:
                 self.dispatch()
             else:
                 self.fail(exc)
@@ -108,7 +108,7 @@ class Dispatching(ExchangeState):
             self.fail(exc)
             return
         self.task = None
-        if self.phase is not Phase.CONNECTING:
+        if self.phase is not CONNECTING:
             ctx.pool.release(backend, upstream, reusable=True, now=ctx.loop.time())
             return
         self.attach(backend, upstream)
@@ -151,7 +151,7 @@ class Dispatching(ExchangeState):
         ctx = self.ctx
         ctx.pool.release(backend, None, reusable=False, now=ctx.clock)
         ctx.pool.close_idle(backend)
-        if self.write_failed(backend) is Action.DISPATCH:
+        if self.write_failed(backend) is DISPATCH:
             self.dispatch()
         else:
             assert self.error is not None

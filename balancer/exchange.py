@@ -59,6 +59,14 @@ class Action(Enum):
     DROP = "drop"  # the response is complete but the request is not: close the upstream
 
 
+# The members under plain names, for the hot path: an Enum member looked up on its class
+# costs several times a global name, and a set lookup calls Enum's Python-level __hash__.
+QUEUED, BUFFERING, CONNECTING = Phase.QUEUED, Phase.BUFFERING, Phase.CONNECTING
+SENT, RESPONDING, DONE = Phase.SENT, Phase.RESPONDING, Phase.DONE
+WAIT, DISPATCH, FAIL = Action.WAIT, Action.DISPATCH, Action.FAIL
+ABORT, FINISH, DROP = Action.ABORT, Action.FINISH, Action.DROP
+
+
 class RetryBudget:
     """Envoy-style budget: concurrent retries ≤ max(``minimum``, ``percent`` of requests in
     flight). An exchange takes one slot for all its retries and gives it back at its end."""
@@ -115,7 +123,7 @@ class ExchangeState:
     def __init__(self, head: RequestHead | None) -> None:
         self.head = head
         self.span: object = None  # the exchange's trace span (balancer.tracing), when traced
-        self.phase = Phase.QUEUED
+        self.phase = QUEUED
         self.error: HttpError | None = None
         self.backend: Backend | None = None
         self.tried: tuple[Backend, ...] = ()
@@ -137,9 +145,9 @@ class ExchangeState:
         body of at most ``buffer_limit`` bytes first, so it costs no backend slot) or FAIL."""
         head = self.head
         if head is None or self.error is not None:
-            self.phase = Phase.CONNECTING
+            self.phase = CONNECTING
             self.error = self.error or NoBackend("request refused")
-            return Action.FAIL
+            return FAIL
         if (
             buffer_limit
             and not self.request_done
@@ -147,10 +155,10 @@ class ExchangeState:
             and self.body_size <= buffer_limit
             and (head.chunked or (head.content_length or 0) <= buffer_limit)
         ):
-            self.phase = Phase.BUFFERING
-            return Action.WAIT
-        self.phase = Phase.CONNECTING
-        return Action.DISPATCH
+            self.phase = BUFFERING
+            return WAIT
+        self.phase = CONNECTING
+        return DISPATCH
 
     def body_over(self, max_body_size: int) -> bool:
         """Whether the body received so far is over the limit; then ``error`` is a 413."""
@@ -161,10 +169,10 @@ class ExchangeState:
 
     def outgrew_buffer(self) -> Action:
         """More body than may be held back arrived: a buffering exchange dispatches now."""
-        if self.phase is Phase.BUFFERING:
-            self.phase = Phase.CONNECTING
-            return Action.DISPATCH
-        return Action.WAIT
+        if self.phase is BUFFERING:
+            self.phase = CONNECTING
+            return DISPATCH
+        return WAIT
 
     def keep_for_replay(self, size: int) -> bool:
         """Whether body bytes already sent on must still be kept (an idempotent request may
@@ -180,18 +188,18 @@ class ExchangeState:
         """The last body byte arrived: DISPATCH a buffered request, FINISH an exchange whose
         response is already complete, else WAIT."""
         self.request_done = True
-        if self.phase is Phase.BUFFERING and self.error is None and not self.response_done:
-            self.phase = Phase.CONNECTING
-            return Action.DISPATCH
-        if self.response_done and self.phase in IN_FLIGHT:
-            return Action.FINISH
-        return Action.WAIT
+        if self.phase is BUFFERING and self.error is None and not self.response_done:
+            self.phase = CONNECTING
+            return DISPATCH
+        if self.response_done and self.phase is not QUEUED and self.phase is not DONE:
+            return FINISH
+        return WAIT
 
     # --- upstream -----------------------------------------------------------------------
 
     def attached(self, backend: Backend) -> None:
         self.backend = backend
-        self.phase = Phase.SENT
+        self.phase = SENT
 
     def connect_failed(
         self, backend: Backend, *, retries: int, others: bool, budget: RetryBudget, in_flight: int
@@ -202,39 +210,39 @@ class ExchangeState:
         self.backend = None
         if (
             len(self.tried) <= retries
-            and self.phase is Phase.CONNECTING
+            and self.phase is CONNECTING
             and others
             and budget.take(self, in_flight)
         ):
-            return Action.DISPATCH
-        return Action.FAIL
+            return DISPATCH
+        return FAIL
 
     def write_failed(self, backend: Backend) -> Action:
         """The pooled connection was dead when the request was written: nothing went out,
         so it is sent again, whatever the method (a few times at most)."""
         self.backend = None
-        self.phase = Phase.CONNECTING
+        self.phase = CONNECTING
         self.unsent += 1
         if self.unsent > MAX_UNSENT:
             self.error = ConnectFailed(f"cannot send the request to backend {backend.id}")
-            return Action.FAIL
-        return Action.DISPATCH
+            return FAIL
+        return DISPATCH
 
     def response_head(self) -> None:
         self.response_begun = True
-        self.phase = Phase.RESPONDING
+        self.phase = RESPONDING
 
     def response_complete(self) -> Action:
         """FINISH when the request is complete too; else DROP the upstream connection,
         which the rest of an unread request body would put out of step."""
         self.response_done = True
-        return Action.FINISH if self.request_done else Action.DROP
+        return FINISH if self.request_done else DROP
 
     def connection_lost(self, *, others: bool, budget: RetryBudget, in_flight: int) -> Action:
         """The backend connection closed under the exchange (not by a timeout)."""
         if self.response_begun:
             # A body delimited by the close is complete; any other is cut short.
-            return Action.FINISH if self.until_close else Action.ABORT
+            return FINISH if self.until_close else ABORT
         backend = self.backend
         assert backend is not None
         self.tried += (backend,)
@@ -248,20 +256,20 @@ class ExchangeState:
             and budget.take(self, in_flight)
         ):
             self.reset_retried = True
-            self.phase = Phase.CONNECTING
+            self.phase = CONNECTING
             if not others:
                 # The only backend: a fresh connection to it is still worth one try, since a
                 # reused keep-alive connection may simply have been closed by the backend.
                 self.tried = ()
-            return Action.DISPATCH
+            return DISPATCH
         self.error = UpstreamReset("the backend closed the connection before responding")
-        return Action.FAIL
+        return FAIL
 
     def timed_out(self) -> Action:
         """The backend was silent for the server timeout: 504 before the response began,
         a cut-off client connection after."""
         self.error = UpstreamTimeout("the backend did not respond in time")
-        return Action.ABORT if self.response_begun else Action.FAIL
+        return ABORT if self.response_begun else FAIL
 
     def __repr__(self) -> str:
         head = self.head

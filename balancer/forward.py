@@ -15,7 +15,7 @@ from time import perf_counter
 from balancer.context import BODY_WAIT, UPSTREAM_FULL, ClientSide, ProxyContext
 from balancer.dispatch import Dispatching
 from balancer.errors import BadResponse, HttpError
-from balancer.exchange import IN_FLIGHT, REPLAY_LIMIT, Action, Phase
+from balancer.exchange import DISPATCH, DONE, FAIL, FINISH, QUEUED, REPLAY_LIMIT
 from balancer.http11 import RequestHead, ResponseHead
 from balancer.logs import log_request
 from balancer.rewrite import (
@@ -54,7 +54,7 @@ class Exchange(Dispatching):
         ctx = self.ctx
         ctx.in_flight += 1
         action = self.begin(ctx.config.request_buffer)
-        if action is Action.FAIL:
+        if action is FAIL:
             assert self.error is not None
             self.fail(self.error)
             return
@@ -67,7 +67,7 @@ class Exchange(Dispatching):
             self.upstream_head = ctx.tracer.begin(self, head, self.upstream_head)
         if head.expect_continue and not self.request_done:
             self.conn.write(CONTINUE)
-        if action is Action.DISPATCH:
+        if action is DISPATCH:
             self.dispatch()
 
     def request_body(self, data: bytes) -> None:
@@ -76,7 +76,7 @@ class Exchange(Dispatching):
         size = self.body_size = self.body_size + len(data)
         if self.body_over(self.ctx.config.max_body_size):
             self.conn.stop_reading()
-            if self.phase in IN_FLIGHT:
+            if self.phase is not QUEUED and self.phase is not DONE:
                 assert self.error is not None
                 self.fail(self.error)
             return
@@ -99,7 +99,7 @@ class Exchange(Dispatching):
                 self.replayable = False
                 if size > self.ctx.body_buffer_cap:
                     self.conn.pause_reading(BODY_WAIT)
-                    if self.outgrew_buffer() is Action.DISPATCH:
+                    if self.outgrew_buffer() is DISPATCH:
                         self.dispatch()
 
     def request_end(self) -> None:
@@ -111,9 +111,9 @@ class Exchange(Dispatching):
             if upstream is None or self.replayable:
                 self.body.append(_LAST_CHUNK)
         action = self.request_complete()
-        if action is Action.DISPATCH:
+        if action is DISPATCH:
             self.dispatch()
-        elif action is Action.FINISH:
+        elif action is FINISH:
             self.finish()
 
     # --- response side (the ResponseParser sink) --------------------------------------
@@ -176,7 +176,7 @@ class Exchange(Dispatching):
         if self.chunk_out:
             conn.out.append(_LAST_CHUNK)
         conn.flush()
-        if action is Action.FINISH:
+        if action is FINISH:
             self.finish()
         else:
             # The backend answered before the whole body arrived: the rest is discarded and
@@ -219,7 +219,7 @@ class Exchange(Dispatching):
             budget=ctx.retry_budget,
             in_flight=ctx.in_flight,
         )
-        if action is Action.DISPATCH:
+        if action is DISPATCH:
             self.dispatch()
         else:
             assert self.error is not None
@@ -282,9 +282,9 @@ class Exchange(Dispatching):
     # --- completion ---------------------------------------------------------------------
 
     def finish(self, status: int = 0) -> None:
-        if self.phase not in IN_FLIGHT:
+        if self.phase is QUEUED or self.phase is DONE:
             return
-        self.phase = Phase.DONE
+        self.phase = DONE
         ctx = self.ctx
         ctx.in_flight -= 1
         ctx.retry_budget.give_back(self)
@@ -315,7 +315,7 @@ class Exchange(Dispatching):
             self.task.cancel()
             self.task = None
         self._release(reusable=False)
-        if self.phase in IN_FLIGHT:
+        if self.phase is not QUEUED and self.phase is not DONE:
             self.ctx.in_flight -= 1
             self.ctx.retry_budget.give_back(self)
-        self.phase = Phase.DONE
+        self.phase = DONE
