@@ -18,7 +18,8 @@ Its rooms, from the wire inwards (no two modules import each other, even for typ
 - ``admin`` / ``metrics`` / ``status.html``: admin API (Host allow-list, token), status
   page and Prometheus metrics; ``discovery``: DNS-based backend discovery.
 - ``tracing``: optional OpenTelemetry spans; ``logs``: text/JSON logging, access log.
-- ``config`` / ``server`` / ``__main__``: configuration, lifecycle and the command line;
+- ``config`` / ``flags`` / ``server`` / ``__main__``: configuration, its command-line flags,
+  lifecycle and the program;
   ``errors``: the exception tree.
 """
 

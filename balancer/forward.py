@@ -287,7 +287,8 @@ class Exchange(Dispatching):
         self.phase = DONE
         ctx = self.ctx
         ctx.in_flight -= 1
-        ctx.retry_budget.give_back(self)
+        if self.retrying:
+            ctx.retry_budget.give_back(self)
         response = self.response
         backend = self.backend
         if response is not None and backend is not None:
