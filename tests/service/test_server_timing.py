@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+import aiohttp
 import pytest
 
-from tests.service.conftest import Api, Reply, bearer, unique_email
+from tests.service.conftest import Api, Reply, ServiceProcess, bearer, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +112,22 @@ async def test_a_keep_alive_request_does_not_inherit_the_previous_one_s_phases(
         user.tokens = refresh.json()
         live = await api.call("GET", "/health/live")
         assert list(phases(live)) == ["app"]
+
+
+async def test_with_server_timing_off_no_response_carries_it(
+    http: aiohttp.ClientSession, spawn: Callable[..., ServiceProcess]
+) -> None:
+    service = spawn("timing-off", AUTH_INSTANCE_ID="timing-off", AUTH_SERVER_TIMING="off")
+    api = Api(http, service.url)
+    user = await api.new_user()
+    refresh = await api.refresh(user.refresh)
+    assert refresh.status == 200
+    missing = await api.call("GET", "/no/such/route")
+    assert missing.status == 404
+    for reply in (refresh, missing):
+        assert "Server-Timing" not in reply.headers
+    # Nor are the phases recorded: the histogram has no sample.
+    async with http.get(f"{service.metrics_url}/metrics") as response:
+        text = await response.text()
+    assert "authscale_phase_duration_seconds" in text
+    assert "authscale_phase_duration_seconds_count{" not in text

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from service import timing
+from service.config import config_from_argv
 from service.metrics import ServiceMetrics
 from service.passwords import PasswordHasher
 
@@ -152,3 +153,16 @@ def test_phase_histogram_by_route_and_phase() -> None:
     assert f'{series}_bucket{{le="10.0",phase="hash-wait",{signup}}} 0.0' in text
     assert f'{series}_bucket{{le="+Inf",phase="hash-wait",{signup}}} 1.0' in text
     assert f'{series}_bucket{{le="0.1",phase="hash",{signup}}} 1.0' in text
+
+
+def server_timing_of(argv: list[str], **env: str) -> bool:
+    config = config_from_argv(argv, {"AUTH_DEV": "1", **env})[1]
+    assert config is not None
+    return config.server_timing
+
+
+def test_server_timing_is_on_unless_the_setting_or_the_flag_turns_it_off() -> None:
+    assert server_timing_of([]) is True
+    assert server_timing_of([], AUTH_SERVER_TIMING="off") is False
+    assert server_timing_of(["--server-timing", "off"]) is False
+    assert server_timing_of(["--server-timing", "on"], AUTH_SERVER_TIMING="off") is True
