@@ -25,7 +25,6 @@ from service.errors import (
 from service.health import check_ready
 from service.logs import auth_event
 from service.metrics import CONTENT_TYPE
-from service.passwords import hash_cost
 from service.sessions import Session
 from service.throttle import account_key
 from service.tokens import IssuedToken
@@ -118,11 +117,10 @@ class Routes:
             )
             raise
         credentials = await ctx.users.find_credentials(canonical) if canonical else None
-        if credentials is None:
-            verified = await ctx.hasher.verify_unknown(password)
-        else:
-            ctx.hasher.expect_cost(hash_cost(credentials.password_hash) or 0)
-            verified = await ctx.hasher.verify(password, credentials.password_hash)
+        # Unknown email or wrong password: the same phases and, at least, the same time.
+        verified = await ctx.hasher.check(
+            password, credentials.password_hash if credentials else None
+        )
         if not verified or credentials is None:
             ctx.metrics.logins.labels("invalid_credentials").inc()
             auth_event("login_failed", account=account_key(account), client=address)

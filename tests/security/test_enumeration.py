@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import aiohttp
+import asyncpg
+import bcrypt
 import pytest
 
 from lab.topology import Topology
 from tests.security.conftest import start_stack
-from tests.service.conftest import Api, unique_email
+from tests.service.conftest import PASSWORD, Api, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -58,6 +61,36 @@ async def test_unknown_and_wrong_password_answer_alike_through_the_balancer(
         return kept
 
     assert stable(dict(wrong.headers)) == stable(dict(unknown.headers))
+    # ... and how long they took: in the hash phase Server-Timing reports, and in all.
+    timings: dict[str, list[tuple[float, float]]] = {"wrong": [], "unknown": []}
+    for _ in range(8):
+        for kind, email in (("wrong", user.email), ("unknown", unique_email())):
+            started = time.perf_counter()
+            reply = await gateway.login(email, "not the password at all")
+            elapsed = time.perf_counter() - started
+            assert reply.status == 401
+            timings[kind].append((phase_ms(reply.headers, "hash") / 1000, elapsed))
+    for index in (0, 1):  # hash phase, whole request
+        wrong_s = statistics.median(pair[index] for pair in timings["wrong"])
+        unknown_s = statistics.median(pair[index] for pair in timings["unknown"])
+        # Half the larger, plus 2 ms for a loaded machine's noise at this small cost.
+        assert abs(wrong_s - unknown_s) <= 0.5 * max(wrong_s, unknown_s) + 0.002, timings
+
+
+def phase_ms(headers: Mapping[str, str], name: str) -> float:
+    """A phase's duration in one Server-Timing header (0 when it did not run)."""
+    value = next((v for k, v in headers.items() if k.lower() == "server-timing"), "")
+    total = 0.0
+    for entry in value.split(","):
+        phase, _, duration = entry.strip().partition(";dur=")
+        if phase == name and duration:
+            total += float(duration)
+    return total
+
+
+def phase_names(headers: Mapping[str, str]) -> set[str]:
+    value = next((v for k, v in headers.items() if k.lower() == "server-timing"), "")
+    return {entry.split(";")[0].strip() for entry in value.split(",") if entry.strip()}
 
 
 async def timed_login(api: Api, email: str, password: str) -> float:
@@ -84,6 +117,78 @@ async def test_unknown_address_takes_as_long_as_a_wrong_password(
     gap = abs(statistics.median(wrong) - statistics.median(unknown))
     # Skipping the hash for unknown addresses would open a gap of about one verification.
     assert gap < 0.5 * max(verify_s, statistics.median(wrong)), (gap, verify_s, wrong, unknown)
+
+
+@pytest.fixture(scope="module")
+def cheap(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+) -> Iterator[Topology]:
+    """Cost 4 for new hashes: the instance AUTH_BCRYPT_ROUNDS was lowered on (or an old
+    instance after it was raised), with costlier hashes still stored."""
+    topology = start_stack(
+        tmp_path_factory.mktemp("cheap-stack"),
+        database_url,
+        redis_url,
+        instances=1,
+        balancer=False,
+        bcrypt_rounds=4,
+        AUTH_LOGIN_MAX_FAILURES="1000",
+        AUTH_BCRYPT_THREADS="1",
+    )
+    try:
+        yield topology
+    finally:
+        topology.stop()
+
+
+@pytest.fixture
+async def costly_account(database_url: str) -> AsyncIterator[str]:
+    """An account whose hash costs 8: its owner has not logged in since the cost changed."""
+    email = f"cost-8-{uuid.uuid4().hex}@example.com"
+    stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(8)).decode()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "INSERT INTO users (email, email_canonical, password_hash) VALUES ($1, $1, $2)",
+            email,
+            stored,
+        )
+        yield email
+    finally:
+        await connection.execute("DELETE FROM users WHERE email = $1", email)
+        await connection.close()
+
+
+async def test_a_cheaper_hash_answers_a_wrong_password_no_sooner_than_an_unknown_email(
+    http: aiohttp.ClientSession, cheap: Topology, costly_account: str
+) -> None:
+    api = Api(http, cheap.instances[0].url)
+    cheap_account = (await api.new_user(login=False)).email
+    # The instance meets the cost-8 hash: from now on the dummy costs 8 too.
+    assert (await api.login(costly_account, "not the password")).status == 401
+    seconds: dict[str, list[float]] = {"cheap": [], "costly": [], "unknown": []}
+    hash_s: dict[str, list[float]] = {"cheap": [], "costly": [], "unknown": []}
+    phases: dict[str, set[str]] = {}
+    for _ in range(10):
+        for kind, email in (
+            ("cheap", cheap_account),
+            ("costly", costly_account),
+            ("unknown", unique_email()),
+        ):
+            started = time.perf_counter()
+            reply = await api.login(email, "not the password")
+            seconds[kind].append(time.perf_counter() - started)
+            assert reply.status == 401
+            hash_s[kind].append(phase_ms(reply.headers, "hash") / 1000)
+            phases.setdefault(kind, phase_names(reply.headers))
+            assert phase_names(reply.headers) == phases[kind]
+    assert phases["cheap"] == phases["costly"] == phases["unknown"]
+    unknown = statistics.median(seconds["unknown"])
+    for kind in ("cheap", "costly"):
+        # Without padding the cost-4 account answered in a sixteenth of the time.
+        assert statistics.median(seconds[kind]) >= 0.5 * unknown, seconds
+        # Server-Timing's hash phase tells no more than the clock does.
+        assert statistics.median(hash_s[kind]) >= 0.5 * statistics.median(hash_s["unknown"])
 
 
 async def test_signup_says_an_address_is_taken_as_the_contract_allows(gateway: Api) -> None:

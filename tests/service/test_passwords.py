@@ -11,7 +11,7 @@ import bcrypt
 import pytest
 
 from service.errors import PasswordTooLong, WeakPassword
-from service.passwords import PasswordHasher, PasswordPolicy, hash_cost
+from service.passwords import CostClock, PasswordHasher, PasswordPolicy, hash_cost
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +153,36 @@ def test_a_hash_of_another_cost_needs_a_rehash(
     hasher = PasswordHasher(rounds=rounds, executor=executor, max_in_flight=1)
     assert hasher.needs_rehash(stored) is rehash
     assert hash_cost(stored) == int(stored[4:6])
+
+
+def test_the_cost_clock_estimates_unmeasured_costs_from_the_nearest() -> None:
+    clock = CostClock()
+    assert clock.estimate(8) is None
+    clock.observe(4, 0.001)
+    assert clock.estimate(4) == pytest.approx(0.001)
+    assert clock.estimate(8) == pytest.approx(0.016)  # bcrypt doubles per step
+    clock.observe(8, 0.020)
+    assert clock.estimate(8) == pytest.approx(0.020)
+    assert clock.estimate(9) == pytest.approx(0.040)
+    clock.observe(8, 0.030)  # a moving average: one slow run moves it a little
+    assert 0.020 < (clock.estimate(8) or 0) < 0.025
+
+
+async def test_a_wrong_password_on_a_cheaper_hash_lasts_a_dummy_verification(
+    executor: ThreadPoolExecutor,
+) -> None:
+    hasher = PasswordHasher(rounds=4, executor=executor, max_in_flight=2)
+    cheap = await hasher.hash("the right password")
+    hasher.expect_cost(8)
+    assert await hasher.check("whatever password", None) is False  # makes the dummy
+    started = time.perf_counter()
+    assert await hasher.check("whatever password", None) is False
+    unknown_s = time.perf_counter() - started
+    started = time.perf_counter()
+    assert await hasher.check("a wrong password", cheap) is False
+    wrong_s = time.perf_counter() - started
+    assert wrong_s >= 0.5 * unknown_s, (wrong_s, unknown_s)
+    # A success is not slowed down: nothing about it needs hiding.
+    started = time.perf_counter()
+    assert await hasher.check("the right password", cheap) is True
+    assert time.perf_counter() - started < wrong_s
