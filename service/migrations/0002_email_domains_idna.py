@@ -4,8 +4,8 @@ Until now the whole address was folded with NFKC + casefold, so ``a@ß.test`` wa
 ``a@ss.test`` and the two addresses were one account. The canonical form is now the local
 part folded as before and the domain after UTS-46 non-transitional processing, as an
 A-label (:func:`service.emails.canonical_address`). This recomputes ``email_canonical``
-from the stored display form for every row that can change: rows whose address is not
-plain ASCII (a plain ASCII address folds to the same text both ways).
+from the stored display form for every row (a plain ASCII address mostly folds to the same
+text both ways, but its domain may be one IDNA2008 refuses, such as ``foo_bar.com``).
 
 Collisions: two rows that were distinct may now want the same canonical form. The oldest
 account (``created_at``, then ``id``) gets it (an untouched row already holding it is
@@ -13,7 +13,13 @@ older by definition of "already there"); every other row of the group keeps its 
 but its canonical form becomes ``collision:<id>:<wanted form>``, which no login or signup
 can produce (``:`` is not allowed in an unquoted local part), and it is listed in
 ``email_canonical_collisions`` for an operator to resolve (merge, or ask the owner).
-A row whose domain IDNA2008 refuses keeps its old canonical form and is logged.
+A row whose domain IDNA2008 refuses keeps its old canonical form, which no login can
+produce any more (login refuses such a domain as no email address): it is listed there
+too, with ``reason = 'invalid_domain'`` and no ``wanted`` form, for an operator to
+correct the address.
+
+Instances of the previous version still fold domains the old way: stop them before this
+migration runs (a rolling upgrade would let them sign up ``a@ss.test`` spellings again).
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ log = logging.getLogger("authscale.service")
 COLLISION_TABLE = """
 CREATE TABLE IF NOT EXISTS email_canonical_collisions (
     user_id     uuid        PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
-    wanted      text        NOT NULL,
-    kept_by     uuid        NOT NULL,
+    -- NULL for 'invalid_domain': there is no new form to want.
+    wanted      text,
+    kept_by     uuid,
+    reason      text        NOT NULL DEFAULT 'collision',
     recorded_at timestamptz NOT NULL DEFAULT now()
 )
 """
@@ -48,10 +56,12 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """New canonical forms by user id, and (user id, wanted form, kept by) collisions."""
+    """New canonical forms by user id, (user id, wanted form, kept by) collisions, and
+    the user ids whose domain IDNA2008 refuses."""
 
     updates: dict[str, str]
     collisions: list[tuple[str, str, str]]
+    refused: list[str]
 
 
 def collision_form(user_id: str, wanted: str) -> str:
@@ -65,11 +75,13 @@ def plan(rows: Iterable[Row], holders: Mapping[str, str]) -> Plan:
     that are not changing to their user id.
     """
     wanted: dict[str, list[Row]] = {}
+    refused: list[str] = []
     for row in rows:
         try:
             new = canonical_address(row.email)
         except InvalidEmail:
             log.warning("migration 0002: user %s keeps its canonical form (bad domain)", row.id)
+            refused.append(row.id)
             continue
         if new != row.canonical:
             wanted.setdefault(new, []).append(row)
@@ -85,7 +97,7 @@ def plan(rows: Iterable[Row], holders: Mapping[str, str]) -> Plan:
         for row in group:
             updates[row.id] = collision_form(row.id, form)
             collisions.append((row.id, form, keeper))
-    return Plan(updates=updates, collisions=collisions)
+    return Plan(updates=updates, collisions=collisions, refused=refused)
 
 
 async def apply(connection: Any) -> None:
@@ -93,7 +105,6 @@ async def apply(connection: Any) -> None:
     await connection.execute(COLLISION_TABLE)
     records = await connection.fetch(
         "SELECT id::text AS id, email, email_canonical, created_at FROM users"
-        " WHERE email !~ '^[\\x01-\\x7f]*$' OR email_canonical !~ '^[\\x01-\\x7f]*$'"
     )
     rows = [
         Row(r["id"], r["email"], r["email_canonical"], (r["created_at"], r["id"])) for r in records
@@ -112,6 +123,10 @@ async def apply(connection: Any) -> None:
     )
     holders = {r["email_canonical"]: r["id"] for r in holder_rows if r["id"] not in moving}
     changes = plan(rows, holders)
+    await connection.executemany(
+        "INSERT INTO email_canonical_collisions (user_id, reason) VALUES ($1::uuid, $2)",
+        [(user_id, "invalid_domain") for user_id in changes.refused],
+    )
     if not changes.updates:
         return
     # Free every old value first, so no update meets a row that has yet to move.
@@ -129,7 +144,9 @@ async def apply(connection: Any) -> None:
         changes.collisions,
     )
     log.info(
-        "migration 0002: %d canonical forms recomputed, %d collisions recorded",
+        "migration 0002: %d canonical forms recomputed, %d collisions and %d refused"
+        " domains recorded",
         len(changes.updates) - len(changes.collisions),
         len(changes.collisions),
+        len(changes.refused),
     )

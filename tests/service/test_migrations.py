@@ -57,6 +57,7 @@ def test_the_idna_migration_plans_collisions_oldest_first() -> None:
         migration.Row("old", "X@ß.test", "x@ß-legacy.test", (1, "old")),
         migration.Row("held", "y@ß.test", "y@ss.test", (3, "held")),
         migration.Row("same", "z@ü.test", "z@xn--tda.test", (4, "same")),
+        migration.Row("bad", "w@foo_bar.test", "w@foo_bar.test", (5, "bad")),
     ]
     plan = migration.plan(rows, {"y@xn--zca.test": "holder"})
     assert plan.updates == {
@@ -68,6 +69,8 @@ def test_the_idna_migration_plans_collisions_oldest_first() -> None:
         ("held", "y@xn--zca.test", "holder"),
         ("new", "x@xn--zca.test", "old"),
     ]
+    # IDNA2008 refuses the domain: nobody can log in with the row's old form, so it is listed.
+    assert plan.refused == ["bad"]
 
 
 async def test_existing_rows_get_the_idna_canonical_form(database_url: str) -> None:
@@ -90,6 +93,8 @@ async def test_existing_rows_get_the_idna_canonical_form(database_url: str) -> N
             ("ü@example.com", "ü@example.com", "2026-01-03"),
             ("C@ß.test", "c@ss.test", "2026-01-04"),
             ("c@ß.test", "c@ß-legacy.test", "2026-01-05"),
+            ("d@foo_bar.test", "d@foo_bar.test", "2026-01-06"),
+            ("e@⒈bad.test", "e@1.bad.test", "2026-01-07"),
         ]
         await connection.executemany(
             "INSERT INTO users (email, email_canonical, password_hash, created_at)"
@@ -107,8 +112,16 @@ async def test_existing_rows_get_the_idna_canonical_form(database_url: str) -> N
             "c@xn--zca.test",
         ]
         assert rows[4]["email_canonical"].startswith("collision:")
-        collisions = await connection.fetch("SELECT wanted FROM email_canonical_collisions")
-        assert [row["wanted"] for row in collisions] == ["c@xn--zca.test"]
+        collisions = await connection.fetch(
+            "SELECT u.email, c.wanted, c.reason FROM email_canonical_collisions c"
+            " JOIN users u ON u.id = c.user_id ORDER BY u.created_at"
+        )
+        assert [tuple(row) for row in collisions] == [
+            ("c@ß.test", "c@xn--zca.test", "collision"),
+            ("d@foo_bar.test", None, "invalid_domain"),
+            ("e@⒈bad.test", None, "invalid_domain"),
+        ]
+        assert [row["email_canonical"] for row in rows[5:]] == ["d@foo_bar.test", "e@1.bad.test"]
         # ß.test and ss.test are two domains now: a@ss.test is free.
         await connection.execute(
             "INSERT INTO users (email, email_canonical, password_hash)"
