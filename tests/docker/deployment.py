@@ -96,6 +96,8 @@ class Deployment:
     service_url: str
     balancer_url: str
     admin_url: str
+    #: The service's metrics listener (AUTH_METRICS_LISTEN), as Prometheus scrapes it.
+    metrics_url: str
 
 
 @contextmanager
@@ -103,11 +105,13 @@ def running_deployment(database_url: str, redis_url: str, log_dir: Path) -> Iter
     """Start the service, then the balancer in front of it; stop both at exit."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "BALANCER_"))}
     service_port, balancer_port, admin_port = free_port(), free_port(), free_port()
+    metrics_port = free_port()
     service_env = {
         **base,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "AUTH_BCRYPT_ROUNDS": "4",
+        "AUTH_METRICS_LISTEN": f"127.0.0.1:{metrics_port}",
         "AUTH_REDIS_PREFIX": f"authscale-docker-tests-{uuid.uuid4().hex[:8]}:",
     }
     service = start(
@@ -122,6 +126,7 @@ def running_deployment(database_url: str, redis_url: str, log_dir: Path) -> Iter
             service_url=f"http://127.0.0.1:{service_port}",
             balancer_url=f"http://127.0.0.1:{balancer_port}",
             admin_url=f"http://127.0.0.1:{admin_port}",
+            metrics_url=f"http://127.0.0.1:{metrics_port}",
         )
         wait_for(service, f"{deployment.service_url}/health/ready")
         balancer = start(

@@ -101,7 +101,9 @@ def balancer_requests(exposition: str) -> float:
 def test_every_dashboard_and_alert_metric_is_exposed(deployment: Deployment) -> None:
     exercise(deployment.balancer_url)
 
-    status, service_page = request(f"{deployment.service_url}/metrics")
+    # The metrics listener answers; the public port (what the balancer forwards) does not.
+    assert request(f"{deployment.service_url}/metrics")[0] == 404
+    status, service_page = request(f"{deployment.metrics_url}/metrics")
     assert status == 200, service_page[:500]
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     status, balancer_page = request(f"{deployment.admin_url}/metrics", headers=auth)

@@ -22,26 +22,36 @@ service_keys = pytest.importorskip("service.keys")
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 DEFAULT = re.compile(r"\$\{(\w+):-([^}]*)\}")
+# A variable the operator must set (compose.yml's passwords): a test value.
+REQUIRED = re.compile(r"\$\{(\w+):\?[^}]*\}")
 # What the secrets and volumes hold in a deployment: same shape, test values.
 FILE_CONTENTS = {
     "DATABASE_URL_FILE": "postgresql://authscale:secret@postgres:5432/authscale\n",
+    "REDIS_URL_FILE": "redis://authscale:secret@redis:6379/0\n",
     "BALANCER_ADMIN_TOKEN_FILE": "an-admin-token\n",
 }
+
+
+def interpolate(value: str) -> str:
+    value = DEFAULT.sub(lambda match: match.group(2), value)
+    return REQUIRED.sub(lambda match: f"test-{match.group(1).lower()}", value)
 
 
 def deployment_env(service: dict[str, Any], key_file: Path) -> tuple[list[str], dict[str, str]]:
     """(argv after the program name, environment) of one container."""
     env: dict[str, str] = {}
     for name, value in service["environment"].items():
-        value = DEFAULT.sub(lambda match: match.group(2), str(value))
+        value = interpolate(str(value))
         if name in FILE_CONTENTS:
             # The entrypoint's NAME_FILE convention, with its trailing-newline strip.
             env[name.removesuffix("_FILE")] = FILE_CONTENTS[name].rstrip("\n")
         elif name == "AUTH_JWT_PRIVATE_KEY_FILE":
             env[name] = str(key_file)
+        elif name == "AUTH_TOKEN_PEPPER_FILE":
+            env[name] = str(key_file.with_name("token_pepper"))
         else:
             env[name] = value
-    command = [DEFAULT.sub(lambda match: match.group(2), str(arg)) for arg in service["command"]]
+    command = [interpolate(str(arg)) for arg in service["command"]]
     return command[1:], env
 
 
@@ -49,6 +59,7 @@ def deployment_env(service: dict[str, Any], key_file: Path) -> tuple[list[str], 
 def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("key") / "jwt_ed25519.pem"
     path.write_bytes(service_keys.generate_private_key_pem())
+    path.with_name("token_pepper").write_bytes(service_keys.generate_pepper())
     return path
 
 
@@ -66,7 +77,13 @@ def test_the_service_accepts_its_deployment_settings(file: str, key_file: Path) 
     assert config.bcrypt_rounds == 10
     assert config.bcrypt_threads == 1
     assert config.database_url.startswith("postgresql://authscale:")
-    assert config.redis_url == "redis://redis:6379/0"
+    assert config.redis_url.startswith("redis://authscale:")
+    assert config.redis_url.endswith("@redis:6379/0")
+    assert config.token_pepper, "every replica must use the shared pepper"
+    assert not config.ephemeral_pepper
+    assert config.metrics_listen == "0.0.0.0:9100"
+    assert config.trusted_proxy_addrs == ("10.231.0.0/16",)
+    assert config.rate_limit_exempt == ()
 
 
 @pytest.mark.parametrize(
