@@ -29,7 +29,7 @@ def installed(distribution: str = DISTRIBUTION) -> dict[str, str]:
         found = {distribution: metadata.version(distribution)}
     except metadata.PackageNotFoundError:
         return {}
-    pending = [(distribution, RUN_EXTRAS)]
+    pending: list[tuple[str, tuple[str, ...]]] = [(distribution, RUN_EXTRAS)]
     seen: set[tuple[str, tuple[str, ...]]] = set()
     while pending:
         name, extras = pending.pop()
