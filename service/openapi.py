@@ -142,7 +142,11 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                 "operationId": "refresh",
                 "requestBody": _body("RefreshRequest"),
                 "responses": {
-                    "200": {"description": "rotated", "content": _json(_ref("Tokens"))},
+                    "200": {
+                        "description": "rotated; device_token is left out when the device "
+                        "the session was opened from has been revoked since",
+                        "content": _json(_ref("RefreshedTokens")),
+                    },
                     "401": _error("invalid_token or token_reused"),
                     **COMMON_ERRORS,
                 },
@@ -222,6 +226,10 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                     "properties": {"refresh_token": _string()},
                 },
                 "Tokens": tokens,
+                "RefreshedTokens": {
+                    **tokens,
+                    "required": [name for name in tokens["required"] if name != "device_token"],
+                },
                 "User": user,
                 "Error": error,
             },
