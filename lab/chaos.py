@@ -56,6 +56,7 @@ from lab.chaosload import (
     Outcome,
 )
 from lab.errors import LabError
+from lab.flags import duration
 from lab.signals import interrupt_on_sigterm
 from lab.topology import (
     LOOPBACK_CIDRS,
@@ -642,11 +643,6 @@ async def run_all(
     return verdicts
 
 
-def parse_seconds(text: str) -> float:
-    text = text.strip().lower()
-    return float(text[:-1]) if text.endswith("s") else float(text)
-
-
 def parser(prog: str = "python -m lab chaos") -> argparse.ArgumentParser:
     p = ArgumentParser(
         prog=prog,
@@ -656,8 +652,8 @@ def parser(prog: str = "python -m lab chaos") -> argparse.ArgumentParser:
     add("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}")
     add("--vus", type=int, default=200, help="virtual users (200)")
     add("--overload-vus", type=int, default=2000, help="virtual users of overload (2000)")
-    add("--duration", type=parse_seconds, default=20.0, help="load per scenario (20s)")
-    add("--outage", type=parse_seconds, default=3.0, help="how long a store stays down (3s)")
+    add("--duration", type=duration, default=20.0, help="load per scenario (20s)")
+    add("--outage", type=duration, default=3.0, help="how long a store stays down (3s)")
     add("--bcrypt-rounds", type=int, default=4, help="bcrypt cost (4, so load is high)")
     add("--instances", type=int, default=3, help="service instances (3)")
     add("--maxconn", type=int, default=8, help="overload: balancer maxconn per backend (8)")

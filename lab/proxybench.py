@@ -34,6 +34,7 @@ import psutil
 
 from authscale.argparsing import ArgumentParser
 from lab import procs
+from lab.flags import duration
 
 SANIC_APP = """
 import sys
@@ -316,11 +317,11 @@ def build_parser(prog: str = "python -m lab bench-proxy") -> argparse.ArgumentPa
         prog=prog,
         description="Proxy overhead: direct vs authscale balancer vs nginx vs HAProxy (wrk).",
     )
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    parser.add_argument("--duration", type=duration, default=10.0, help="per run (10s)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per target (3)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (64)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds first (2)")
+    parser.add_argument("--warmup", type=duration, default=2.0, help="unmeasured first (2s)")
     parser.add_argument("--skip-nginx", action="store_true")
     parser.add_argument("--skip-haproxy", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")

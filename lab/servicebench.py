@@ -32,6 +32,7 @@ from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
 from lab import config, cpuacct, infra, procs
+from lab.flags import duration
 from lab.proxybench import SANIC_APP, WRK_MISSING, run_wrk
 from lab.timingcost import REFRESH, TIMING_OFF, TIMING_ON, Sample, interleaved, render_timing_cost
 from lab.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
@@ -82,7 +83,7 @@ def _sessions(base: str, count: int) -> tuple[str, list[str]]:
 
 def main(argv: list[str], prog: str = "python -m lab bench-service") -> int:
     p = ArgumentParser(prog=prog, description=__doc__)
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per run (10)")
+    p.add_argument("--duration", type=duration, default=10.0, help="per run (10s)")
     p.add_argument("--repeats", type=int, default=3, help="runs per target (3)")
     p.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     p.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")

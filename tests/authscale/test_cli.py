@@ -99,3 +99,14 @@ def test_service_and_balancer_take_the_same_log_format_values() -> None:
     for program in ("service", "balancer"):
         done = run(program, "--help")
         assert "{text,json}" in done.stdout.replace(" ", ""), program
+
+
+@pytest.mark.parametrize("command", ["bench", "bench-proxy", "bench-service", "chaos"])
+def test_lab_durations_are_written_the_same_way_everywhere(command: str) -> None:
+    from lab.flags import duration
+
+    assert duration("1m30s") == 90.0
+    assert duration("2") == 2.0
+    done = run("lab", command, "--duration", "soon")
+    assert done.returncode == 2
+    assert "invalid duration 'soon'" in done.stderr
