@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import replace
@@ -19,6 +20,7 @@ from service.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidToken,
+    ServiceError,
     TokenReused,
     TooManyAttempts,
 )
@@ -116,12 +118,18 @@ class Routes:
                 client=address,
             )
             raise
-        credentials = await ctx.users.find_credentials(canonical) if canonical else None
-        # Unknown email or wrong password: the same phases and, at least, the same time.
-        verified = await ctx.hasher.check(
-            password, credentials.password_hash if credentials else None
-        )
+        try:
+            credentials = await ctx.users.find_credentials(canonical) if canonical else None
+            # Unknown email or wrong password: the same phases and, at least, the same time.
+            verified = await ctx.hasher.check(
+                password, credentials.password_hash if credentials else None
+            )
+        except ServiceError:
+            with contextlib.suppress(ServiceError):
+                await ctx.throttle.abandon(attempt)
+            raise
         if not verified or credentials is None:
+            await ctx.throttle.failed(attempt)
             ctx.metrics.logins.labels("invalid_credentials").inc()
             auth_event("login_failed", account=account_key(account), client=address)
             raise InvalidCredentials()

@@ -10,13 +10,15 @@ trusted: it is counted and limited per device only, so neither a busy shared add
 an attacker guessing the account's password can lock that device out. Addresses in
 ``AUTH_RATE_LIMIT_EXEMPT`` skip the per-address limits (of logins and of signups).
 
-An attempt is counted as a failure when it begins, on every counter that limits it (the
-account and the address, or the device), in the same atomic step as the check: were it
+An attempt is accounted for when it begins, in the same atomic step as the check: were it
 counted only after the password check, a burst of concurrent guesses would all pass the
-check before the first failure was recorded. A success then gives its count back: the
-account's count is cleared, the address's is decremented by one, so a crowd behind one
-address logging in with the right passwords is limited only by how many of them are
-checking a password at the same instant.
+check before the first failure was recorded. On the account (or the device) it counts as
+a failure at once, and a success clears the count. On the address it is held "in flight"
+while its password is checked, and becomes a failure only if it fails: an attempt that
+finds failures and attempts in flight already at the address's limit waits (briefly, a
+few milliseconds at a time) for those outcomes instead of being refused, so a burst of
+guesses gets exactly the limit's worth of answers and then 429, while a crowd behind one
+NAT logging in with the right passwords all get in.
 
 Per-address counters key IPv4 clients by address (IPv4-mapped IPv6 peers included) and
 IPv6 clients by /64 (see :func:`service.addresses.limit_key`).
@@ -24,8 +26,11 @@ IPv6 clients by /64 (see :func:`service.addresses.limit_key`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import random
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,24 +46,30 @@ from service.redis_errors import translate_redis_errors
 
 log = logging.getLogger("authscale.service")
 
-# KEYS: account counter, address counter, device counter, the account's devices.
+#: Seconds an attempt counts as in flight at most (an instance that died mid-attempt).
+IN_FLIGHT_TTL = 30
+#: Seconds between checks while the address's attempts in flight fill its limit.
+BUSY_POLL = 0.005
+#: Seconds an attempt waits for those at most, then gets 429 (Retry-After: 1).
+BUSY_PATIENCE = 5.0
+
+# KEYS: account counter, address failures, device counter, the account's devices, the
+# address's attempts in flight (a sorted set by start time).
 # ARGV: account limit, address limit, window, device id or '', device limit, now,
-# device ttl, 1 when the address is exempt.
-# -> {seconds to wait (0 = allowed), 1 when the device is trusted}; an allowed attempt is
-# counted at once on the device (trusted), or on the account and the address (untrusted).
+# device ttl, 1 when the address is exempt, attempt id, seconds an attempt may be in flight.
+# -> {seconds to wait (0 = allowed), 1 when the device is trusted, 1 when the address is
+# busy: retry shortly}; an allowed attempt is counted at once on the device (trusted), or
+# on the account and put in flight on the address (untrusted).
 CHECK_SCRIPT = """
 local trusted = false
 if ARGV[4] ~= '' then
   local seen = redis.call('ZSCORE', KEYS[4], ARGV[4])
   trusted = seen ~= false and tonumber(seen) > tonumber(ARGV[6]) - tonumber(ARGV[7])
 end
-local checks
-if trusted then
-  checks = {{KEYS[3], ARGV[5]}}
-else
-  checks = {{KEYS[1], ARGV[1]}}
-  if ARGV[8] ~= '1' then checks[2] = {KEYS[2], ARGV[2]} end
-end
+local counted = trusted and {KEYS[3], ARGV[5]} or {KEYS[1], ARGV[1]}
+local checks = {counted}
+local by_address = not trusted and ARGV[8] ~= '1'
+if by_address then checks[2] = {KEYS[2], ARGV[2]} end
 local wait = 0
 for _, check in ipairs(checks) do
   local count = tonumber(redis.call('GET', check[1]) or '0')
@@ -69,21 +80,33 @@ for _, check in ipairs(checks) do
     if ttl > wait then wait = ttl end
   end
 end
-if wait == 0 then
-  for _, check in ipairs(checks) do
-    if redis.call('INCR', check[1]) == 1 then redis.call('EXPIRE', check[1], ARGV[3]) end
+if wait > 0 then return {wait, trusted and 1 or 0, 0} end
+if by_address then
+  -- An attempt whose instance died never ends: it stops counting after a while.
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[10]))
+  local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if failures + redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[2]) then
+    return {0, 0, 1}
   end
+  redis.call('ZADD', KEYS[5], ARGV[6], ARGV[9])
+  redis.call('EXPIRE', KEYS[5], ARGV[10])
 end
-return {wait, trusted and 1 or 0}
+if redis.call('INCR', counted[1]) == 1 then redis.call('EXPIRE', counted[1], ARGV[3]) end
+return {0, trusted and 1 or 0, 0}
 """
 
-# KEYS: counter to clear, the account's devices, address counter to give one back to.
-# ARGV: device id, now, device ttl, max, 1 when the address was counted.
+# KEYS: the address's attempts in flight, address failures. ARGV: attempt id, window.
+FAILED_SCRIPT = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+# KEYS: counter to clear, the account's devices, the address's attempts in flight.
+# ARGV: device id, now, device ttl, max, attempt id ('' when not in flight).
 SUCCESS_SCRIPT = """
 redis.call('DEL', KEYS[1])
-if ARGV[5] == '1' and tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then
-  redis.call('DECR', KEYS[3])
-end
+if ARGV[5] ~= '' then redis.call('ZREM', KEYS[3], ARGV[5]) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[2]) - tonumber(ARGV[3]))
 local extra = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
@@ -128,12 +151,16 @@ async def revoke_devices(redis: Redis, *, prefix: str, email_canonical: str) -> 
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """One login attempt: its account, counters, and the trusted device if any."""
+    """One login attempt: its account, the counter it was counted on (account or device),
+    the trusted device if any, and, when its address limits it, the address's failure
+    counter and the set it is in flight in under ``attempt_id``."""
 
     account: str
-    address_key: str | None
     counted_key: str
     device_id: str | None
+    address_key: str | None = None
+    in_flight_key: str | None = None
+    attempt_id: str = ""
 
 
 class LoginThrottle:
@@ -157,6 +184,7 @@ class LoginThrottle:
         self._exempt = tuple(exempt)
         self._check = redis.register_script(CHECK_SCRIPT)
         self._success = redis.register_script(SUCCESS_SCRIPT)
+        self._failed = redis.register_script(FAILED_SCRIPT)
 
     def exempt(self, address: str) -> bool:
         """Whether ``address`` skips the per-address limits."""
@@ -167,6 +195,9 @@ class LoginThrottle:
 
     def _address_key(self, address: str) -> str:
         return f"{self._prefix}throttle:address:{limit_key(address)}"
+
+    def _in_flight_key(self, address: str) -> str:
+        return f"{self._prefix}throttle:in-flight:{limit_key(address)}"
 
     async def begin(
         self, *, email_canonical: str, address: str, device_token: object = None
@@ -184,28 +215,59 @@ class LoginThrottle:
             self._address_key(address),
             f"{self._prefix}throttle:device:{device_id or ''}",
             self._devices_key(account),
+            self._in_flight_key(address),
         ]
+        attempt_id = secrets.token_hex(8)
         max_account, max_address, max_device = self._limits
-        with translate_redis_errors():
-            result: Any = await self._check(
-                keys=keys,
-                args=[
-                    max_account,
-                    max_address,
-                    self._window,
-                    device_id or "",
-                    max_device,
-                    int(time.time()),
-                    devices.DEVICE_TTL,
-                    1 if exempt else 0,
-                ],
-            )
-        wait, trusted = int(result[0]), int(result[1]) == 1
-        if wait > 0:
-            raise TooManyAttempts(retry_after=wait)
+        patience = time.monotonic() + BUSY_PATIENCE
+        while True:
+            with translate_redis_errors():
+                result: Any = await self._check(
+                    keys=keys,
+                    args=[
+                        max_account,
+                        max_address,
+                        self._window,
+                        device_id or "",
+                        max_device,
+                        int(time.time()),
+                        devices.DEVICE_TTL,
+                        1 if exempt else 0,
+                        attempt_id,
+                        IN_FLIGHT_TTL,
+                    ],
+                )
+            wait, trusted, busy = int(result[0]), int(result[1]) == 1, int(result[2]) == 1
+            if wait > 0:
+                raise TooManyAttempts(retry_after=wait)
+            if not busy:
+                break
+            if time.monotonic() > patience:
+                raise TooManyAttempts(retry_after=1)
+            # The attempts in flight at this address end within about one verification.
+            await asyncio.sleep(BUSY_POLL * (1 + random.random()))
         if trusted:
-            return Attempt(account, None, keys[2], device_id)
-        return Attempt(account, None if exempt else keys[1], keys[0], None)
+            return Attempt(account, keys[2], device_id)
+        if exempt:
+            return Attempt(account, keys[0], None)
+        return Attempt(account, keys[0], None, keys[1], keys[4], attempt_id)
+
+    async def failed(self, attempt: Attempt) -> None:
+        """The attempt failed: it becomes a failure of its address (if it was in flight)."""
+        if attempt.in_flight_key is None or attempt.address_key is None:
+            return
+        with translate_redis_errors():
+            await self._failed(
+                keys=[attempt.in_flight_key, attempt.address_key],
+                args=[attempt.attempt_id, self._window],
+            )
+
+    async def abandon(self, attempt: Attempt) -> None:
+        """The attempt ended without an answer (a store failed): it is no longer in flight."""
+        if attempt.in_flight_key is None:
+            return
+        with translate_redis_errors():
+            await self._redis.zrem(attempt.in_flight_key, attempt.attempt_id)
 
     async def succeeded(self, attempt: Attempt) -> str:
         """Give the attempt's count back and remember its device (a new one when the client
@@ -216,14 +278,14 @@ class LoginThrottle:
                 keys=[
                     attempt.counted_key,
                     self._devices_key(attempt.account),
-                    attempt.address_key or self._address_key(""),
+                    attempt.in_flight_key or self._in_flight_key(""),
                 ],
                 args=[
                     device_id,
                     int(time.time()),
                     devices.DEVICE_TTL,
                     devices.MAX_DEVICES_PER_ACCOUNT,
-                    1 if attempt.address_key else 0,
+                    attempt.attempt_id,
                 ],
             )
         return device_id
