@@ -4,9 +4,9 @@ Modules, one job each: ``config`` (settings from env/argv), ``errors`` (the exce
 ``keys`` and ``tokens`` (signing keys, secret files, access JWTs), ``pepper`` (MACs under
 the server pepper), ``refresh_tokens`` and ``devices`` (the opaque tokens), ``emails`` and
 ``passwords`` (input rules, bcrypt), ``users`` (Postgres store and migrations),
-``sessions`` and ``throttle`` (Redis), ``addresses`` (client address, CIDR lists),
-``health``, ``metrics``, ``metrics_listener`` (/metrics off the public port), ``timing``
-(the Server-Timing phases), ``logs``, ``web`` (request parsing, JSON errors), ``routes``,
-``openapi``, ``app`` (``create_app``), ``revoke`` (``revoke-devices``) and ``__main__``
-(``python -m service``).
+``sessions``, ``throttle`` and ``throttle_scripts`` (Redis), ``addresses`` (client
+address, CIDR lists), ``health``, ``metrics``, ``metrics_listener`` (/metrics off the
+public port), ``timing`` (the Server-Timing phases), ``logs``, ``web`` (request parsing,
+JSON errors), ``routes``, ``openapi``, ``app`` (``create_app``), ``revoke``
+(``revoke-devices``) and ``__main__`` (``python -m service``).
 """
