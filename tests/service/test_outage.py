@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 
 from tests.service.conftest import Api, ServiceProcess, free_port, unique_email
 from tests.service.faults import CuttableProxy, PrivateRedis
@@ -143,7 +144,11 @@ async def test_redis_hanging_gives_503_within_the_timeout(
 
 
 async def test_postgres_cut_gives_503_then_recovers(
-    fapi: Api, operator: Api, postgres_link: CuttableProxy | None
+    fapi: Api,
+    operator: Api,
+    postgres_link: CuttableProxy | None,
+    private_redis: PrivateRedis,
+    redis_prefix: str,
 ) -> None:
     if postgres_link is None:
         pytest.skip("Postgres is reached through a Unix socket; no TCP link to cut")
@@ -157,6 +162,13 @@ async def test_postgres_cut_gives_503_then_recovers(
         for reply in (signup, login):
             assert (reply.status, reply.code) == (503, "unavailable")
         assert elapsed < 3.0
+        # The login that got no answer no longer holds a place in its address's limit.
+        redis = Redis.from_url(private_redis.url)
+        try:
+            held = await redis.zcard(f"{redis_prefix}throttle:in-flight:127.0.0.1")
+        finally:
+            await redis.aclose()
+        assert held == 0
         ready = await fapi.call("GET", "/health/ready")
         assert ready.status == 503
         details = await operator.call("GET", "/health/ready")
