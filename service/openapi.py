@@ -76,7 +76,7 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
             "password": _string(minLength=8, maxLength=72),
         },
     }
-    tokens = {
+    tokens: dict[str, Any] = {
         "type": "object",
         "required": ["access_token", "refresh_token", "token_type", "expires_in", "device_token"],
         "properties": {
@@ -228,7 +228,11 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                 "Tokens": tokens,
                 "RefreshedTokens": {
                     **tokens,
-                    "required": [name for name in tokens["required"] if name != "device_token"],
+                    "properties": {
+                        **tokens["properties"],
+                        # null once the session's device has been revoked
+                        "device_token": {**_string(), "nullable": True},
+                    },
                 },
                 "User": user,
                 "Error": error,

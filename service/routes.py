@@ -61,8 +61,12 @@ class Routes:
             "token_type": "Bearer",
             "expires_in": self.ctx.tokens.ttl,
         }
-        if session.device is not None:
-            body["device_token"] = device_token(self.ctx.pepper, *session.device)
+        # Refresh answers in login's shape, device_token included; it is null once the
+        # session's device was revoked, since a fresh one would let whoever holds the session
+        # skip the per-account lockout.
+        body["device_token"] = (
+            device_token(self.ctx.pepper, *session.device) if session.device is not None else None
+        )
         return json_response(body, headers=NO_STORE)
 
     def _client(self, request: Request) -> str:
