@@ -24,8 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 
 
-def load_yaml(name: str) -> Any:
-    return yaml.safe_load((DOCKER / name).read_text())
+def load_yaml(name: str) -> dict[str, Any]:
+    # Every deployment file is a mapping at the top; the stub-less yaml module gives Any.
+    document: dict[str, Any] = yaml.safe_load((DOCKER / name).read_text())
+    return document
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,10 @@ def stack() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def dashboard() -> dict[str, Any]:
-    return json.loads((DOCKER / "grafana" / "dashboards" / "authscale.json").read_text())
+    document: dict[str, Any] = json.loads(
+        (DOCKER / "grafana" / "dashboards" / "authscale.json").read_text()
+    )
+    return document
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def state_dir(lab_state_root: Path, request: pytest.FixtureRequest) -> Path:
-    return lab_state_root / request.node.name
+    name: str = request.node.name
+    return lab_state_root / name
 
 
 def test_embedded_servers_answer_and_stop_completely(state_dir: Path) -> None:
@@ -221,6 +222,7 @@ def test_without_a_server_on_path_redis_is_the_valkey_of_the_wheel(
         described = running.describe()
         assert described["redis"].startswith("embedded Valkey 9.")
         assert described["postgres"] == "external"
+        assert running.redis is not None
         with socket.create_connection(("127.0.0.1", running.redis.port or 0), timeout=5) as s:
             # EVAL is what the session store's atomic rotation needs.
             s.sendall(b"*3\r\n$4\r\nEVAL\r\n$8\r\nreturn 7\r\n$1\r\n0\r\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
@@ -40,12 +41,14 @@ async def run_cli(
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeAuth]:
     async with serve(FakeAuth()) as server:
         yield server
 
 
-async def test_failed_threshold_exits_99_and_the_json_says_why(fake, tmp_path):
+async def test_failed_threshold_exits_99_and_the_json_says_why(
+    fake: FakeAuth, tmp_path: Path
+) -> None:
     out = tmp_path / "results.json"
     code, stdout, stderr = await run_cli(
         "--target",
@@ -78,7 +81,7 @@ async def test_failed_threshold_exits_99_and_the_json_says_why(fake, tmp_path):
     )
 
 
-async def test_passing_thresholds_exit_0_with_plain_progress_lines(fake):
+async def test_passing_thresholds_exit_0_with_plain_progress_lines(fake: FakeAuth) -> None:
     code, stdout, stderr = await run_cli(
         "--target", fake.url, "--duration", "1s", "--threshold", "checks:rate>0.99"
     )
@@ -88,7 +91,7 @@ async def test_passing_thresholds_exit_0_with_plain_progress_lines(fake):
     assert "\r" not in stderr
 
 
-async def test_unknown_threshold_metric_is_an_error_before_the_run():
+async def test_unknown_threshold_metric_is_an_error_before_the_run() -> None:
     code, _, stderr = await run_cli(
         "--target", "http://127.0.0.1:9", "--threshold", "http_req_duraton:p(95)<500"
     )
@@ -96,18 +99,20 @@ async def test_unknown_threshold_metric_is_an_error_before_the_run():
     assert "unknown metric 'http_req_duraton'" in stderr
 
 
-def test_a_misspelt_server_timing_phase_is_an_error_before_the_run(capsys):
+def test_a_misspelt_server_timing_phase_is_an_error_before_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     threshold = "server_timing_hash_wiat{step:login}:p(95)<100"
     assert main(["--target", "http://127.0.0.1:9", "--threshold", threshold]) == 2
     assert "unknown Server-Timing phase 'hash_wiat'" in capsys.readouterr().err
 
 
-def test_main_reports_invalid_options(capsys):
+def test_main_reports_invalid_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--target", "http://h", "--duration", "soon"]) == 2
     assert "invalid duration 'soon'" in capsys.readouterr().err
 
 
-def test_help_lists_every_option():
+def test_help_lists_every_option() -> None:
     text = build_parser().format_help()
     for flag in (
         "--target",
@@ -132,7 +137,9 @@ def test_help_lists_every_option():
 
 
 @pytest.mark.parametrize(("processes", "signum"), [("1", signal.SIGINT), ("2", signal.SIGTERM)])
-async def test_a_signal_stops_the_run_early_with_a_summary(fake, tmp_path, processes, signum):
+async def test_a_signal_stops_the_run_early_with_a_summary(
+    fake: FakeAuth, tmp_path: Path, processes: str, signum: int
+) -> None:
     out = tmp_path / "results.json"
     code, stdout, stderr = await run_cli(
         "--target",

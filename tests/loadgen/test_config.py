@@ -19,17 +19,17 @@ from loadgen.errors import ConfigError, ThresholdError
     ("text", "seconds"),
     [("10s", 10), ("1m30s", 90), ("500ms", 0.5), ("2h", 7200), ("2.5", 2.5), ("1m", 60)],
 )
-def test_durations(text, seconds):
+def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "10x", "s10", "1m 30s", "-3"])
-def test_bad_durations(text):
+def test_bad_durations(text: str) -> None:
     with pytest.raises(ConfigError, match="invalid duration"):
         parse_duration(text)
 
 
-def test_rates_and_stages():
+def test_rates_and_stages() -> None:
     assert parse_rate("50/s") == 50
     assert parse_rate("600/m") == 10
     assert parse_rate("10/2s") == 5
@@ -41,7 +41,7 @@ def test_rates_and_stages():
         parse_stage("30s")
 
 
-def test_executor_follows_the_options_like_k6_shortcuts():
+def test_executor_follows_the_options_like_k6_shortcuts() -> None:
     assert config_from_args(["--target", "http://h"]).executor == CONSTANT_VUS
     ramping = config_from_args(["--target", "http://h", "--stage", "5s:10", "--stage", "5s:0"])
     assert ramping.executor == RAMPING_VUS
@@ -54,7 +54,7 @@ def test_executor_follows_the_options_like_k6_shortcuts():
     assert open_model.vus_allocated == 5
 
 
-def test_flags_override_the_environment():
+def test_flags_override_the_environment() -> None:
     env = {"LOADGEN_TARGET": "http://env:1/", "LOADGEN_VUS": "7", "LOADGEN_DURATION": "3s"}
     config = config_from_args([], env)
     assert (config.target, config.vus, config.duration_s) == ("http://env:1", 7, 3.0)
@@ -73,12 +73,12 @@ def test_flags_override_the_environment():
         (["--target", "http://h", "--run-id", "Bad-Id"], "run-id"),
     ],
 )
-def test_invalid_options_are_refused(argv, message):
+def test_invalid_options_are_refused(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_args(argv, {})
 
 
-def test_corrected_latency_threshold_needs_the_open_model():
+def test_corrected_latency_threshold_needs_the_open_model() -> None:
     with pytest.raises(ConfigError, match="open model"):
         config_from_args(
             ["--target", "http://h", "--threshold", "http_req_duration_corrected:p(95)<5"], {}
@@ -87,7 +87,7 @@ def test_corrected_latency_threshold_needs_the_open_model():
         config_from_args(["--target", "http://h", "--threshold", "nope:p(95)<5"], {})
 
 
-def test_share_splits_vus_rate_and_vu_ids_without_overlap():
+def test_share_splits_vus_rate_and_vu_ids_without_overlap() -> None:
     config = LoadConfig(target="http://h", vus=5, rate=10.0, max_vus=7, processes=2)
     first, second = config.share(0, 2), config.share(1, 2)
     assert (first.vus, second.vus) == (3, 2)
@@ -99,17 +99,17 @@ def test_share_splits_vus_rate_and_vu_ids_without_overlap():
     assert (first.process_index, second.process_index) == (0, 1)
 
 
-def test_share_of_stages():
+def test_share_of_stages() -> None:
     config = LoadConfig(target="http://h", vus=1, stages=(Stage(1, 5), Stage(1, 0)), processes=2)
     assert config.share(0, 2).stages == (Stage(1, 3), Stage(1, 0))
     assert config.share(1, 2).stages == (Stage(1, 2), Stage(1, 0))
 
 
-def test_run_ids_differ():
+def test_run_ids_differ() -> None:
     assert len({new_run_id() for _ in range(100)}) == 100
 
 
-def test_warm_up_extends_the_run_but_not_the_window():
+def test_warm_up_extends_the_run_but_not_the_window() -> None:
     config = config_from_args(["--target", "http://h", "--duration", "10s", "--warmup", "5s"], {})
     assert (config.run_s, config.window_s) == (15.0, 10.0)
     ramping = config_from_args(["--target", "http://h", "--stage", "4s:8", "--warmup", "1s"], {})

@@ -19,7 +19,9 @@ def samples() -> list[int]:
 
 
 @pytest.mark.parametrize("percentile", [1, 10, 50, 90, 95, 99, 99.9, 100])
-def test_percentiles_are_within_a_tenth_of_a_percent_of_exact(samples, percentile):
+def test_percentiles_are_within_a_tenth_of_a_percent_of_exact(
+    samples: list[int], percentile: float
+) -> None:
     histogram = Histogram()
     for value in samples:
         histogram.record(value)
@@ -27,7 +29,7 @@ def test_percentiles_are_within_a_tenth_of_a_percent_of_exact(samples, percentil
     assert histogram.percentile(percentile) == pytest.approx(exact, rel=1e-3, abs=1)
 
 
-def test_count_sum_min_max_are_exact(samples):
+def test_count_sum_min_max_are_exact(samples: list[int]) -> None:
     histogram = Histogram()
     for value in samples:
         histogram.record(value)
@@ -38,7 +40,9 @@ def test_count_sum_min_max_are_exact(samples):
     assert histogram.mean_us == pytest.approx(sum(samples) / len(samples))
 
 
-def test_fast_record_fills_the_same_buckets_as_the_reference_implementation(samples):
+def test_fast_record_fills_the_same_buckets_as_the_reference_implementation(
+    samples: list[int],
+) -> None:
     histogram = Histogram()
     for value in samples[:5000]:
         histogram.record(value)
@@ -48,7 +52,7 @@ def test_fast_record_fills_the_same_buckets_as_the_reference_implementation(samp
     assert list(histogram._hdr.counts) == list(reference._hdr.counts)
 
 
-def test_merge_equals_one_histogram_of_all_samples(samples):
+def test_merge_equals_one_histogram_of_all_samples(samples: list[int]) -> None:
     whole, left, right = Histogram(), Histogram(), Histogram()
     for index, value in enumerate(samples):
         whole.record(value)
@@ -61,7 +65,7 @@ def test_merge_equals_one_histogram_of_all_samples(samples):
     assert left.percentiles(wanted) == whole.percentiles(wanted)
 
 
-def test_wire_round_trip_is_exact(samples):
+def test_wire_round_trip_is_exact(samples: list[int]) -> None:
     histogram = Histogram()
     for value in samples:
         histogram.record(value)
@@ -75,7 +79,7 @@ def test_wire_round_trip_is_exact(samples):
     assert restored.percentiles([50, 99]) == histogram.percentiles([50, 99])
 
 
-def test_empty_histogram_reports_zeros_and_round_trips():
+def test_empty_histogram_reports_zeros_and_round_trips() -> None:
     empty = Histogram()
     assert empty.percentile(99) == 0
     assert empty.min_us == 0
@@ -83,7 +87,7 @@ def test_empty_histogram_reports_zeros_and_round_trips():
     assert Histogram.from_wire(empty.to_wire()).count == 0
 
 
-def test_out_of_range_values_are_clamped():
+def test_out_of_range_values_are_clamped() -> None:
     histogram = Histogram()
     histogram.record(-5)
     histogram.record(HIGHEST_TRACKABLE_US * 10)
@@ -91,6 +95,6 @@ def test_out_of_range_values_are_clamped():
     assert histogram.max == HIGHEST_TRACKABLE_US
 
 
-def test_merging_different_precisions_is_refused():
+def test_merging_different_precisions_is_refused() -> None:
     with pytest.raises(ValueError, match="precision"):
         Histogram(3).merge(Histogram(2))

@@ -6,6 +6,7 @@ import asyncio
 import re
 import socket
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,12 +20,12 @@ EMAIL = re.compile(r"^lg-([a-z0-9]+)-(\d+)-(\d+)-(\d+)@example\.com$")
 
 
 @pytest.fixture
-async def fake():
+async def fake() -> AsyncIterator[FakeAuth]:
     async with serve(FakeAuth()) as server:
         yield server
 
 
-async def test_closed_model_counts_iterations_requests_and_failures(fake):
+async def test_closed_model_counts_iterations_requests_and_failures(fake: FakeAuth) -> None:
     fake.fail_every["login"] = 5
     result = await run_load(LoadConfig(target=fake.url, vus=4, duration_s=1.0, quiet=True))
     recorder = result.recorder
@@ -48,7 +49,7 @@ async def test_closed_model_counts_iterations_requests_and_failures(fake):
     assert data["window"]["min_iterations_per_vu"] >= 3
 
 
-async def test_every_user_is_fresh_and_unique(fake):
+async def test_every_user_is_fresh_and_unique(fake: FakeAuth) -> None:
     await run_load(LoadConfig(target=fake.url, vus=3, duration_s=0.5, run_id="abc123"))
     assert len(fake.emails) == len(set(fake.emails)) > 5
     parsed = [EMAIL.match(email) for email in fake.emails]
@@ -56,7 +57,7 @@ async def test_every_user_is_fresh_and_unique(fake):
     assert {match.group(3) for match in parsed if match} == {"1", "2", "3"}
 
 
-async def test_a_failed_step_ends_the_iteration_and_the_vu_goes_on():
+async def test_a_failed_step_ends_the_iteration_and_the_vu_goes_on() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -68,7 +69,7 @@ async def test_a_failed_step_ends_the_iteration_and_the_vu_goes_on():
     assert recorder.steps["login"].requests == 0
 
 
-async def test_server_stall_shows_in_corrected_latency_not_in_service_time(fake):
+async def test_server_stall_shows_in_corrected_latency_not_in_service_time(fake: FakeAuth) -> None:
     config = LoadConfig(
         target=fake.url, rate=100.0, vus=2, max_vus=2, when_busy=QUEUE, duration_s=3.0
     )
@@ -91,7 +92,7 @@ async def test_server_stall_shows_in_corrected_latency_not_in_service_time(fake)
     assert total.corrected.count == total.duration.count
 
 
-async def test_open_model_drops_arrivals_when_no_vu_is_free(fake):
+async def test_open_model_drops_arrivals_when_no_vu_is_free(fake: FakeAuth) -> None:
     fake.delays.update(dict.fromkeys(("signup", "login", "refresh", "logout"), 0.05))
     config = LoadConfig(target=fake.url, rate=50.0, vus=1, max_vus=2, duration_s=1.5)
     result = await run_load(config)
@@ -104,7 +105,7 @@ async def test_open_model_drops_arrivals_when_no_vu_is_free(fake):
     )
 
 
-async def test_graceful_stop_cancels_iterations_that_outlive_it(fake):
+async def test_graceful_stop_cancels_iterations_that_outlive_it(fake: FakeAuth) -> None:
     fake.delays["refresh"] = 1.5
     config = LoadConfig(target=fake.url, vus=3, duration_s=0.3, graceful_stop_s=0.2)
     result = await run_load(config)
@@ -115,7 +116,9 @@ async def test_graceful_stop_cancels_iterations_that_outlive_it(fake):
     assert result.recorder.duration_ns < 1.5e9
 
 
-async def test_iterations_may_finish_within_the_graceful_stop_but_outside_the_window(fake):
+async def test_iterations_may_finish_within_the_graceful_stop_but_outside_the_window(
+    fake: FakeAuth,
+) -> None:
     fake.delays["logout"] = 0.4
     config = LoadConfig(target=fake.url, vus=2, duration_s=0.2, graceful_stop_s=5.0)
     result = await run_load(config)
@@ -127,7 +130,7 @@ async def test_iterations_may_finish_within_the_graceful_stop_but_outside_the_wi
     assert result.recorder.step_total().requests == 8
 
 
-async def test_ramping_vus_climb_to_the_target_and_back(fake):
+async def test_ramping_vus_climb_to_the_target_and_back(fake: FakeAuth) -> None:
     config = LoadConfig(target=fake.url, vus=0, stages=(Stage(0.4, 4), Stage(0.4, 0)))
     result = await run_load(config)
     recorder = result.recorder
@@ -137,7 +140,7 @@ async def test_ramping_vus_climb_to_the_target_and_back(fake):
     assert recorder.iterations_interrupted == 0
 
 
-async def test_two_processes_make_unique_users_and_merge_exactly(fake):
+async def test_two_processes_make_unique_users_and_merge_exactly(fake: FakeAuth) -> None:
     config = LoadConfig(target=fake.url, vus=4, duration_s=1.0, processes=2, quiet=True)
     result = await asyncio.to_thread(run_processes, config)
     emails = fake.emails
@@ -153,7 +156,7 @@ async def test_two_processes_make_unique_users_and_merge_exactly(fake):
     assert data["metrics"]["vus_max"]["values"]["value"] == 4
 
 
-async def test_warm_up_is_left_out_of_the_metrics_and_the_window(fake):
+async def test_warm_up_is_left_out_of_the_metrics_and_the_window(fake: FakeAuth) -> None:
     config = LoadConfig(target=fake.url, vus=2, duration_s=0.6, warmup_s=0.6)
     result = await run_load(config)
     data = result.summary_data()
@@ -169,7 +172,9 @@ async def test_warm_up_is_left_out_of_the_metrics_and_the_window(fake):
     assert 1.1e9 < result.recorder.duration_ns < 2e9
 
 
-async def test_think_time_is_spent_between_steps_and_kept_out_of_corrected_latency(fake):
+async def test_think_time_is_spent_between_steps_and_kept_out_of_corrected_latency(
+    fake: FakeAuth,
+) -> None:
     config = LoadConfig(target=fake.url, rate=4.0, vus=2, duration_s=1.0, think_time_s=0.1)
     result = await run_load(config)
     recorder = result.recorder
@@ -190,7 +195,7 @@ def assert_phases_add_up(data: dict[str, Any], outermost: tuple[str, ...]) -> No
         assert 0 < phases["remainder"]["avg"] < duration
 
 
-async def test_server_timing_is_aggregated_per_step_and_adds_up(fake):
+async def test_server_timing_is_aggregated_per_step_and_adds_up(fake: FakeAuth) -> None:
     fake.server_timing = True
     fake.delays["login"] = 0.02
     result = await run_load(LoadConfig(target=fake.url, vus=2, duration_s=1.0, quiet=True))
@@ -208,7 +213,7 @@ async def test_server_timing_is_aggregated_per_step_and_adds_up(fake):
     assert "█ WHERE THE TIME WENT" in render_summary(data)
 
 
-async def test_balancer_entries_on_a_second_line_and_two_processes(fake):
+async def test_balancer_entries_on_a_second_line_and_two_processes(fake: FakeAuth) -> None:
     fake.server_timing = fake.balancer_timing = True
     config = LoadConfig(target=fake.url, vus=4, duration_s=1.0, processes=2, quiet=True)
     result = await asyncio.to_thread(run_processes, config)

@@ -5,7 +5,7 @@ from loadgen.stats import METRICS
 from tests.loadgen.samples import synthetic_result
 
 
-def test_json_has_k6_summary_shape_plus_our_blocks():
+def test_json_has_k6_summary_shape_plus_our_blocks() -> None:
     data = orjson.loads(synthetic_result().to_json())
     assert set(data) >= {
         "metrics",
@@ -35,7 +35,7 @@ def test_json_has_k6_summary_shape_plus_our_blocks():
         assert name.split("{")[0] in METRICS
 
 
-def test_thresholds_are_attached_and_decide_the_exit_code():
+def test_thresholds_are_attached_and_decide_the_exit_code() -> None:
     result = synthetic_result()
     metrics = result.summary_data()["metrics"]
     assert metrics["http_req_duration"]["thresholds"] == {
@@ -48,14 +48,14 @@ def test_thresholds_are_attached_and_decide_the_exit_code():
     assert result.exit_code == THRESHOLDS_FAILED_EXIT_CODE
 
 
-def test_checks_in_root_group():
+def test_checks_in_root_group() -> None:
     checks = {c["name"]: c for c in synthetic_result().summary_data()["root_group"]["checks"]}
     assert checks["login status is 200"]["passes"] == 36
     assert checks["login status is 200"]["fails"] == 4
     assert checks["login status is 200"]["path"] == "::login status is 200"
 
 
-def test_window_and_timeseries_let_a_consumer_judge_the_run():
+def test_window_and_timeseries_let_a_consumer_judge_the_run() -> None:
     data = synthetic_result().summary_data()
     window = data["window"]
     assert window["duration_s"] == 2.0
@@ -71,7 +71,7 @@ def test_window_and_timeseries_let_a_consumer_judge_the_run():
     assert series["loadgen_cpu_percent"][0] == 10.0
 
 
-def test_open_model_reports_corrected_latency_beside_service_time():
+def test_open_model_reports_corrected_latency_beside_service_time() -> None:
     data = synthetic_result(open_model=True).summary_data()
     service = data["metrics"]["http_req_duration"]["values"]
     corrected = data["metrics"]["http_req_duration_corrected"]["values"]
@@ -81,7 +81,7 @@ def test_open_model_reports_corrected_latency_beside_service_time():
     assert data["loadgen"]["latency_model"].startswith("open model")
 
 
-def test_generator_bottleneck_is_flagged():
+def test_generator_bottleneck_is_flagged() -> None:
     loadgen = synthetic_result().summary_data()["loadgen"]
     assert loadgen["bottleneck"] is True
     assert any("event-loop lag" in w for w in loadgen["warnings"])

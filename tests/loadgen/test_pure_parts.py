@@ -14,16 +14,16 @@ from loadgen.stats import Snapshot
 @pytest.mark.parametrize(
     ("elapsed", "wanted"), [(0, 0), (5, 50), (10, 100), (15, 100), (25, 50), (30, 0), (99, 0)]
 )
-def test_ramping_vus_follow_the_stages(elapsed, wanted):
+def test_ramping_vus_follow_the_stages(elapsed: float, wanted: int) -> None:
     stages = (Stage(10, 100), Stage(10, 100), Stage(10, 0))
     assert vus_at(0, stages, elapsed) == wanted
 
 
-def test_arrivals_are_evenly_spaced_from_the_phase():
+def test_arrivals_are_evenly_spaced_from_the_phase() -> None:
     assert [arrival_time(1000, 5, 250.0, i) for i in range(3)] == [1005, 1255, 1505]
 
 
-def test_response_checks():
+def test_response_checks() -> None:
     tokens = orjson.dumps({"access_token": "a", "refresh_token": "r"})
     assert check_response("signup", 201, b'{"id": 7, "email": "x"}') == (True, True, 7)
     assert check_response("signup", 409, b"{}") == (False, False, None)
@@ -37,25 +37,25 @@ def test_response_checks():
     assert check_response("logout", 401, b"{}")[0] is False
 
 
-def test_bottleneck_warnings():
+def test_bottleneck_warnings() -> None:
     assert bottleneck_warnings(0.5, 2.0) == []
     assert "CPU core" in bottleneck_warnings(0.95, 2.0)[0]
     assert "from its own work" in bottleneck_warnings(0.5, 12.0)[0]
 
 
-def test_lag_from_a_contended_host_is_a_note_not_a_bottleneck():
+def test_lag_from_a_contended_host_is_a_note_not_a_bottleneck() -> None:
     assert contention_notes(30.0, 2.0)[0].startswith("event-loop lag p99 30.0 ms")
     assert contention_notes(30.0, 12.0) == []
     assert contention_notes(5.0, 1.0) == []
 
 
-def test_lateness_is_ours_only_while_our_thread_was_on_the_cpu():
+def test_lateness_is_ours_only_while_our_thread_was_on_the_cpu() -> None:
     assert own_share_of_lateness(late_ns=20, thread_cpu_ns=30) == 20
     assert own_share_of_lateness(late_ns=20, thread_cpu_ns=3) == 3
     assert own_share_of_lateness(late_ns=0, thread_cpu_ns=3) == 0
 
 
-def test_progress_line():
+def test_progress_line() -> None:
     before = Snapshot(elapsed_s=1.0, requests=100)
     now = Snapshot(
         elapsed_s=2.0,
@@ -75,7 +75,7 @@ def test_progress_line():
     assert "dropped 2" in line
 
 
-def test_progress_prints_plain_lines_every_few_seconds_off_a_terminal():
+def test_progress_prints_plain_lines_every_few_seconds_off_a_terminal() -> None:
     stream = io.StringIO()
     progress = Progress(10, stream)
     for tenth in range(0, 101, 5):
@@ -86,7 +86,7 @@ def test_progress_prints_plain_lines_every_few_seconds_off_a_terminal():
     assert "\r" not in stream.getvalue()
 
 
-def test_quiet_progress_writes_nothing():
+def test_quiet_progress_writes_nothing() -> None:
     stream = io.StringIO()
     progress = Progress(10, stream, enabled=False)
     progress.update(Snapshot(elapsed_s=1))

@@ -4,7 +4,7 @@ from loadgen.stats import Recorder, Snapshot, merge_recorders
 from tests.loadgen.samples import synthetic_recorder
 
 
-def test_recorders_merge_exactly_through_the_wire():
+def test_recorders_merge_exactly_through_the_wire() -> None:
     one, two = synthetic_recorder(40), synthetic_recorder(30)
     two.per_vu_in_window = {vu + 100: n for vu, n in two.per_vu_in_window.items()}
     merged = merge_recorders(
@@ -32,7 +32,7 @@ def test_recorders_merge_exactly_through_the_wire():
     assert len(merged.per_vu_in_window) == 4
 
 
-def test_requests_land_in_the_second_they_ended():
+def test_requests_land_in_the_second_they_ended() -> None:
     recorder = Recorder()
     recorder.start(10_000_000_000, 0.0, 1.0)
     step = recorder.steps["signup"]
@@ -44,12 +44,12 @@ def test_requests_land_in_the_second_they_ended():
     assert step.duration.max == 800_000
 
 
-def test_snapshots_add_up():
+def test_snapshots_add_up() -> None:
     total = Snapshot(elapsed_s=1.0, vus=2, requests=5) + Snapshot(elapsed_s=1.5, vus=3, requests=7)
     assert (total.elapsed_s, total.vus, total.requests) == (1.5, 5, 12)
 
 
-def test_warm_up_counts_only_in_the_time_series():
+def test_warm_up_counts_only_in_the_time_series() -> None:
     recorder = Recorder()
     recorder.start(0, 1.0, 2.0, 1000.0)
     step = recorder.steps["login"]

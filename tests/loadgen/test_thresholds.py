@@ -31,7 +31,7 @@ from loadgen.thresholds import parse_threshold
         ("server_timing_remainder:max<1", "server_timing_remainder", "max", "<", 1.0),
     ],
 )
-def test_parses_k6_syntax(source, key, aggregation, op, value):
+def test_parses_k6_syntax(source: str, key: str, aggregation: str, op: str, value: float) -> None:
     threshold = parse_threshold(source)
     assert (threshold.key, threshold.aggregation, threshold.op, threshold.value) == (
         key,
@@ -65,18 +65,18 @@ def test_parses_k6_syntax(source, key, aggregation, op, value):
         ("server_timing_lb_ttfb2:avg<1", "unknown Server-Timing phase 'lb_ttfb2'"),
     ],
 )
-def test_rejects_what_we_do_not_measure_with_a_clear_message(source, message):
+def test_rejects_what_we_do_not_measure_with_a_clear_message(source: str, message: str) -> None:
     with pytest.raises(ThresholdError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_threshold(source)
 
 
-def test_evaluation_compares_the_named_aggregation():
+def test_evaluation_compares_the_named_aggregation() -> None:
     threshold = parse_threshold("http_req_duration:p(95)<500")
     assert threshold.evaluate({"p(95)": 499.9, "avg": 900}) == (True, 499.9)
     assert threshold.evaluate({"p(95)": 500.0}) == (False, 500.0)
     assert parse_threshold("http_req_failed:rate!=0").evaluate({"rate": 0.0})[0] is False
 
 
-def test_expression_is_the_k6_key():
+def test_expression_is_the_k6_key() -> None:
     assert parse_threshold("http_req_duration : p(95.0) < 500").expression == "p(95)<500"
     assert parse_threshold("http_req_failed:rate<0.01").expression == "rate<0.01"

@@ -83,9 +83,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    server = site._server
-    assert server is not None
-    port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    # Port 0 asks the kernel for a free one; the runner reports which it chose.
+    port: int = runner.addresses[0][1]
     found.url = f"http://127.0.0.1:{port}"
     try:
         yield found

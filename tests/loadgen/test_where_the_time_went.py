@@ -56,7 +56,7 @@ def fresh(warmup_s: float = 0.0) -> Recorder:
     return recorder
 
 
-def test_each_phase_of_each_step_gets_a_histogram_and_the_remainder_is_what_is_left():
+def test_each_phase_of_each_step_gets_a_histogram_and_the_remainder_is_what_is_left() -> None:
     recorder = fresh()
     record(recorder)
     login = recorder.steps["login"].server_timing
@@ -69,7 +69,7 @@ def test_each_phase_of_each_step_gets_a_histogram_and_the_remainder_is_what_is_l
     assert recorder.steps["refresh"].server_timing == {}
 
 
-def test_the_balancer_s_entries_are_the_outermost_server_time():
+def test_the_balancer_s_entries_are_the_outermost_server_time() -> None:
     recorder = fresh()
     header = "app;dur=50.00, lb-queue;dur=2.00, lb-connect;dur=0.50, lb-ttfb;dur=51.00"
     stats = recorder.steps["signup"]
@@ -79,7 +79,7 @@ def test_the_balancer_s_entries_are_the_outermost_server_time():
     assert stats.server_timing["lb_ttfb"].max == 51_000
 
 
-def test_a_header_without_app_or_balancer_entries_gives_no_remainder():
+def test_a_header_without_app_or_balancer_entries_gives_no_remainder() -> None:
     recorder = fresh()
     stats = recorder.steps["signup"]
     recorder.record_request(stats, 0, 9 * MS, 9 * MS, 0, 0, True, 1, 1, "db;dur=1.5")
@@ -88,7 +88,7 @@ def test_a_header_without_app_or_balancer_entries_gives_no_remainder():
     assert stats.server_timing["db"].count == 1
 
 
-def test_the_warm_up_is_left_out():
+def test_the_warm_up_is_left_out() -> None:
     recorder = fresh(warmup_s=1.0)
     stats = recorder.steps["login"]
     recorder.record_request(stats, 0, 5 * MS, 5 * MS, 0, 0, True, 1, 1, "app;dur=4")
@@ -99,7 +99,7 @@ def test_the_warm_up_is_left_out():
     assert stats.server_timing["app"].count == 1
 
 
-def test_processes_merge_exactly():
+def test_processes_merge_exactly() -> None:
     whole, first, second = fresh(), fresh(), fresh()
     record(whole, count=20)
     record(first, count=8)
@@ -117,7 +117,7 @@ def test_processes_merge_exactly():
         assert other.percentiles((50, 95)) == histogram.percentiles((50, 95))
 
 
-def test_json_carries_k6_style_trends_and_the_convenience_object():
+def test_json_carries_k6_style_trends_and_the_convenience_object() -> None:
     recorder = fresh()
     record(recorder)
     data = orjson.loads(result_of(recorder).to_json())
@@ -143,7 +143,7 @@ def test_json_carries_k6_style_trends_and_the_convenience_object():
     )
 
 
-def test_no_header_no_block():
+def test_no_header_no_block() -> None:
     recorder = fresh()
     stats = recorder.steps["login"]
     recorder.record_request(stats, 0, 5 * MS, 5 * MS, 0, 0, True, 1, 1)
@@ -153,7 +153,7 @@ def test_no_header_no_block():
     assert "WHERE THE TIME WENT" not in render_summary(data)
 
 
-def test_summary_block_lists_phases_then_the_remainder_then_the_client_duration():
+def test_summary_block_lists_phases_then_the_remainder_then_the_client_duration() -> None:
     recorder = fresh()
     record(recorder)
     text = render_summary(result_of(recorder).summary_data())
@@ -174,7 +174,7 @@ def test_summary_block_lists_phases_then_the_remainder_then_the_client_duration(
     assert "HTTP layers, event-loop" in block
 
 
-def test_thresholds_can_name_a_phase_of_a_step():
+def test_thresholds_can_name_a_phase_of_a_step() -> None:
     recorder = fresh()
     record(recorder)
     result = result_of(
@@ -193,7 +193,7 @@ def test_thresholds_can_name_a_phase_of_a_step():
     assert "✗ 'p(95)<100' p(95)=" in render_summary(result.summary_data())
 
 
-def test_a_threshold_on_a_phase_never_reported_fails():
+def test_a_threshold_on_a_phase_never_reported_fails() -> None:
     recorder = fresh()
     record(recorder)
     result = result_of(recorder, "server_timing_lb_queue{step:login}:p(95)<100")

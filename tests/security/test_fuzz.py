@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -14,8 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 
 from lab.topology import Topology
+
+if TYPE_CHECKING:
+    # The OpenAPI flavours of the generic operation and case; the aliases exist for type
+    # checkers only.
+    from schemathesis.specs.openapi.schemas import OpenApiCase, OpenApiOperation, OpenApiSchema
 
 pytestmark = pytest.mark.integration
 
@@ -23,18 +30,22 @@ EXAMPLES_PER_ROUTE = 12
 
 
 @pytest.fixture(scope="module")
-def openapi(stack: Topology) -> schemathesis.BaseSchema:
+def openapi(stack: Topology) -> OpenApiSchema:
     document = requests.get(f"{stack.entry_url}/openapi.json", timeout=5).json()
     return schemathesis.openapi.from_dict(document)
 
 
-def operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
-    found = [result.ok() for result in schema.get_all_operations()]
+def operations(schema: OpenApiSchema) -> list[OpenApiOperation]:
+    found: list[OpenApiOperation] = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
+        found.append(result.ok())
     assert found, "the OpenAPI document describes no operation"
     return found
 
 
-def test_the_document_describes_every_auth_route(openapi: schemathesis.BaseSchema) -> None:
+def test_the_document_describes_every_auth_route(openapi: OpenApiSchema) -> None:
     described = {(op.method.upper(), op.path) for op in operations(openapi)}
     for route in [
         ("POST", "/auth/signup"),
@@ -47,7 +58,7 @@ def test_the_document_describes_every_auth_route(openapi: schemathesis.BaseSchem
 
 
 def fuzz_operation(
-    strategy: st.SearchStrategy[schemathesis.Case], send: Callable[[schemathesis.Case], None]
+    strategy: st.SearchStrategy[OpenApiCase], send: Callable[[OpenApiCase], None]
 ) -> None:
     @settings(
         max_examples=EXAMPLES_PER_ROUTE,
@@ -57,7 +68,7 @@ def fuzz_operation(
         suppress_health_check=list(HealthCheck),
     )
     @given(case=strategy)
-    def fuzz(case: schemathesis.Case) -> None:
+    def fuzz(case: OpenApiCase) -> None:
         send(case)
 
     # Unsatisfiable: nothing of the route can be made invalid (a GET without parameters).
@@ -67,13 +78,13 @@ def fuzz_operation(
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_no_route_answers_5xx_to_generated_requests(
-    openapi: schemathesis.BaseSchema, stack: Topology, mode: GenerationMode
+    openapi: OpenApiSchema, stack: Topology, mode: GenerationMode
 ) -> None:
     server_errors: list[str] = []
     sent = 0
     with requests.Session() as session:
 
-        def send(case: schemathesis.Case) -> None:
+        def send(case: OpenApiCase) -> None:
             nonlocal sent
             response = case.call(base_url=stack.entry_url, session=session, timeout=10)
             sent += 1
