@@ -19,10 +19,11 @@ import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from balancer.backends import Backend
 from balancer.errors import AdminError
@@ -127,6 +128,89 @@ def _foreign_origin(request: web.Request) -> bool:
     return origin != f"{request.scheme}://{request.host}"
 
 
+def _refusal(
+    request: web.Request, *, token: str | None, bound: str, hosts: frozenset[str]
+) -> web.Response | None:
+    """The error answering ``request`` before any handler sees it, or None to let it in."""
+    if not host_allowed(request.host, bound=bound, names=hosts):
+        return _error(
+            421, "unknown_host", "this admin API does not answer to that Host (--admin-host)"
+        )
+    changes = request.method not in _SAFE_METHODS
+    # Without a token, loopback is the only protection, and any web page open in a
+    # browser on this machine could POST here: browsers name the page's origin on such
+    # requests, so changes from another origin are refused (tools send no Origin).
+    if changes and _foreign_origin(request):
+        return _error(403, "cross_origin", "changes must come from the status page's origin")
+    # The status page itself is static and holds no data: a browser cannot send a bearer
+    # token when navigating, so the page asks for it (or takes it from the URL fragment,
+    # #token=...) and sends it with each API call.
+    is_page = request.method == "GET" and request.path == "/"
+    if token is not None and not is_page and not _bearer_matches(request, token):
+        response = _error(401, "unauthorized", "a valid bearer token is required")
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    if changes and request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "changes must be sent as application/json")
+    return None
+
+
+def _bearer_matches(request: web.Request, token: str) -> bool:
+    supplied = request.headers.get("Authorization", "")
+    return hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError as exc:
+        raise AdminError(400, "invalid_json", "the body must be a JSON object") from exc
+
+
+def _is_integer(value: object) -> TypeGuard[int]:
+    # JSON true/false decode to bool, which Python counts as an int: not a weight.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _new_backend(data: Any) -> tuple[str, int]:
+    """The url and weight a ``POST /backends`` body asks for."""
+    if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+        raise AdminError(400, "invalid_backend", 'expected {"url": "http://host:port"}')
+    weight = data.get("weight", 1)
+    if not _is_integer(weight):
+        raise AdminError(400, "invalid_weight", "weight must be an integer")
+    return data["url"], weight
+
+
+def _new_weight(data: Any) -> int:
+    """The weight a ``PATCH /backends/{id}`` body asks for."""
+    weight = data.get("weight") if isinstance(data, dict) else None
+    if not _is_integer(weight):
+        raise AdminError(400, "invalid_weight", 'expected {"weight": <integer>}')
+    return weight
+
+
+def _guard(token: str | None, *, bound: str, hosts: frozenset[str]) -> Middleware:
+    """The middleware that refuses what :func:`_refusal` refuses and turns an
+    :class:`AdminError` from a handler into its JSON answer."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        refused = _refusal(request, token=token, bound=bound, hosts=hosts)
+        if refused is not None:
+            return refused
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return _error(exc.status, exc.code, exc.message)
+
+    return guard
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(_SECURITY_HEADERS)
+
+
 def make_app(
     ctx: ProxyContext, token: str | None, *, bound: str, hosts: frozenset[str] = frozenset()
 ) -> web.Application:
@@ -135,36 +219,6 @@ def make_app(
     registry = make_registry(ctx)
     page = resources.files("balancer").joinpath("status.html").read_bytes()
 
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not host_allowed(request.host, bound=bound, names=hosts):
-            return _error(
-                421, "unknown_host", "this admin API does not answer to that Host (--admin-host)"
-            )
-        # Without a token, loopback is the only protection, and any web page open in a
-        # browser on this machine could POST here: browsers name the page's origin on such
-        # requests, so changes from another origin are refused (tools send no Origin).
-        if request.method not in _SAFE_METHODS and _foreign_origin(request):
-            return _error(403, "cross_origin", "changes must come from the status page's origin")
-        # The status page itself is static and holds no data: a browser cannot send a bearer
-        # token when navigating, so the page asks for it (or takes it from the URL fragment,
-        # #token=...) and sends it with each API call.
-        if token is not None and not (request.method == "GET" and request.path == "/"):
-            supplied = request.headers.get("Authorization", "")
-            if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
-                response = _error(401, "unauthorized", "a valid bearer token is required")
-                response.headers["WWW-Authenticate"] = "Bearer"
-                return response
-        if request.method not in _SAFE_METHODS and request.content_type != "application/json":
-            return _error(415, "unsupported_media_type", "changes must be sent as application/json")
-        try:
-            return await handler(request)
-        except AdminError as exc:
-            return _error(exc.status, exc.code, exc.message)
-
-    async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(_SECURITY_HEADERS)
-
     async def index(request: web.Request) -> web.Response:
         return web.Response(body=page, content_type="text/html", charset="utf-8")
 
@@ -172,26 +226,12 @@ def make_app(
         return _json(backends_payload(ctx))
 
     async def add_backend(request: web.Request) -> web.Response:
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError as exc:
-            raise AdminError(400, "invalid_json", "the body must be a JSON object") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
-            raise AdminError(400, "invalid_backend", 'expected {"url": "http://host:port"}')
-        weight = data.get("weight", 1)
-        if not isinstance(weight, int) or isinstance(weight, bool):
-            raise AdminError(400, "invalid_weight", "weight must be an integer")
-        backend = ctx.backends.add(data["url"], weight=weight, up=False)
+        url, weight = _new_backend(await _json_body(request))
+        backend = ctx.backends.add(url, weight=weight, up=False)
         return _json(describe(ctx, backend), 201)
 
     async def update_backend(request: web.Request) -> web.Response:
-        try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError as exc:
-            raise AdminError(400, "invalid_json", "the body must be a JSON object") from exc
-        weight = data.get("weight") if isinstance(data, dict) else None
-        if not isinstance(weight, int) or isinstance(weight, bool):
-            raise AdminError(400, "invalid_weight", 'expected {"weight": <integer>}')
+        weight = _new_weight(await _json_body(request))
         backend = ctx.backends.set_weight(request.match_info["id"], weight)
         return _json(describe(ctx, backend))
 
@@ -211,8 +251,8 @@ def make_app(
             body=render(registry), headers={"Content-Type": "text/plain; version=0.0.4"}
         )
 
-    app = web.Application(middlewares=[guard])
-    app.on_response_prepare.append(security_headers)
+    app = web.Application(middlewares=[_guard(token, bound=bound, hosts=hosts)])
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", index)
     app.router.add_get("/backends", list_backends)
     app.router.add_post("/backends", add_backend)

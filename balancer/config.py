@@ -134,56 +134,78 @@ class BalancerConfig:
                 f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}"
             )
         object.__setattr__(self, "algorithm", algorithm)
-        # Off loopback the token must be one the operator chose (and can hand to Prometheus);
-        # on loopback a missing one is generated at start unless admin_insecure says not to.
-        if self.admin is not None and not is_loopback(self.admin.host) and not self.admin_token:
-            raise ConfigError(
+        for broken, message in self._rules():
+            if broken:
+                raise ConfigError(message)
+
+    def _rules(self) -> list[tuple[bool, str]]:
+        """Every rule as (broken, message), in the order a broken one is reported."""
+        admin_open = self.admin is not None and not is_loopback(self.admin.host)
+        otlp = self.otlp_endpoint
+        return [
+            # Off loopback the token must be one the operator chose (and can hand to
+            # Prometheus); on loopback a missing one is generated at start unless
+            # admin_insecure says not to.
+            (
+                admin_open and not self.admin_token,
                 f"the admin API would listen on {self.admin} without authentication: set "
-                "BALANCER_ADMIN_TOKEN, or bind it to loopback"
-            )
-        if self.otlp_endpoint is not None and not self.otlp_endpoint.startswith(
-            ("http://", "https://")
-        ):
-            raise ConfigError(
-                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {self.otlp_endpoint!r}"
-            )
-        if not self.health_path.startswith("/"):
-            raise ConfigError(f"health_path must start with '/', got {self.health_path!r}")
-        positive = [
-            "health_timeout",
-            "connect_timeout",
-            "server_timeout",
-            "header_timeout",
-            "body_timeout",
-            "request_timeout",
-            "keepalive_timeout",
-            "upstream_idle_timeout",
-            "queue_timeout",
-            "dns_interval",
+                "BALANCER_ADMIN_TOKEN, or bind it to loopback",
+            ),
+            (
+                otlp is not None and not otlp.startswith(("http://", "https://")),
+                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otlp!r}",
+            ),
+            (
+                not self.health_path.startswith("/"),
+                f"health_path must start with '/', got {self.health_path!r}",
+            ),
+            *((getattr(self, n) <= 0, f"{n} must be > 0") for n in _POSITIVE),
+            *((getattr(self, n) < 1, f"{n} must be >= 1") for n in _AT_LEAST_ONE),
+            *((getattr(self, n) < 0, f"{n} must be >= 0") for n in _NON_NEGATIVE),
+            (
+                not 0 <= self.health_jitter < 1,
+                "health_jitter must be a fraction in [0, 1)",
+            ),
+            (
+                self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"),
+                f"log_level must be debug, info, warning or error: {self.log_level!r}",
+            ),
+            (
+                self.log_format not in ("text", "json"),
+                f"log_format must be text or json, got {self.log_format!r}",
+            ),
+            (
+                self.forwarded_proto not in ("http", "https"),
+                "forwarded_proto must be http or https",
+            ),
         ]
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0")
-        at_least_one = ("rise", "fall", "eject_after", "maxconn", "max_header_size")
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1")
-        non_negative = ["health_interval", "eject_time", "shutdown_timeout", "maxqueue"]
-        non_negative += ["max_body_size", "retries", "retry_budget_min", "retry_budget_percent"]
-        non_negative += ["request_buffer", "max_client_connections"]
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0")
-        if not 0 <= self.health_jitter < 1:
-            raise ConfigError("health_jitter must be a fraction in [0, 1)")
-        if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
-            raise ConfigError(
-                f"log_level must be debug, info, warning or error: {self.log_level!r}"
-            )
-        if self.log_format not in ("text", "json"):
-            raise ConfigError(f"log_format must be text or json, got {self.log_format!r}")
-        if self.forwarded_proto not in ("http", "https"):
-            raise ConfigError("forwarded_proto must be http or https")
+
+
+_POSITIVE = (
+    "health_timeout",
+    "connect_timeout",
+    "server_timeout",
+    "header_timeout",
+    "body_timeout",
+    "request_timeout",
+    "keepalive_timeout",
+    "upstream_idle_timeout",
+    "queue_timeout",
+    "dns_interval",
+)
+_AT_LEAST_ONE = ("rise", "fall", "eject_after", "maxconn", "max_header_size")
+_NON_NEGATIVE = (
+    "health_interval",
+    "eject_time",
+    "shutdown_timeout",
+    "maxqueue",
+    "max_body_size",
+    "retries",
+    "retry_budget_min",
+    "retry_budget_percent",
+    "request_buffer",
+    "max_client_connections",
+)
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -197,14 +219,23 @@ def _convert(name: str, value: Any) -> Any:
     if name == "admin_hosts":
         items = re.split(r"[\s,]+", value) if isinstance(value, str) else list(value)
         return tuple(str(item).strip().lower() for item in items if str(item).strip())
-    if name in ("backends", "backend_dns"):
-        if isinstance(value, str):
-            items = [item for item in re.split(r"\s+|,(?!\s*weight)", value) if item]
-        else:
-            items = [str(item) for item in value]
-        if name == "backends":
-            return tuple(parse_backend(str(item)) for item in items)
-        return tuple(parse_address(str(item), "backend-dns") for item in items)
+    if name == "backends":
+        return tuple(parse_backend(item) for item in _list_items(value))
+    if name == "backend_dns":
+        return tuple(parse_address(item, "backend-dns") for item in _list_items(value))
+    return _convert_by_default(name, value)
+
+
+def _list_items(value: Any) -> list[str]:
+    """The items of a list setting: a TOML array, or one string separated by whitespace or
+    commas (a comma followed by ``weight`` joins a backend to its option instead)."""
+    if isinstance(value, str):
+        return [item for item in re.split(r"\s+|,(?!\s*weight)", value) if item]
+    return [str(item) for item in value]
+
+
+def _convert_by_default(name: str, value: Any) -> Any:
+    """Coerce a scalar setting to the type of the field's default."""
     default = BalancerConfig.__dataclass_fields__[name].default
     try:
         if isinstance(default, bool):

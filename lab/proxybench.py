@@ -334,27 +334,101 @@ def _workspace() -> Iterator[Path]:
         yield Path(folder)
 
 
+def _wanted_and_installed(name: str, *, skipped: bool, notes: list[str]) -> bool:
+    """Whether to measure the third-party proxy ``name``; a note says why one is missing."""
+    found = not skipped and shutil.which(name) is not None
+    if not skipped and not found:
+        notes.append(f"{name} is not installed (apt-get install -y {name}); not measured")
+    return found
+
+
+def _measure(
+    targets: dict[str, tuple[int, int | None]], backend_pid: int, args: argparse.Namespace
+) -> list[Run]:
+    """Warm every target up, then ``args.repeats`` rounds of one wrk run per target, with the
+    CPU time the proxy (and its children) and the backend spent on each request."""
+    for port, _ in targets.values():
+        if args.warmup > 0:
+            run_wrk(f"http://127.0.0.1:{port}/", args.warmup, args.connections, 1)
+    runs: list[Run] = []
+    for repeat in range(1, args.repeats + 1):
+        for name, (port, pid) in targets.items():
+            proxy_pids = with_children(pid) if pid is not None else []
+            proxy_before = cpu_seconds(proxy_pids)
+            backend_before = cpu_seconds([backend_pid])
+            result = run_wrk(
+                f"http://127.0.0.1:{port}/", args.duration, args.connections, args.threads
+            )
+            proxy_used = cpu_seconds(proxy_pids) - proxy_before
+            backend_used = cpu_seconds([backend_pid]) - backend_before
+            count = max(result.requests, 1)
+            runs.append(
+                Run(
+                    target=name,
+                    repeat=repeat,
+                    rps=result.rps,
+                    requests=result.requests,
+                    p50_ms=result.p50_ms,
+                    p99_ms=result.p99_ms,
+                    errors=result.errors,
+                    proxy_cpu_us=proxy_used / count * 1e6 if pid is not None else None,
+                    backend_cpu_us=backend_used / count * 1e6,
+                )
+            )
+            print(
+                f"  {name:<9} run {repeat}: {result.rps:,.0f} req/s, "
+                f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
+                file=sys.stderr,
+            )
+    return runs
+
+
+def _write_reports(
+    folder: Path,
+    args: argparse.Namespace,
+    runs: Sequence[Run],
+    notes: Sequence[str],
+    *,
+    loadavg_before: float,
+) -> str:
+    """Write proxy.md and proxy.json into ``folder``; returns the markdown table."""
+    settings: dict[str, object] = {
+        "wrk": f"-t{args.threads} -c{args.connections}",
+        "duration_s": args.duration,
+        "repeats": args.repeats,
+        "cpus": os.cpu_count(),
+        "loadavg_before": round(loadavg_before, 2),
+    }
+    summaries = summarize(runs)
+    table = render_markdown(summaries, settings)
+    report = {
+        "settings": settings,
+        "python": platform.python_version(),
+        "notes": notes,
+        "summary": [asdict(s) for s in summaries],
+        "runs": [asdict(r) for r in runs],
+    }
+    (folder / "proxy.md").write_text(
+        "# Proxy overhead\n\n" + table + "".join(f"\n- {n}" for n in notes) + "\n"
+    )
+    (folder / "proxy.json").write_text(json.dumps(report, indent=2) + "\n")
+    return table
+
+
 def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
     args = build_parser(prog).parse_args(argv)
     if shutil.which("wrk") is None:
         print(WRK_MISSING, file=sys.stderr)
         return 2
     notes: list[str] = []
-    use_nginx = not args.skip_nginx and shutil.which("nginx") is not None
-    use_haproxy = not args.skip_haproxy and shutil.which("haproxy") is not None
-    for name, skipped, found in (
-        ("nginx", args.skip_nginx, use_nginx),
-        ("haproxy", args.skip_haproxy, use_haproxy),
-    ):
-        if not skipped and not found:
-            notes.append(f"{name} is not installed (apt-get install -y {name}); not measured")
+    use_nginx = _wanted_and_installed("nginx", skipped=args.skip_nginx, notes=notes)
+    use_haproxy = _wanted_and_installed("haproxy", skipped=args.skip_haproxy, notes=notes)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = args.out / f"proxy-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     for note in notes:
         print(note, file=sys.stderr)
-    runs: list[Run] = []
     with _workspace() as work:
         processes = Processes(folder)
         try:
@@ -400,64 +474,14 @@ def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
                 except RuntimeError as exc:
                     notes.append(f"haproxy did not start ({exc}); see {folder}/haproxy.log")
 
-            for port, _ in targets.values():
-                if args.warmup > 0:
-                    run_wrk(f"http://127.0.0.1:{port}/", args.warmup, args.connections, 1)
-            for repeat in range(1, args.repeats + 1):
-                for name, (port, pid) in targets.items():
-                    proxy_pids = with_children(pid) if pid is not None else []
-                    proxy_before = cpu_seconds(proxy_pids)
-                    backend_before = cpu_seconds([backend.pid])
-                    result = run_wrk(
-                        f"http://127.0.0.1:{port}/", args.duration, args.connections, args.threads
-                    )
-                    proxy_used = cpu_seconds(proxy_pids) - proxy_before
-                    backend_used = cpu_seconds([backend.pid]) - backend_before
-                    count = max(result.requests, 1)
-                    runs.append(
-                        Run(
-                            target=name,
-                            repeat=repeat,
-                            rps=result.rps,
-                            requests=result.requests,
-                            p50_ms=result.p50_ms,
-                            p99_ms=result.p99_ms,
-                            errors=result.errors,
-                            proxy_cpu_us=proxy_used / count * 1e6 if pid is not None else None,
-                            backend_cpu_us=backend_used / count * 1e6,
-                        )
-                    )
-                    print(
-                        f"  {name:<9} run {repeat}: {result.rps:,.0f} req/s, "
-                        f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
-                        file=sys.stderr,
-                    )
+            runs = _measure(targets, backend.pid, args)
         except (RuntimeError, subprocess.CalledProcessError, ValueError) as exc:
             print(f"bench-proxy failed: {exc}\nprocess logs are in {folder}", file=sys.stderr)
             return 1
         finally:
             processes.stop_all()
 
-    settings: dict[str, object] = {
-        "wrk": f"-t{args.threads} -c{args.connections}",
-        "duration_s": args.duration,
-        "repeats": args.repeats,
-        "cpus": os.cpu_count(),
-        "loadavg_before": round(load_before[0], 2),
-    }
-    summaries = summarize(runs)
-    table = render_markdown(summaries, settings)
-    report = {
-        "settings": settings,
-        "python": platform.python_version(),
-        "notes": notes,
-        "summary": [asdict(s) for s in summaries],
-        "runs": [asdict(r) for r in runs],
-    }
-    (folder / "proxy.md").write_text(
-        "# Proxy overhead\n\n" + table + "".join(f"\n- {n}" for n in notes) + "\n"
-    )
-    (folder / "proxy.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = _write_reports(folder, args, runs, notes, loadavg_before=load_before[0])
     print(table, end="")
     for note in notes:
         print(note)

@@ -143,42 +143,65 @@ class LoadConfig:
     otlp_endpoint: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.target.startswith(("http://", "https://")):
-            raise ConfigError(f"--target must be an http(s) URL, got {self.target!r}")
-        if self.otlp_endpoint is not None and not self.otlp_endpoint.startswith(
-            ("http://", "https://")
-        ):
-            raise ConfigError(
-                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {self.otlp_endpoint!r}"
-            )
-        if self.vus < 0 or (self.rate is None and not self.stages and self.vus == 0):
-            raise ConfigError("--vus must be at least 1")
-        if self.vus_allocated < 1:
-            raise ConfigError("the run needs at least 1 VU (--vus, --max-vus or --stage)")
-        if self.duration_s <= 0 and not self.stages:
-            raise ConfigError("--duration must be positive")
-        if self.warmup_s < 0 or (self.stages and self.warmup_s >= self.run_s):
-            raise ConfigError("--warmup must be shorter than the stages")
-        if self.rate is not None and self.stages:
-            raise ConfigError("--rate (open model) and --stage (ramping VUs) exclude each other")
-        if self.max_vus is not None and self.max_vus < self.vus:
-            raise ConfigError("--max-vus must be at least --vus")
-        if self.when_busy not in (DROP, QUEUE):
-            raise ConfigError("--when-busy must be 'drop' or 'queue'")
-        if self.processes < 1:
-            raise ConfigError("--processes must be at least 1")
-        if self.processes > self.vus_allocated:
-            raise ConfigError("--processes must not exceed the number of VUs")
-        if self.request_timeout_s <= 0:
-            raise ConfigError("--timeout must be positive")
-        if not re.fullmatch(r"[a-z0-9]+", self.run_id):
-            raise ConfigError("--run-id must be lowercase letters and digits")
-        for threshold in self.thresholds:
-            if threshold.metric in _OPEN_ONLY and self.rate is None:
-                raise ConfigError(
+        for broken, message in self._rules():
+            if broken:
+                raise ConfigError(message)
+
+    def _rules(self) -> list[tuple[bool, str]]:
+        """Every rule as (broken, message), in the order a broken one is reported."""
+        http = ("http://", "https://")
+        otlp = self.otlp_endpoint
+        return [
+            (
+                not self.target.startswith(http),
+                f"--target must be an http(s) URL, got {self.target!r}",
+            ),
+            (
+                otlp is not None and not otlp.startswith(http),
+                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otlp!r}",
+            ),
+            (
+                self.vus < 0 or (self.rate is None and not self.stages and self.vus == 0),
+                "--vus must be at least 1",
+            ),
+            (
+                self.vus_allocated < 1,
+                "the run needs at least 1 VU (--vus, --max-vus or --stage)",
+            ),
+            (self.duration_s <= 0 and not self.stages, "--duration must be positive"),
+            (
+                self.warmup_s < 0 or bool(self.stages and self.warmup_s >= self.run_s),
+                "--warmup must be shorter than the stages",
+            ),
+            (
+                self.rate is not None and bool(self.stages),
+                "--rate (open model) and --stage (ramping VUs) exclude each other",
+            ),
+            (
+                self.max_vus is not None and self.max_vus < self.vus,
+                "--max-vus must be at least --vus",
+            ),
+            (self.when_busy not in (DROP, QUEUE), "--when-busy must be 'drop' or 'queue'"),
+            (self.processes < 1, "--processes must be at least 1"),
+            (
+                self.processes > self.vus_allocated,
+                "--processes must not exceed the number of VUs",
+            ),
+            (self.request_timeout_s <= 0, "--timeout must be positive"),
+            (
+                not re.fullmatch(r"[a-z0-9]+", self.run_id),
+                "--run-id must be lowercase letters and digits",
+            ),
+            *(
+                (
+                    self.rate is None,
                     f"threshold {threshold.source!r}: {threshold.metric} is only measured "
-                    "in the open model (--rate)"
+                    "in the open model (--rate)",
                 )
+                for threshold in self.thresholds
+                if threshold.metric in _OPEN_ONLY
+            ),
+        ]
 
     @property
     def executor(self) -> str:

@@ -22,7 +22,7 @@ import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from time import perf_counter_ns
 from typing import Any, TypeVar
@@ -225,6 +225,46 @@ def _sum_snapshots(snapshots: Iterable[Snapshot]) -> Snapshot:
     return replace(total, elapsed_s=sum(s.elapsed_s for s in parts) / len(parts))
 
 
+@dataclass
+class _Coordination:
+    """What the parent knows of its workers while they run, message by message."""
+
+    connections: list[Connection]
+    on_progress: SnapshotSink | None
+    ready: set[int] = field(default_factory=set)
+    snapshots: dict[int, Snapshot] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    started_at: str = ""
+
+    def receive(self, index: int, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            self._ready(index)
+        elif kind == "progress":
+            self._progress(index, Snapshot(**message[1]))
+        elif kind == "result":
+            self.results[index] = message[1]
+        else:
+            raise RunError(f"load generator worker {index} failed:\n{message[1]}")
+
+    def _ready(self, index: int) -> None:
+        self.ready.add(index)
+        if len(self.ready) == len(self.connections):
+            start = time.time() + _START_DELAY_S
+            self.started_at = _now_iso()
+            for c in self.connections:
+                c.send(("start", start))
+
+    def _progress(self, index: int, snapshot: Snapshot) -> None:
+        self.snapshots[index] = snapshot
+        self.fresh.add(index)
+        if self.on_progress is not None and len(self.fresh) == len(self.connections):
+            # One report per worker per round, so rates compare like with like.
+            self.fresh.clear()
+            self.on_progress(_sum_snapshots(self.snapshots.values()))
+
+
 def _coordinate(
     config: LoadConfig,
     connections: list[Connection],
@@ -232,14 +272,11 @@ def _coordinate(
     on_progress: SnapshotSink | None,
 ) -> RunResult:
     index_of = {id(c): i for i, c in enumerate(connections)}
-    ready: set[int] = set()
-    snapshots: dict[int, Snapshot] = {}
-    fresh: set[int] = set()
-    results: dict[int, dict[str, Any]] = {}
-    started_at = ""
+    state = _Coordination(connections, on_progress)
+    results = state.results
     ready_deadline = time.monotonic() + _READY_TIMEOUT_S
     while len(results) < len(connections):
-        if not started_at and time.monotonic() > ready_deadline:
+        if not state.started_at and time.monotonic() > ready_deadline:
             raise RunError("load generator workers did not become ready in time")
         waiting = [c for c in connections if index_of[id(c)] not in results]
         for ready_end in wait(waiting, 0.5):
@@ -249,28 +286,12 @@ def _coordinate(
                 message: tuple[Any, ...] = ready_end.recv()
             except EOFError:
                 raise RunError(f"load generator worker {index} exited unexpectedly") from None
-            kind = message[0]
-            if kind == "ready":
-                ready.add(index)
-                if len(ready) == len(connections):
-                    start = time.time() + _START_DELAY_S
-                    started_at = _now_iso()
-                    for c in connections:
-                        c.send(("start", start))
-            elif kind == "progress":
-                snapshots[index] = Snapshot(**message[1])
-                fresh.add(index)
-                if on_progress is not None and len(fresh) == len(connections):
-                    # One report per worker per round, so rates compare like with like.
-                    fresh.clear()
-                    on_progress(_sum_snapshots(snapshots.values()))
-            elif kind == "result":
-                results[index] = message[1]
-            else:
-                raise RunError(f"load generator worker {index} failed:\n{message[1]}")
+            state.receive(index, message)
         for index, worker in enumerate(workers):
             if index not in results and worker.exitcode not in (None, 0):
                 raise RunError(f"load generator worker {index} exited with {worker.exitcode}")
     recorder = merge_recorders(Recorder.from_wire(results[i]["recorder"]) for i in sorted(results))
     monitors = [MonitorReport.from_wire(results[i]["monitor"]) for i in sorted(results)]
-    return RunResult(config=config, recorder=recorder, monitors=monitors, started_at=started_at)
+    return RunResult(
+        config=config, recorder=recorder, monitors=monitors, started_at=state.started_at
+    )
