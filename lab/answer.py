@@ -34,7 +34,10 @@ _LIMITS = {
 
 
 def answer(results: Results) -> list[str]:
-    lines = [
+    """The opening lines; a caution first when any run was unsound, so a reader who stops
+    after the first paragraph does not take indicative figures for a verdict."""
+    lines = [caution] if (caution := _caution(results)) is not None else []
+    lines += [
         line
         for series in results.series
         if series.runs and (line := _scale_line(series, results.machine.cores)) is not None
@@ -45,6 +48,34 @@ def answer(results: Results) -> list[str]:
     elif (stores := _stores_line(results)) is not None:
         lines.append(stores)
     return lines
+
+
+#: Distinct causes named in the caution; the soundness table lists them all.
+_CAUSES_SHOWN = 3
+
+
+def _caution(results: Results) -> str | None:
+    measured = [(s, r) for s in results.series for r in s.runs]
+    reasons = {id(r): s.unsound_reasons_of(r) for s, r in measured}
+    unsound = [r for _, r in measured if reasons[id(r)]]
+    if not unsound:
+        return None
+    causes = list(dict.fromkeys(_cause(why) for r in unsound for why in reasons[id(r)]))
+    shown = "; ".join(causes[:_CAUSES_SHOWN])
+    if len(causes) > _CAUSES_SHOWN:
+        shown += f"; and {len(causes) - _CAUSES_SHOWN} more (see the soundness of each run)"
+    were = "was" if len(unsound) == 1 else "were"
+    return (
+        f"Caution: {len(unsound)} of {len(measured)} runs {were} unsound — {shown}; read "
+        "these figures as indicative only."
+    )
+
+
+def _cause(reason: str) -> str:
+    """A reason's first clause: the figure that failed, without the explanation."""
+    if reason.startswith("other processes used"):
+        return reason.replace(": the host was not quiet", " (the host was busy)")
+    return reason.split(" (", 1)[0].split(": ", 1)[0]
 
 
 def _scale_line(series: Series, host_cores: int) -> str | None:
@@ -68,7 +99,7 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
         if limit in ("bcrypt", "cpu"):
             why = (
                 f"one instance already kept the host's {host_cores} cores "
-                f"{percent(one.host.utilisation)} busy, so more instances had no CPU to add"
+                f"{percent(one.host.shown_utilisation)} busy, so more instances had no CPU to add"
             )
         else:
             why = f"one instance was limited by {_LIMITS.get(limit, limit)}"

@@ -13,7 +13,7 @@ import platform
 import shlex
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -219,6 +219,7 @@ class Bench:
         measurements = [self._measure_ceiling(f"before {first}")]
         running = infra.start(config.infra_config())
         series_out: list[dict[str, Any]] = []
+        around: dict[str, tuple[ceiling.Ceiling, ...]] = {}
         done = 0
         try:
             for spec in series_plan:
@@ -234,6 +235,7 @@ class Bench:
                 # A busy moment lowers a measurement: one after the series as well as the
                 # one before it tells whether the machine stayed the same while it ran.
                 measurements.append(self._measure_ceiling(f"after {spec.name}"))
+                around[spec.name] = (before, measurements[-1])
                 series_out.append(
                     {
                         "name": spec.name,
@@ -257,7 +259,7 @@ class Bench:
         finally:
             infra_description = running.describe()
             running.stop()
-        self._judge_against_best(series_out, ceiling.best(measurements))
+        self._judge_against_best(series_out, ceiling.best(measurements), around)
         results = self._results(started, measurements, infra_description, series_out, notes)
         return self._report(results, stamp)
 
@@ -273,8 +275,15 @@ class Bench:
         )
         return measured
 
-    def _judge_against_best(self, series_out: list[dict[str, Any]], kept: ceiling.Ceiling) -> None:
-        """Every run's efficiency against the best ceiling; unsound where it cannot hold."""
+    def _judge_against_best(
+        self,
+        series_out: list[dict[str, Any]],
+        kept: ceiling.Ceiling,
+        around: Mapping[str, Sequence[ceiling.Ceiling]] | None = None,
+    ) -> None:
+        """Every run's efficiency against the best ceiling; unsound where it cannot hold,
+        including when that ceiling or one measured around its series was taken while the
+        machine was busy."""
         for series in series_out:
             if series["cpus_per_instance"] is None:
                 series["ceiling_iterations_per_s"] = kept.iterations_per_s(self.host_cores)
@@ -283,6 +292,7 @@ class Bench:
                     run,
                     ceiling_iterations_per_s=kept.iterations_per_s(run["usable_cores"]),
                     series_pairs_per_s=series["ceiling_pairs_per_s"],
+                    ceilings=(kept, *(around or {}).get(series["name"], ())),
                 )
                 for run in series["runs"]
             ]
@@ -290,7 +300,7 @@ class Bench:
                 if run["sound"]:
                     continue
                 self.status.done(
-                    f"{series['name']}/{run['topology']} (repeat {run['repeat']}) is unsound: "
+                    f"{series['name']}/{run['topology']} (repeat {run['repeat'] + 1}) is unsound: "
                     + "; ".join(run["unsound_reasons"])
                 )
             series["runs"] = judged

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import bcrypt
 
@@ -82,6 +83,36 @@ def unsound_reasons(efficiency: float | None, series_pairs_per_s: Sequence[float
             f"{MAX_DISAGREEMENT * 100:g} %: the machine's capacity changed while it ran"
         )
     return reasons
+
+
+class Measured(Protocol):
+    """A ceiling measurement as measured here or as read back from results.json."""
+
+    @property
+    def threads(self) -> int: ...
+    @property
+    def pairs_per_s_parallel(self) -> float: ...
+    @property
+    def pairs_per_s_single_thread(self) -> float: ...
+    @property
+    def taken(self) -> str | None: ...
+
+
+def slower_in_parallel(measured: Measured) -> bool:
+    """Several threads together doing fewer pairs/s than one alone: bcrypt releases the GIL,
+    so that happens only when other work took the cores while it was measured."""
+    return measured.threads > 1 and (
+        measured.pairs_per_s_parallel < measured.pairs_per_s_single_thread
+    )
+
+
+def slower_in_parallel_reason(measured: Measured) -> str:
+    where = f" {measured.taken}" if measured.taken else ""
+    return (
+        f"the bcrypt ceiling measured{where} did {measured.pairs_per_s_parallel:.2f} pairs/s "
+        f"on {measured.threads} threads, fewer than {measured.pairs_per_s_single_thread:.2f} "
+        "on one: the machine was busy while it was measured"
+    )
 
 
 #: Pairs each thread should complete in the parallel window for a steady figure.

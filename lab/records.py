@@ -3,7 +3,7 @@ the judgement whether that run was a sound measurement."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lab import breakdown, ceiling
@@ -15,6 +15,10 @@ TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 MIN_ITERATIONS_PER_VU = 2
 #: …and the average VU at least this many, or the window measured a ramp, not a steady state.
 MEAN_ITERATIONS_PER_VU = 3.0
+#: The share of the host's busy CPU that processes the bench did not start may use before
+#: the run stops measuring our components alone: beyond it, something else competed for the
+#: cores and the figures say as much about that as about authscale.
+MAX_OTHER_SHARE = 0.10
 
 
 def _metric(result: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -125,9 +129,11 @@ def judged_against_ceiling(
     *,
     ceiling_iterations_per_s: float,
     series_pairs_per_s: Sequence[float],
+    ceilings: Sequence[ceiling.Ceiling] = (),
 ) -> dict[str, Any]:
     """`record` with its efficiency taken against the best ceiling measured, and unsound
-    when that efficiency exceeds 1.0 or the ceilings around its series disagree."""
+    when that efficiency exceeds 1.0, the ceilings around its series disagree, or one of
+    `ceilings` (those it was judged against) ran slower on several threads than on one."""
     out = dict(record)
     iterations_per_s = float(record.get("iterations_per_s", 0.0))
     out["ceiling_iterations_per_s"] = ceiling_iterations_per_s
@@ -137,9 +143,12 @@ def judged_against_ceiling(
     reasons = [
         r
         for r in record.get("unsound_reasons", [])
-        if not r.startswith(("efficiency ", "the bcrypt ceilings"))
+        if not r.startswith(("efficiency ", "the bcrypt ceiling"))
     ]
     reasons += ceiling.unsound_reasons(out["efficiency"], series_pairs_per_s)
+    reasons += _unique(
+        ceiling.slower_in_parallel_reason(c) for c in ceilings if ceiling.slower_in_parallel(c)
+    )
     out["unsound_reasons"] = reasons
     out["sound"] = not reasons
     return out
@@ -162,7 +171,31 @@ def unsound_reasons(record: Mapping[str, Any], *, bottleneck: bool = False) -> l
         reasons.append("the load generator was itself a bottleneck (see its warnings)")
     if record.get("iterations", 0) == 0:
         reasons.append("no iteration completed inside the window")
+    host = record.get("host")
+    if isinstance(host, Mapping):
+        noisy = host_noise_reason(
+            float(host.get("cpu_seconds_busy", 0.0) or 0.0),
+            record.get("cpu_seconds", {}),
+        )
+        if noisy is not None:
+            reasons.append(noisy)
     return reasons
+
+
+def host_noise_reason(host_busy: float, components: Mapping[str, float]) -> str | None:
+    """Why the host was not quiet, when processes the bench did not start used more than
+    MAX_OTHER_SHARE of its busy CPU seconds (None when it was quiet enough)."""
+    if host_busy <= 0:
+        return None
+    other = max(0.0, host_busy - sum(float(v) for v in components.values()))
+    share = other / host_busy
+    if share <= MAX_OTHER_SHARE:
+        return None
+    return f"other processes used {share * 100:.1f} % of the busy CPU: the host was not quiet"
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def predicted_iteration_s(vus: int, ceiling_iterations_per_s: float) -> float:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from authscale.argparsing import ArgumentParser
+from lab import ceiling as ceiling_rule
 from lab import charts as charts_module
 from lab.answer import answer
 from lab.breakdown import SEGMENT_HEADERS, SEGMENTS
@@ -36,6 +37,10 @@ from lab.page import (
 from lab.results import Results, Series, dump_results, load_results
 from lab.verdict import capitalised, compared, grouped, targets
 
+#: Parameters of the CPU-limited series alone.
+_LIMITED_ONLY = frozenset(
+    {"limited_vus", "cpus_per_instance", "cpu_limited_vus", "cpu_limited_duration_s"}
+)
 #: The rows of the original's table, and of ours beside it.
 METRICS = ("avg response", "req/s", "iteration avg", "max latency", "success rate")
 #: The original experiment's figures in METRICS order (ms, req/s, s, s, fraction):
@@ -327,7 +332,7 @@ def cpu_table(series: Series, host_cores: int) -> Table:
     runs = list(medians.values())
     rows.append(("all listed", *(figure(sum(r.cpu_seconds.values())) for r in runs)))
     rows.append(("host busy", *(figure(r.host.cpu_seconds_busy) for r in runs)))
-    rows.append(("host utilisation", *(percent(r.host.utilisation) for r in runs)))
+    rows.append(("host utilisation", *(percent(r.host.shown_utilisation) for r in runs)))
     rows.append(("window (s)", *(figure(r.window_s, 1) for r in runs)))
     return Table(
         id=f"cpu-{series.name}",
@@ -354,7 +359,8 @@ def _ceiling_text(results: Results) -> str:
             f" It was measured {len(c.measurements)} times, before and after each series; "
             f"other work can only lower a measurement, so the best ({c.taken}) is kept. "
             f"Their spread: {percent(c.spread)}. A run is unsound when its efficiency "
-            "exceeds 1.0 or the ceilings around its series differ by more than 5 %."
+            "exceeds 1.0, the ceilings around its series differ by more than 5 %, or one it "
+            "was judged against did fewer pairs/s on several threads than on one."
         )
     else:
         text += " It was measured once, at the start, by the bench that wrote these results."
@@ -367,23 +373,39 @@ def ceiling_tables(results: Results) -> tuple[Table, ...]:
     c = results.ceiling
     if c is not None and c.measurements:
         best = max(m.pairs_per_s_parallel for m in c.measurements)
+        slower = [i for i, m in enumerate(c.measurements) if ceiling_rule.slower_in_parallel(m)]
+        note = f"Spread (highest − lowest) ÷ highest: {percent(c.spread)}."
+        if slower:
+            note += (
+                f" Flagged: {len(slower)} measured fewer pairs/s on several threads than on "
+                "one: the machine was busy then, and the runs judged against it are unsound."
+            )
         tables.insert(
             0,
             Table(
                 id="ceilings",
                 caption="Every measurement of the bcrypt ceiling",
-                header=("taken", "pairs/s", "of the best", "hash ms", "verify ms"),
+                header=(
+                    "taken",
+                    "pairs/s",
+                    "of the best",
+                    "pairs/s on one thread",
+                    "hash ms",
+                    "verify ms",
+                ),
                 rows=tuple(
                     (
                         m.taken or "–",
                         figure(m.pairs_per_s_parallel),
                         percent(m.pairs_per_s_parallel / best if best else None),
+                        figure(m.pairs_per_s_single_thread),
                         figure(m.hash_ms),
                         figure(m.verify_ms),
                     )
                     for m in c.measurements
                 ),
-                note=f"Spread (highest − lowest) ÷ highest: {percent(c.spread)}.",
+                note=note,
+                flagged=frozenset(slower),
             ),
         )
     return tuple(tables)
@@ -400,7 +422,7 @@ def efficiency_table(series: Series, host_cores: int) -> Table:
                 figure(series.ceiling_for(r)),
                 figure(r.iterations_per_s),
                 figure(series.efficiency_of(r)),
-                percent(r.host.utilisation),
+                percent(r.host.shown_utilisation),
             )
         )
     return Table(
@@ -477,7 +499,13 @@ def scale_tables(results: Results) -> tuple[Table, ...]:
 
 def parameters_table(results: Results) -> Table:
     params = results.to_dict()["parameters"]
-    rows = tuple((k, _plain(v)) for k, v in params.items())
+    limited_ran = any(s.runs and s.cpus_per_instance is not None for s in results.series)
+    rows = tuple(
+        (k, _plain(v))
+        for k, v in params.items()
+        # The CPU-limited series' settings describe nothing when it did not run.
+        if limited_ran or k not in _LIMITED_ONLY
+    )
     if results.versions:
         versions = ", ".join(f"{k} {v}" for k, v in sorted(results.versions.items()))
         rows += (("package versions", versions),)
@@ -496,7 +524,7 @@ def soundness_table(results: Results) -> Table:
                 (
                     s.name,
                     r.topology,
-                    str(r.repeat),
+                    str(r.repeat + 1),
                     figure(r.window_s, 1),
                     f"{r.min_iterations_per_vu}–{r.max_iterations_per_vu}",
                     "UNSOUND" if reasons else "sound",

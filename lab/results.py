@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import ceiling as ceiling_rule
+from lab import records as records_rule
 from lab.errors import LabError
 
 SCHEMA = 1
@@ -87,6 +88,13 @@ class Host(_Doc):
     cpu_seconds_busy: float
     #: busy CPU seconds / (cores × window): 1.0 means every core was busy all the time.
     utilisation: float
+
+    @property
+    def shown_utilisation(self) -> float:
+        """The utilisation as shown, at most 1.0: the host's counters and the window are
+        read a moment apart, so a fully busy host can sample a hair above 100 %, which no
+        host can be."""
+        return min(1.0, self.utilisation)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,13 +177,16 @@ class Series(_Doc):
         return run.iterations_per_s / ceiling if ceiling else None
 
     def unsound_reasons_of(self, run: Run) -> tuple[str, ...]:
-        """The run's recorded reasons, plus the ceiling's when the bench that wrote them did
-        not judge it (an efficiency above 1.0 in an older results.json)."""
+        """The run's recorded reasons, plus the ceiling's and the quiet host's when the bench
+        that wrote them did not judge them (an older results.json)."""
         reasons = list(run.unsound_reasons)
         if not any("efficiency " in r or "bcrypt ceilings" in r for r in reasons):
             reasons += ceiling_rule.unsound_reasons(
                 self.efficiency_of(run), self.ceiling_pairs_per_s
             )
+        if not any("other processes used" in r for r in reasons):
+            noisy = records_rule.host_noise_reason(run.host.cpu_seconds_busy, run.cpu_seconds)
+            reasons += [noisy] if noisy is not None else []
         return tuple(reasons)
 
     def ceiling_spread(self) -> float | None:
@@ -313,7 +324,7 @@ def median_runs(runs: Sequence[Run]) -> Run:
         merged,
         sound=all(r.sound for r in runs),
         unsound_reasons=_unique(
-            f"repeat {r.repeat}: {why}" for r in runs for why in r.unsound_reasons
+            f"repeat {r.repeat + 1}: {why}" for r in runs for why in r.unsound_reasons
         ),
         loadgen_warnings=_unique(w for r in runs for w in r.loadgen_warnings),
         min_iterations_per_vu=min(r.min_iterations_per_vu for r in runs),

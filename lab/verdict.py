@@ -247,7 +247,7 @@ def _ceiling_share(series: Series, runs: Sequence[Run]) -> str:
 def _text_bcrypt(series: Series, runs: Sequence[Run], host_cores: int) -> str:
     share = _ceiling_share(series, runs)
     if series.cpus_per_instance is None:
-        busy = _span([r.host.utilisation for r in runs], _pct, "%")
+        busy = _span([r.host.shown_utilisation for r in runs], _pct, "%")
         return (
             f"bcrypt saturated the host's {host_cores} cores ({busy} busy, {share}); "
             "adding instances on the same host cannot add cores."
@@ -260,7 +260,7 @@ def _text_bcrypt(series: Series, runs: Sequence[Run], host_cores: int) -> str:
 
 
 def _text_cpu(series: Series, runs: Sequence[Run], host_cores: int) -> str:
-    busy = _span([r.host.utilisation for r in runs], _pct, "%")
+    busy = _span([r.host.shown_utilisation for r in runs], _pct, "%")
     run = runs[0]
     users = {c: s for c, s in run.cpu_seconds.items() if not c.startswith("service")}
     users["the service instances"] = run.service_cpu_seconds
@@ -310,7 +310,7 @@ def _text_loadgen(series: Series, runs: Sequence[Run], host_cores: int) -> str:
 
 
 def _text_unsaturated(series: Series, runs: Sequence[Run], host_cores: int) -> str:
-    busy = _span([r.host.utilisation for r in runs], _pct, "%")
+    busy = _span([r.host.shown_utilisation for r in runs], _pct, "%")
     return (
         f"nothing saturated ({busy} of the host busy, {_ceiling_share(series, runs)}): "
         f"{series.vus} VUs did not offer enough load, or requests waited on something "
@@ -486,7 +486,7 @@ def _failures(results: Results) -> list[Finding]:
             kind="failures",
             series=s.name,
             text=(
-                f"{s.label}, {r.topology} (repeat {r.repeat}): {percent(r.checks_rate, 2)} of "
+                f"{s.label}, {r.topology} (repeat {r.repeat + 1}): {percent(r.checks_rate, 2)} of "
                 f"checks passed, {percent(r.http_req_failed_rate, 2)} of requests failed, "
                 f"{r.iterations_failed} iterations failed."
             ),
@@ -503,7 +503,7 @@ def _soundness(results: Results) -> list[Finding]:
             if r.sound and not reasons:
                 continue
             text = (
-                f"{s.label}, {r.topology} (repeat {r.repeat}) is not a sound measurement: "
+                f"{s.label}, {r.topology} (repeat {r.repeat + 1}) is not a sound measurement: "
                 f"{'; '.join(reasons) or 'no reason recorded'}. Its figures are not evidence."
             )
             out.append(Finding(kind="unsound", series=s.name, text=text))

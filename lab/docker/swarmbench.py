@@ -166,6 +166,7 @@ class SwarmBench:
         series_out: list[dict[str, Any]] = []
         images: dict[str, str] = {}
         exempt: tuple[str, ...] = ()
+        around: dict[str, tuple[ceiling.Ceiling, ...]] = {}
         try:
             endpoints = self.platform.up(
                 StackConfig(
@@ -186,11 +187,12 @@ class SwarmBench:
                         )
                     )
                 measurements.append(self.process_bench._measure_ceiling(f"after {spec.name}"))
+                around[spec.name] = (before, measurements[-1])
                 series_out.append(self.series_record(spec, before, measurements[-1], runs_out))
         finally:
             for line in self.platform.down():
                 self.status.done(f"left behind: {line}")
-        self.process_bench._judge_against_best(series_out, ceiling.best(measurements))
+        self.process_bench._judge_against_best(series_out, ceiling.best(measurements), around)
         description = {
             "platform": "Docker Swarm, one node (python -m lab docker); load generator on the host",
             "service_image": images.get("AUTHSCALE_IMAGE", ""),

@@ -139,3 +139,61 @@ def test_bad_options_are_refused() -> None:
         bench.BenchConfig(topologies=("single", "triple"))
     with pytest.raises(ValueError, match="repeats"):
         bench.BenchConfig(repeats=0)
+
+
+def _with_cpu(busy: float, components: dict[str, float]) -> dict[str, Any]:
+    return records.run_record(
+        loadgen_output(iterations=600, vus=200, least=2),
+        topology="single",
+        instances=1,
+        balancer=False,
+        repeat=0,
+        cpu={"cpu_seconds": components, "host": {"cpu_seconds_busy": busy, "utilisation": 0.9}},
+        ceiling_iterations_per_s=16.0,
+    )
+
+
+def test_a_run_on_a_busy_host_is_unsound_and_says_how_busy() -> None:
+    quiet = _with_cpu(72.0, {"service_1": 60.0, "postgres": 2.0, "loadgen": 4.0})
+    assert quiet["sound"], quiet["unsound_reasons"]
+    busy = _with_cpu(80.0, {"service_1": 60.0, "postgres": 2.0, "loadgen": 4.0})
+    assert not busy["sound"]
+    assert busy["unsound_reasons"] == [
+        "other processes used 17.5 % of the busy CPU: the host was not quiet"
+    ]
+
+
+def _ceiling(parallel: float, single: float, taken: str) -> Any:
+    from lab import ceiling
+
+    return ceiling.Ceiling(
+        bcrypt_cost=10,
+        hash_ms=59.2,
+        verify_ms=58.9,
+        threads=2,
+        pairs_per_s_parallel=parallel,
+        pairs_per_s_single_thread=single,
+        taken=taken,
+    )
+
+
+def test_a_ceiling_slower_on_two_threads_than_on_one_makes_its_runs_unsound() -> None:
+    steady = record(iterations=600, vus=200, least=2)
+    fine = records.judged_against_ceiling(
+        steady,
+        ceiling_iterations_per_s=16.0,
+        series_pairs_per_s=[16.0, 16.0],
+        ceilings=[_ceiling(16.0, 8.4, "before shared-host")],
+    )
+    assert fine["sound"], fine["unsound_reasons"]
+    judged = records.judged_against_ceiling(
+        steady,
+        ceiling_iterations_per_s=16.0,
+        series_pairs_per_s=[16.0, 16.0],
+        ceilings=[_ceiling(16.0, 8.4, "before shared-host"), _ceiling(7.9, 8.4, "after x")],
+    )
+    assert not judged["sound"]
+    assert judged["unsound_reasons"] == [
+        "the bcrypt ceiling measured after x did 7.90 pairs/s on 2 threads, fewer than 8.40 "
+        "on one: the machine was busy while it was measured"
+    ]

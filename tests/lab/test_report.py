@@ -104,7 +104,8 @@ def test_median_is_unsound_when_any_repeat_was() -> None:
     singles = Results.from_dict(data).series[0].by_topology()["single"]
     merged = median_runs(singles)
     assert merged.sound is False
-    assert merged.unsound_reasons == ("repeat 2: too short",)
+    # Shown 1-based: the third repeat, recorded as repeat 2.
+    assert merged.unsound_reasons == ("repeat 3: too short",)
 
 
 def test_median_of_even_repeats_and_of_one() -> None:
@@ -199,6 +200,10 @@ def test_the_report_opens_with_the_answer_and_the_headline_chart(
     md = scaling_report.markdown.read_text()
     opening = md[md.index("## The answer") : md.index("## Verdict")]
     lines = [x for x in opening.splitlines()[1:] if x]
+    # One of the fixture's six runs is unsound, and the answer says so before anything else.
+    caution = lines.pop(0)
+    assert caution.startswith("Caution: 1 of 6 runs was unsound — VUs completed 0.9 iterations")
+    assert caution.endswith("read these figures as indicative only.")
     assert lines[0].startswith("On one shared host, 3 instances did 0.99× the req/s of 1")
     assert "(60.40 → 59.80 req/s; the original's 1 → 3 containers: 1.05×, +5.7 %)" in lines[0]
     assert "had no CPU to add" in lines[0]
@@ -216,7 +221,7 @@ def test_unsound_runs_are_marked_with_their_reasons(scaling_report: ReportFiles)
     line = next(x for x in md.splitlines() if x.startswith("| ✗ shared-host | single+lb"))
     assert "UNSOUND" in line
     assert "VUs completed 0.9 iterations each on average" in line
-    assert "| shared-host | single | 0 | 40.0 | 2–4 | sound |" in md
+    assert "| shared-host | single | 1 | 40.0 | 2–4 | sound |" in md
     assert "is not a sound measurement" in md
 
 
@@ -444,14 +449,14 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
     md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
     assert "measured 3 times, before and after each series" in md
     assert "the best (before shared-host) is kept. Their spread: 6.2 %" in md
-    assert "| after shared-host | 15.00 | 93.7 % | 59.20 | 58.90 |" in md
+    assert "| after shared-host | 15.00 | 93.7 % | 8.40 | 59.20 | 58.90 |" in md
     assert (
         "_bcrypt ceiling before → after this series: 16.00 → 15.00 pairs/s (spread 6.2 %)._" in md
     )
     runs = md[md.index("**Every run, before medians**") :]
     assert runs.count("| ✗ shared-host |") == 3
     assert "disagree by 6.2 % (15.00–16.00 pairs/s), more than 5 %" in runs
-    assert "| cpu-limited | single | 0 | 60.0 | 4–6 | sound |" in runs
+    assert "| cpu-limited | single | 1 | 60.0 | 4–6 | sound |" in runs
 
 
 REPO_RESULTS = sorted(
@@ -477,7 +482,90 @@ def test_the_answer_says_when_added_cpu_did_not_bring_throughput() -> None:
     scaled.update(req_per_s=20.0, iterations_per_s=5.0)
     scaled["host"]["utilisation"] = 0.4
     scaled["cpu_seconds"] = {k: v / 3 for k, v in scaled["cpu_seconds"].items()}
-    line = answer(Results.from_dict(data))[1]
+    line = [x for x in answer(Results.from_dict(data)) if not x.startswith("Caution")][1]
     assert "3 instances did 1.28× the req/s of 1 (15.60 → 20.00 req/s, 42.7 % of linear)" in line
     assert "the added CPU was not what limited it" in line
     assert "; the offered load (VUs) or waiting on something other than CPU was." in line
+
+
+def _opening(md: str) -> list[str]:
+    opening = md[md.index("## The answer") : md.index("## Verdict")]
+    return [x for x in opening.splitlines()[1:] if x]
+
+
+def test_unsound_runs_are_the_first_thing_the_answer_says(tmp_path: Path) -> None:
+    data = doc("scaling")
+    data["series"][0]["ceiling_pairs_per_s"] = [16.0, 9.65]
+    results = Results.from_dict(data)
+    caution = (
+        "Caution: 3 of 6 runs were unsound — the bcrypt ceilings measured before and after "
+        "its series disagree by 39.7 %; read these figures as indicative only."
+    )
+    assert _opening(build_report(results, tmp_path).markdown.read_text())[0] == caution
+    html = (tmp_path / "report.html").read_text()
+    assert html.index("Caution: 3 of 6 runs were unsound") < html.index("On one shared host")
+    terminal = render_terminal(results).splitlines()
+    assert terminal[terminal.index("The answer:") + 1] == f"  {caution}"
+
+
+def test_a_busy_host_is_named_in_the_answer(tmp_path: Path) -> None:
+    data = doc("scaling")
+    # Our components used 78.19 of the 79.13 busy CPU seconds; something else took 20 more.
+    data["series"][0]["runs"][0]["host"]["cpu_seconds_busy"] = 99.13
+    results = Results.from_dict(data)
+    first = _opening(build_report(results, tmp_path).markdown.read_text())[0]
+    assert first.startswith("Caution: 1 of 6 runs was unsound — other processes used 21.1 %")
+    assert "(the host was busy)" in first
+    runs = (tmp_path / "report.md").read_text()
+    assert "other processes used 21.1 % of the busy CPU: the host was not quiet" in runs
+
+
+def test_a_sound_bench_opens_without_a_caution(tmp_path: Path) -> None:
+    lines = _opening(build_report(Results.from_dict(doc("scaling")), tmp_path).markdown.read_text())
+    assert lines[0].startswith("On one shared host")
+
+
+def test_a_ceiling_slower_on_two_threads_is_flagged(tmp_path: Path) -> None:
+    from lab import ceiling
+
+    data = doc("scaling")
+    found = [
+        ceiling.Ceiling(
+            bcrypt_cost=10,
+            hash_ms=59.2,
+            verify_ms=58.9,
+            threads=2,
+            pairs_per_s_parallel=pairs,
+            pairs_per_s_single_thread=8.4,
+            taken=taken,
+        )
+        for pairs, taken in ((16.0, "before shared-host"), (8.1, "after shared-host"))
+    ]
+    data["ceiling"] = ceiling.document(found)
+    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
+    assert "| ✗ after shared-host | 8.10 | 50.6 % | 8.40 | 59.20 | 58.90 |" in md
+    assert "| before shared-host | 16.00 | 100.0 % | 8.40 |" in md
+    assert "Flagged: 1 measured fewer pairs/s on several threads than on one" in md
+
+
+def test_host_utilisation_is_shown_at_most_100_percent(tmp_path: Path) -> None:
+    data = doc("scaling")
+    for run in data["series"][0]["runs"]:
+        run["host"]["utilisation"] = 1.0032
+    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
+    assert "100.3 %" not in md
+    assert "100.0 %" in md[md.index("ceiling and efficiency") :]
+
+
+def test_parameters_of_a_series_that_did_not_run_are_left_out(tmp_path: Path) -> None:
+    data = doc("scaling")
+    data["parameters"].update(limited_vus=40, cpus_per_instance=0.5)
+    both = build_report(Results.from_dict(data), tmp_path / "both").markdown.read_text()
+    assert "| limited_vus | 40 |" in both
+    assert "| cpus_per_instance | 0.5 |" in both
+    data["series"][1]["runs"] = []
+    shared = build_report(Results.from_dict(data), tmp_path / "shared").markdown.read_text()
+    assert "limited_vus" not in shared
+    assert "cpus_per_instance" not in shared
+    assert "cpu_limited_vus" not in shared
+    assert "| vus | 200 |" in shared

@@ -125,7 +125,7 @@ def test_success_is_stated_and_failures_are_listed() -> None:
     assert "success" not in kinds(results)
     failed = [f.text for f in findings(results) if f.kind == "failures"]
     assert failed == [
-        "shared host (no CPU limits), single+lb (repeat 1): 99.75 % of checks passed, "
+        "shared host (no CPU limits), single+lb (repeat 2): 99.75 % of checks passed, "
         "0.25 % of requests failed, 6 iterations failed."
     ]
 
@@ -136,7 +136,7 @@ def test_unsound_runs_are_named_with_their_reasons() -> None:
     run.update(sound=False, unsound_reasons=["window 10 s holds < 1 iteration per VU (min 0)"])
     texts = [f.text for f in findings(Results.from_dict(data)) if f.kind == "unsound"]
     assert len(texts) == 1
-    assert "scaled (repeat 0) is not a sound measurement" in texts[0]
+    assert "scaled (repeat 1) is not a sound measurement" in texts[0]
     assert "window 10 s holds < 1 iteration per VU" in texts[0]
 
 
