@@ -22,7 +22,7 @@ from typing import Any
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import ceiling, config, cpulimit, infra, loadrun, procs, records, versions
+from lab import ceiling, config, cpulimit, flags, infra, loadrun, procs, records, versions
 from lab.errors import CpuLimitUnavailable, LabError
 from lab.progress import StatusLine
 from lab.signals import interrupt_on_sigterm
@@ -51,6 +51,20 @@ class RunSpec:
     instances: int
     balancer: bool
     repeat: int
+
+
+#: The --help texts; they name no program, since the same parser serves `authscale lab bench`
+#: and `python -m lab bench`.
+BENCH_DESCRIPTION = (
+    "The scale-out experiment, measured and explained: on the shared host with the "
+    "original's parameters (200 VUs, bcrypt cost 10), then with a CPU quota per instance so "
+    "that every instance behaves like a machine of its own; one series of single, single+lb "
+    "and scaled each. Writes report.md, report.html and results.json."
+)
+SCALE_DESCRIPTION = (
+    "1…N instances under a CPU quota each, with Amdahl's law and the Universal Scalability "
+    "Law fitted to the curve. Writes report.md, report.html and results.json."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +108,13 @@ class BenchConfig:
             raise ValueError("--repeats must be at least 1")
         if self.instances < 1 or self.scale_max < 1:
             raise ValueError("instance counts must be at least 1")
+        if self.instances < 2 and "scaled" in self.topologies and not self.scale:
+            raise ValueError(
+                "--instances must be at least 2 for the scaled topology: one instance behind "
+                "the balancer is single+lb"
+            )
+        if self.bcrypt_cost not in flags.BCRYPT_COSTS:
+            raise ValueError(f"--bcrypt-rounds must be within 4..31, got {self.bcrypt_cost}")
         unknown = set(self.topologies) - set(TOPOLOGIES)
         if unknown:
             raise ValueError(f"unknown topologies {sorted(unknown)}; known: {list(TOPOLOGIES)}")
@@ -477,7 +498,7 @@ def machine_description() -> dict[str, Any]:
 
 
 def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
-    p = ArgumentParser(prog=prog, description=__doc__)
+    p = ArgumentParser(prog=prog, description=BENCH_DESCRIPTION if not scale else SCALE_DESCRIPTION)
     add = p.add_argument
     add("--vus", type=int, default=200, help="VUs on the shared host (default 200)")
     add(
@@ -498,7 +519,12 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
         help="start every VU at once (k6's constant-vus); they then stay in phase",
     )
     add("--graceful-stop", default="30s", help="time in-flight iterations may finish (30s)")
-    add("--bcrypt-rounds", type=int, default=10, help="bcrypt cost of every instance (10)")
+    add(
+        "--bcrypt-rounds",
+        type=flags.bcrypt_cost,
+        default=10,
+        help="bcrypt cost of every instance (10)",
+    )
     add("--repeats", type=int, default=1, help="runs per topology; medians when > 1")
     add("--cpus-per-instance", type=float, default=0.5, help="CPU quota per instance (0.5)")
     add("--out", default="reports", help="folder for reports (default reports/)")
@@ -513,7 +539,7 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
             choices=("process", "swarm"),
             default="process",
             help="where the instances run: processes here (default), or a one-node Docker "
-            "Swarm (python -m lab docker)",
+            "Swarm (see the lab's docker command)",
         )
         add(
             "--series",

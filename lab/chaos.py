@@ -44,7 +44,7 @@ import aiohttp
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import config, infra, integrity, rolling
+from lab import config, flags, infra, integrity, rolling
 from lab.chaosload import (
     NEEDS_POSTGRES,
     NEEDS_REDIS,
@@ -654,7 +654,12 @@ def parser(prog: str = "python -m lab chaos") -> argparse.ArgumentParser:
     add("--overload-vus", type=int, default=2000, help="virtual users of overload (2000)")
     add("--duration", type=duration, default=20.0, help="load per scenario (20s)")
     add("--outage", type=duration, default=3.0, help="how long a store stays down (3s)")
-    add("--bcrypt-rounds", type=int, default=4, help="bcrypt cost (4, so load is high)")
+    add(
+        "--bcrypt-rounds",
+        type=flags.bcrypt_cost,
+        default=4,
+        help="bcrypt cost (4, so load is high)",
+    )
     add("--instances", type=int, default=3, help="service instances (3)")
     add("--maxconn", type=int, default=8, help="overload: balancer maxconn per backend (8)")
     add("--maxqueue", type=int, default=16, help="overload: balancer queue per backend (16)")
@@ -666,7 +671,8 @@ def parser(prog: str = "python -m lab chaos") -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], prog: str = "python -m lab chaos") -> int:
-    args = parser(prog).parse_args(argv)
+    cli = parser(prog)
+    args = cli.parse_args(argv)
     interrupt_on_sigterm()
     root = config.state_root()
     run_dir = root / "runs" / time.strftime("chaos-%Y%m%d-%H%M%S")
@@ -685,9 +691,8 @@ def main(argv: list[str], prog: str = "python -m lab chaos") -> int:
             queue_timeout_s=args.queue_timeout,
             limit_exempt=limit_exemption(not args.no_limit_exemption),
         )
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:  # options that parse but make no sense together
+        cli.error(str(exc))
     print(describe_exemption(options.limit_exempt), file=sys.stderr)
     cfg = config.infra_config(
         state_dir=root / "chaos-infra", redis_persistence=not args.no_redis_persistence

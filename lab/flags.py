@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lab import procs
 from loadgen.config import parse_duration
 from loadgen.errors import ConfigError
 
@@ -15,3 +16,36 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except (ConfigError, ValueError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+#: The costs bcrypt accepts; anything else fails only once a service hashes its first password.
+BCRYPT_COSTS = range(4, 32)
+
+
+def bcrypt_cost(text: str) -> int:
+    """`--bcrypt-rounds`: an int bcrypt accepts, so a bad one is refused before anything
+    starts."""
+    try:
+        cost = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if cost not in BCRYPT_COSTS:
+        raise argparse.ArgumentTypeError(
+            f"bcrypt takes a cost of {BCRYPT_COSTS.start}..{BCRYPT_COSTS.stop - 1}, got {cost}"
+        )
+    return cost
+
+
+def cpus_per_instance(text: str) -> float:
+    """`--cpus-per-instance`: more than 0, and at most the cores this process may use (a
+    quota above them limits nothing)."""
+    try:
+        cpus = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    usable = len(procs.usable_cpus())
+    if not 0 < cpus <= usable:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most the {usable} usable cores, got {text}"
+        )
+    return cpus

@@ -13,10 +13,16 @@ from lab.signals import interrupt_on_sigterm, wait_for_interrupt
 def main(argv: list[str], prog: str = "python -m lab infra") -> int:
     parser = ArgumentParser(
         prog=prog,
-        description="Start PostgreSQL and Redis (or use DATABASE_URL / REDIS_URL), print "
-        "their URLs, and keep them up until Ctrl-C or SIGTERM.",
+        description="up: start PostgreSQL and Redis (or use DATABASE_URL / REDIS_URL), print "
+        "their URLs, then `ready`, and keep them up until Ctrl-C or SIGTERM. down: stop the "
+        "lab an `up` keeps running elsewhere, or the embedded PostgreSQL and Redis one left "
+        "behind when it was killed.",
     )
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument(
+        "action",
+        choices=["up", "down"],
+        help="up: start them and wait; down: stop a running or left-behind one",
+    )
     parser.add_argument(
         "--redis-persistence",
         action="store_true",

@@ -563,8 +563,12 @@ def render_terminal(results: Results) -> str:
 
 
 def main_report(argv: Sequence[str], prog: str = "python -m lab report") -> int:
-    """`python -m lab report <results.json> [--out DIR]`: re-render a report."""
-    parser = ArgumentParser(prog=prog, description=main_report.__doc__)
+    """`lab report <results.json> [--out DIR]`: re-render a report."""
+    parser = ArgumentParser(
+        prog=prog,
+        description="Re-render the report (report.md, report.html, charts) from a results.json "
+        "the bench wrote.",
+    )
     parser.add_argument("results", type=Path, help="a results.json written by the bench")
     parser.add_argument("--out", type=Path, help="folder for the report (default: beside it)")
     args = parser.parse_args(list(argv))
@@ -572,7 +576,8 @@ def main_report(argv: Sequence[str], prog: str = "python -m lab report") -> int:
         results = load_results(args.results)
         files = build_report(results, args.out or args.results.parent)
     except LabError as exc:
-        print(f"report: {exc}", file=sys.stderr)
+        # Not a usage error (exit 2): the command line was right, the file was not.
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     print(render_terminal(results))
     print(f"report: {files.folder}")

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
-from lab import config, cpulimit, infra
-from lab.errors import LabError
+from lab import config, cpulimit, flags, infra
+from lab.errors import CpuLimitError, LabError
 from lab.signals import interrupt_on_sigterm, wait_for_interrupt
 from lab.topology import (
     Topology,
@@ -29,10 +29,12 @@ def parser(prog: str = "python -m lab up") -> argparse.ArgumentParser:
     )
     p.add_argument("--instances", type=int, default=1, help="service instances (default 1)")
     p.add_argument("--balancer", action="store_true", help="put the balancer in front")
-    p.add_argument("--bcrypt-rounds", type=int, default=10, help="bcrypt cost (default 10)")
+    p.add_argument(
+        "--bcrypt-rounds", type=flags.bcrypt_cost, default=10, help="bcrypt cost (default 10)"
+    )
     p.add_argument(
         "--cpus-per-instance",
-        type=float,
+        type=flags.cpus_per_instance,
         default=None,
         help="CPU limit per instance (cgroup quota, else pinning for whole CPUs)",
     )
@@ -46,13 +48,13 @@ def main(argv: list[str], prog: str = "python -m lab up") -> int:
     # Checked before anything starts, so a mistyped option costs nothing to undo.
     if args.instances < 1:
         p.error("--instances must be at least 1")
-    if not 4 <= args.bcrypt_rounds <= 31:
-        p.error("--bcrypt-rounds must be within 4..31")
-    interrupt_on_sigterm()
-    stack: list[infra.Infra | Topology] = []
-    limiter = None
     try:
         limiter = cpulimit.choose(args.cpus_per_instance) if args.cpus_per_instance else None
+    except CpuLimitError as exc:  # this machine cannot honour the option as given
+        p.error(str(exc))
+    interrupt_on_sigterm()
+    stack: list[infra.Infra | Topology] = []
+    try:
         running = infra.start(config.infra_config())
         stack.append(running)
         run_dir = config.state_root() / "runs" / time.strftime("up-%Y%m%d-%H%M%S")

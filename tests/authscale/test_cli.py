@@ -72,6 +72,30 @@ def test_python_dash_m_entry_points_keep_their_own_names() -> None:
         (("loadgen", "--vus", "0", "--target", "http://127.0.0.1:9"), "authscale loadgen: error"),
         (("lab", "bench", "--vus", "x"), "authscale lab bench: error: argument --vus"),
         (("lab", "nope"), "authscale lab: error: unknown command 'nope'"),
+        (
+            ("lab", "up", "--cpus-per-instance", "5"),
+            "authscale lab up: error: argument --cpus-per-instance: must be more than 0",
+        ),
+        (
+            ("lab", "up", "--cpus-per-instance", "-1"),
+            "authscale lab up: error: argument --cpus-per-instance: must be more than 0",
+        ),
+        (
+            ("lab", "up", "--bcrypt-rounds", "3"),
+            "authscale lab up: error: argument --bcrypt-rounds: bcrypt takes a cost of 4..31",
+        ),
+        (
+            ("lab", "bench", "--bcrypt-rounds", "32"),
+            "authscale lab bench: error: argument --bcrypt-rounds: bcrypt takes a cost of 4..31",
+        ),
+        (
+            ("lab", "chaos", "--bcrypt-rounds", "3"),
+            "authscale lab chaos: error: argument --bcrypt-rounds: bcrypt takes a cost of 4..31",
+        ),
+        (
+            ("lab", "bench", "--instances", "1"),
+            "authscale lab bench: error: --instances must be at least 2 for the scaled topology",
+        ),
     ],
 )
 def test_invalid_options_exit_2_with_one_line(argv: tuple[str, ...], says: str) -> None:
@@ -81,6 +105,32 @@ def test_invalid_options_exit_2_with_one_line(argv: tuple[str, ...], says: str) 
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(says)
     assert lines[0].endswith("(see --help)")
+
+
+def test_a_missing_results_file_is_named_with_the_program() -> None:
+    done = run("lab", "report", "/nonexistent/results.json")
+    # The command line was right and the file was not: exit 1, not a usage error.
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "authscale lab report: error: cannot read /nonexistent/results.json: No such file or "
+        "directory"
+    ]
+
+
+@pytest.mark.parametrize("command", ["bench", "bench-scale", "report"])
+def test_lab_help_names_no_other_program(command: str) -> None:
+    done = run("lab", command, "--help")
+    assert done.returncode == 0
+    assert done.stdout.startswith(f"usage: authscale lab {command}")
+    assert "python -m" not in done.stdout
+    assert "make bench" not in done.stdout
+
+
+def test_lab_infra_help_explains_up_and_down() -> None:
+    done = run("lab", "infra", "--help")
+    assert done.returncode == 0
+    assert "up: start PostgreSQL and Redis" in done.stdout
+    assert "down: stop" in done.stdout
 
 
 def test_no_program_prints_the_usage_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

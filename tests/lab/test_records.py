@@ -139,6 +139,13 @@ def test_bad_options_are_refused() -> None:
         bench.BenchConfig(topologies=("single", "triple"))
     with pytest.raises(ValueError, match="repeats"):
         bench.BenchConfig(repeats=0)
+    with pytest.raises(ValueError, match="at least 2 for the scaled topology"):
+        bench.BenchConfig(instances=1)
+    with pytest.raises(ValueError, match=r"4\.\.31"):
+        bench.BenchConfig(bcrypt_cost=3)
+    # Without the scaled topology, or counting up from one, a single instance is fine.
+    bench.BenchConfig(instances=1, topologies=("single", "single+lb"))
+    bench.BenchConfig(instances=1, scale=True)
 
 
 def _with_cpu(busy: float, components: dict[str, float]) -> dict[str, Any]:

@@ -300,8 +300,12 @@ def test_main_report_re_renders_a_results_file(
 
 
 def test_main_report_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main_report([str(tmp_path / "nothing.json")]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert main_report([str(tmp_path / "nothing.json")], prog="authscale lab report") == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"authscale lab report: error: cannot read {tmp_path / 'nothing.json'}: "
+        "No such file or directory"
+    ]
 
 
 def _loadgen_window(iterations: int) -> dict[str, Any]:
