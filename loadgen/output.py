@@ -31,6 +31,10 @@ Top level (k6's ``handleSummary`` data shape first, then our additions)::
       Each phase's trend covers the responses that reported it.
     root_group         {"name": "", "path": "", "id", "groups": [], "checks": [{"name",
                        "path", "id", "passes", "fails"}]}
+    errors             {cause: count}: the failed requests counted in http_req_failed, by
+                       why they failed ("connection refused", "request timeout", "server
+                       closed the connection (EOF)", "HTTP 503", …), most frequent first;
+                       a request whose connection was never made counts in no data_sent
     options            {"summaryTrendStats": [...], "summaryTimeUnit": "ms", "noColor": true}
     state              {"testRunDurationMs": float}  from test start to the end of the
                        graceful stop
@@ -332,6 +336,7 @@ def build_summary_data(result: RunResult) -> dict[str, Any]:
     return {
         "metrics": metrics,
         "root_group": build_root_group(result.recorder),
+        "errors": dict(sorted(result.recorder.failures.items(), key=lambda kv: (-kv[1], kv[0]))),
         "options": {
             "summaryTrendStats": list(TREND_STATS),
             "summaryTimeUnit": "ms",

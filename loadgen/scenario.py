@@ -27,6 +27,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from loadgen import failures
 from loadgen.client import CURRENT_TIMER, ConnectTimer
 from loadgen.config import LoadConfig
 from loadgen.stats import Recorder
@@ -189,6 +190,8 @@ class AuthScenario:
         timer = vu.timer
         timer.connect_ns = 0
         server_timing = None
+        cause = None
+        sent = self._sent_overhead[step] + len(body)
         t_send = perf_counter_ns()
         try:
             response = await self._session.post(self._urls[step], data=body, headers=headers)
@@ -204,10 +207,14 @@ class AuthScenario:
                 # One header line normally; a proxy may add its entries as a second line.
                 server_timing = timings[0] if len(timings) == 1 else ", ".join(timings)
             response.release()
-        except (aiohttp.ClientError, TimeoutError, OSError):
+            cause = failures.status_cause(status)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             t_end = t_head = perf_counter_ns()
             status, payload, received = 0, b"", 0
             server_timing = None
+            cause = failures.transport_cause(exc)
+            if failures.never_sent(exc):
+                sent = 0
         connect_ns = timer.connect_ns
         self._recorder.record_request(
             self._recorder.steps[step],
@@ -217,9 +224,10 @@ class AuthScenario:
             intended,
             connect_ns,
             200 <= status < 400,
-            self._sent_overhead[step] + len(body),
+            sent,
             received,
             server_timing,
+            cause,
         )
         if intended:
             intended += t_end - t_send

@@ -214,6 +214,8 @@ class Recorder:
         self.requests_in_window = 0
         self.dropped = 0
         self.checks: dict[str, list[int]] = {}
+        #: Failed requests after the warm-up by cause (`connection refused`, `HTTP 503`, …).
+        self.failures: dict[str, int] = {}
         self.seconds: list[SecondStats] = []
         self.vus = 0
         self.vus_min = 0
@@ -258,13 +260,14 @@ class Recorder:
         sent: int,
         received: int,
         server_timing: str | None = None,
+        cause: str | None = None,
     ) -> None:
         """One finished HTTP request (``t_*`` from ``perf_counter_ns``).
 
         ``t_intended`` is the request's intended start in the open model, else 0. Requests
         that end during the warm-up only count in the time series (and switch the following
         checks off until the warm-up is over). ``server_timing`` is the response's
-        ``Server-Timing`` header, if it had one.
+        ``Server-Timing`` header, if it had one; ``cause`` says why a failed one failed.
         """
         duration_us = (t_end - t_send - connect_ns) // 1000
         second = self.second(t_end)
@@ -292,6 +295,8 @@ class Recorder:
             step.corrected.record(corrected_us)
         if not ok:
             step.failed += 1
+            reason = cause or "unknown"
+            self.failures[reason] = self.failures.get(reason, 0) + 1
         if server_timing:
             step.record_server_timing(server_timing, duration_us)
         if t_end <= self.window_end_ns:
@@ -391,6 +396,7 @@ class Recorder:
             "start_epoch_s": self.start_epoch_s,
             "aborted": self.aborted,
             "checks": self.checks,
+            "failures": self.failures,
             "seconds": [second.to_wire() for second in self.seconds],
             "per_vu_in_window": sorted(self.per_vu_in_window.items()),
         }
@@ -406,6 +412,7 @@ class Recorder:
         recorder.start_epoch_s = float(wire["start_epoch_s"])
         recorder.aborted = bool(wire["aborted"])
         recorder.checks = {name: [int(p), int(f)] for name, (p, f) in wire["checks"].items()}
+        recorder.failures = {str(k): int(v) for k, v in wire.get("failures", {}).items()}
         recorder.seconds = [SecondStats.from_wire(w) for w in wire["seconds"]]
         recorder.per_vu_in_window = {int(vu): int(n) for vu, n in wire["per_vu_in_window"]}
         return recorder
@@ -435,6 +442,8 @@ class Recorder:
             counts = self.checks.setdefault(name, [0, 0])
             counts[0] += passes
             counts[1] += fails
+        for cause, count in other.failures.items():
+            self.failures[cause] = self.failures.get(cause, 0) + count
         while len(self.seconds) < len(other.seconds):
             self.seconds.append(SecondStats())
         for mine, theirs in zip(self.seconds, other.seconds, strict=False):

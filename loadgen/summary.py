@@ -169,6 +169,15 @@ def _metrics(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _errors(data: dict[str, Any]) -> list[str]:
+    """Why requests failed: without it a run that failed them all says only "100 %"."""
+    errors = data.get("errors") or {}
+    if not errors:
+        return []
+    lines = ["", "    ERRORS (failed requests by cause)"]
+    return lines + [f"      {cause} × {count}" for cause, count in errors.items()]
+
+
 def _window(data: dict[str, Any]) -> list[str]:
     window = data["window"]
     start, duration = window["warmup_s"], window["duration_s"]
@@ -262,6 +271,7 @@ def render_summary(data: dict[str, Any]) -> str:
         "",
         *_checks(data),
         *_metrics(data),
+        *_errors(data),
         *_window(data),
         *_where_the_time_went(data),
         *_loadgen(data),

@@ -41,6 +41,7 @@ def synthetic_recorder(iterations: int = 40, open_model: bool = False) -> Record
                 ok,
                 200,
                 300,
+                cause=None if ok else "HTTP 500",
             )
             if intended:
                 intended += took
