@@ -9,8 +9,9 @@ it from ``/#token=<token>``) and keeps it for the tab. Errors use the proxy's JS
 
 Against DNS rebinding and cross-site requests from a browser on the same machine: every
 request must name an allowed ``Host`` (421 otherwise), changes must come from no origin or
-the page's own and carry ``Content-Type: application/json`` (which a cross-site form cannot
-send without a CORS preflight we never grant), and no response may be framed.
+the page's own, and a change with a body must carry ``Content-Type: application/json``
+(which a cross-site form cannot send without a CORS preflight we never grant); no response
+may be framed.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from aiohttp.typedefs import Middleware
 from balancer.backends import Backend
 from balancer.errors import AdminError
 from balancer.metrics import make_registry, render
+from balancer.selection import IGNORES_WEIGHTS
 
 if TYPE_CHECKING:
     from balancer.context import ProxyContext
@@ -150,8 +152,11 @@ def _refusal(
         response = _error(401, "unauthorized", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    if changes and request.content_type != "application/json":
-        return _error(415, "unsupported_media_type", "changes must be sent as application/json")
+    # A body must be JSON, which a cross-site form cannot send; a change without one (DELETE,
+    # drain, enable, disable) has nothing to label, and the checks above already stand
+    # between it and a foreign page.
+    if changes and request.body_exists and request.content_type != "application/json":
+        return _error(415, "unsupported_media_type", "a body must be sent as application/json")
     return None
 
 
@@ -233,7 +238,16 @@ def make_app(
     async def update_backend(request: web.Request) -> web.Response:
         weight = _new_weight(await _json_body(request))
         backend = ctx.backends.set_weight(request.match_info["id"], weight)
-        return _json(describe(ctx, backend))
+        answer = describe(ctx, backend)
+        if ctx.config.algorithm in IGNORES_WEIGHTS:
+            # Accepted (it applies if the balancer restarts with another algorithm), but
+            # the caller should not think traffic moved.
+            answer["note"] = (
+                f"the {ctx.config.algorithm} algorithm ignores weights: this one takes effect "
+                "only under weighted-round-robin, least-connections or power-of-two "
+                "(--algorithm)"
+            )
+        return _json(answer)
 
     async def delete_backend(request: web.Request) -> web.Response:
         backend = ctx.backends.remove(request.match_info["id"])

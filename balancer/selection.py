@@ -23,6 +23,8 @@ class Candidate(Protocol):
 C = TypeVar("C", bound=Candidate)
 
 ALGORITHMS = ("round-robin", "weighted-round-robin", "least-connections", "power-of-two")
+#: The algorithms that take no account of a backend's weight.
+IGNORES_WEIGHTS = frozenset({"round-robin"})
 ALIASES = {
     "rr": "round-robin",
     "roundrobin": "round-robin",

@@ -77,12 +77,52 @@ async def test_changes_must_be_json(
         ) as response:
             assert response.status == 415, content_type
             assert orjson.loads(await response.read())["error"]["code"] == "unsupported_media_type"
-    async with session.post(admin_url(balancer, "/backends/b1/drain")) as response:
-        assert response.status == 415
     assert len(balancer.backends.backends) == 1
-    assert balancer.backends.backends["b1"].state == "up"
     async with session.post(admin_url(balancer, "/backends"), data=body, headers=JSON) as response:
         assert response.status == 201
+
+
+async def test_changes_without_a_body_need_no_content_type(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer, session: aiohttp.ClientSession
+) -> None:
+    balancer = await start_balancer([backends[0].url, backends[1].url])
+    async with session.post(admin_url(balancer, "/backends/b1/drain")) as response:
+        assert response.status == 200, await response.text()
+    assert balancer.backends.backends["b1"].state == "draining"
+    async with session.post(admin_url(balancer, "/backends/b1/enable")) as response:
+        assert response.status == 200
+    assert balancer.backends.backends["b1"].state == "up"
+    async with session.delete(admin_url(balancer, "/backends/b2")) as response:
+        assert response.status == 202
+    # A body, even an empty JSON object, must still say it is JSON.
+    text = {"Content-Type": "text/plain"}
+    async with session.post(
+        admin_url(balancer, "/backends/b1/drain"), data=b"{}", headers=text
+    ) as response:
+        assert response.status == 415
+    assert balancer.backends.backends["b1"].state == "up"
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "noted"),
+    [("round-robin", True), ("least-connections", False), ("weighted-round-robin", False)],
+)
+async def test_a_weight_the_algorithm_ignores_is_noted(
+    algorithm: str,
+    noted: bool,
+    backends: list[ScriptedBackend],
+    start_balancer: StartBalancer,
+    session: aiohttp.ClientSession,
+) -> None:
+    balancer = await start_balancer([backends[0].url], algorithm=algorithm)
+    async with session.patch(admin_url(balancer, "/backends/b1"), json={"weight": 3}) as response:
+        assert response.status == 200
+        answer = orjson.loads(await response.read())
+    assert answer["weight"] == 3
+    if noted:
+        assert answer["note"].startswith("the round-robin algorithm ignores weights")
+    else:
+        assert "note" not in answer
 
 
 async def test_no_admin_response_may_be_framed(
