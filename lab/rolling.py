@@ -107,7 +107,7 @@ class Admin:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
-            raise RollingError(f"{method} {path}: HTTP {exc.code} {exc.read()[:200]!r}") from exc
+            raise RollingError(f"{method} {path}: {refusal(exc.code, exc.read())}") from exc
         except OSError as exc:
             raise RollingError(f"{method} {path}: the admin API did not answer: {exc}") from exc
 
@@ -127,6 +127,21 @@ class Admin:
 
     def enable(self, backend_id: str) -> None:
         self._call("POST", f"/backends/{backend_id}/enable")
+
+
+def refusal(status: int, body: bytes) -> str:
+    """An error answer as a reader wants it: `HTTP 401 unauthorized: a valid bearer token is
+    required` from the admin API's JSON error, else the start of the body as text."""
+    try:
+        error = json.loads(body)["error"]
+        return f"HTTP {status} {error['code']}: {error['message']}"
+    except (ValueError, TypeError, KeyError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return f"HTTP {status}" + (f": {text}" if text else "")
+
+
+def summary(steps: int, seconds: float) -> str:
+    return f"restarted {steps} instance{'' if steps == 1 else 's'} in {seconds:.1f}s"
 
 
 def _wait(what: str, holds: Callable[[], bool], *, timeout: float, poll_s: float) -> float:
@@ -322,12 +337,12 @@ def parser(prog: str = "python -m lab rolling-restart") -> argparse.ArgumentPars
 
 
 def main(argv: list[str], prog: str = "python -m lab rolling-restart") -> int:
-    args = parser(prog).parse_args(argv)
+    cli = parser(prog)
+    args = cli.parse_args(argv)
     if args.keep is not None:
         return keep(args.keep, args.command)
     if not args.admin:
-        print("error: --admin URL is required", file=sys.stderr)
-        return 2
+        cli.error("--admin URL is required")
     try:
         cfg = RollingConfig(
             admin_url=args.admin,
@@ -339,5 +354,5 @@ def main(argv: list[str], prog: str = "python -m lab rolling-restart") -> int:
     except (LabError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"restarted {len(steps)} instances in {sum(s.total_s for s in steps):.1f}s")
+    print(summary(len(steps), sum(s.total_s for s in steps)))
     return 0
