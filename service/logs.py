@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from service.errors import ServiceError
+
 ACCESS = logging.getLogger("authscale.access")
 AUTH = logging.getLogger("authscale.auth")
 SERVICE = logging.getLogger("authscale.service")
@@ -62,6 +64,13 @@ class PlainFormatter(logging.Formatter):
         return super().format(record)
 
 
+def _not_reported_elsewhere(record: logging.LogRecord) -> bool:
+    """Drops Sanic's traceback of a startup failure of ours: the program says it in one line
+    (``cannot start: …``), and a traceback there reads as a crash, not as a refusal."""
+    failure = record.exc_info[1] if record.exc_info else None
+    return not (record.name.startswith("sanic") and isinstance(failure, ServiceError))
+
+
 def setup_logging(*, log_format: str, instance: str) -> None:
     """Send the ``authscale`` and ``sanic`` loggers to stderr in ``log_format`` (idempotent).
 
@@ -73,6 +82,7 @@ def setup_logging(*, log_format: str, instance: str) -> None:
         JsonFormatter(instance) if log_format == "json" else PlainFormatter(instance)
     )
     handler.setFormatter(formatter)
+    handler.addFilter(_not_reported_elsewhere)
     for name in ("authscale", "sanic"):
         logger = logging.getLogger(name)
         for old in list(logger.handlers):

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from service import timing
+from service import stores, timing
 from service.errors import EmailTaken, ServiceError, Unavailable
 
 log = logging.getLogger("authscale.service")
@@ -204,7 +204,9 @@ async def open_pool(
 ) -> asyncpg.Pool:
     """Connect (retrying until ``startup_timeout``), apply migrations, return the pool."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + startup_timeout
+    began = loop.time()
+    where = stores.postgres_location(database_url)
+    notice = stores.Notice()
     while True:
         try:
             pool = await asyncpg.create_pool(
@@ -216,9 +218,13 @@ async def open_pool(
             )
             break
         except (*UNAVAILABLE_ERRORS, asyncpg.exceptions.CannotConnectNowError) as exc:
-            if loop.time() >= deadline:
-                raise Unavailable(f"PostgreSQL did not answer at startup: {exc}") from exc
-            log.warning("waiting for PostgreSQL: %s", exc)
+            waited = loop.time() - began
+            if waited >= startup_timeout:
+                raise Unavailable(
+                    f"PostgreSQL did not answer at {where} within {startup_timeout:g} s: {exc}"
+                ) from exc
+            if notice.due(loop.time()):
+                log.warning("waiting for PostgreSQL at %s (%.0f s): %s", where, waited, exc)
             await asyncio.sleep(0.5)
         except asyncpg.PostgresError as exc:
             raise ServiceError(f"cannot connect to PostgreSQL: {exc}") from exc

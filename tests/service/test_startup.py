@@ -1,0 +1,76 @@
+"""What the service says at start: which stores it uses (never a password), and, when
+Postgres does not answer, a line a second while it waits, then one line and exit 1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from service.stores import Notice, postgres_location, redis_location
+from tests.service.conftest import REPO
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://auth:s3cret@127.0.0.1:5433/auth", "127.0.0.1:5433/auth"),
+        ("postgres://postgres@db/postgres", "db:5432/postgres"),
+        ("postgresql://u:p@[::1]:6543/x", "[::1]:6543/x"),
+        ("postgresql://u@/auth?host=/run/postgresql", "/run/postgresql:5432/auth"),
+    ],
+)
+def test_postgres_is_named_by_address_and_database(url: str, shown: str) -> None:
+    assert postgres_location(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "127.0.0.1:6379/0"),
+        ("rediss://default:s3cret@cache:6380/2", "cache:6380/2"),
+        ("redis://:s3cret@cache", "cache:6379/0"),
+        ("unix:///run/redis.sock?db=3", "unix:/run/redis.sock/3"),
+    ],
+)
+def test_redis_is_named_by_address_and_database(url: str, shown: str) -> None:
+    assert redis_location(url) == shown
+    assert "s3cret" not in redis_location(url)
+
+
+def test_a_notice_is_due_at_most_once_per_interval() -> None:
+    notice = Notice(1.0)
+    due = [t for t in (0.0, 0.5, 0.99, 1.0, 1.5, 2.2, 2.7, 3.2) if notice.due(t)]
+    assert due == [0.0, 1.0, 2.2, 3.2]
+
+
+def test_unanswered_postgres_is_one_line_a_second_then_one_line_and_exit_1() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    env.update(
+        DATABASE_URL="postgresql://auth:s3cret@127.0.0.1:1/auth",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        AUTH_STARTUP_TIMEOUT="2.5",
+        AUTH_LOG_FORMAT="text",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "--dev", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr
+    waiting = [line for line in lines if "waiting for PostgreSQL at 127.0.0.1:1/auth" in line]
+    # Retried every half second, said once a second: 0 s, 1 s, 2 s.
+    assert 2 <= len(waiting) <= 3, done.stderr
+    assert lines[-1].startswith(
+        "python -m service: cannot start: PostgreSQL did not answer at 127.0.0.1:1/auth "
+        "within 2.5 s:"
+    )
