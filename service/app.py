@@ -22,7 +22,7 @@ from sanic.config import Config
 from sanic.response import BaseHTTPResponse
 from sanic.worker.loader import AppLoader
 
-from service import metrics_listener, timing, tracing
+from service import metrics_listener, stores, timing, tracing
 from service.addresses import parse_networks
 from service.config import ServiceConfig, config_from_environment, metrics_address
 from service.context import ServiceContext
@@ -147,17 +147,22 @@ def open_redis(config: ServiceConfig) -> Redis:
     return Redis.from_pool(pool)
 
 
-async def _wait_for_redis(redis: Redis, *, patience: float) -> None:
+async def _wait_for_redis(redis: Redis, *, patience: float, where: str) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + patience
+    began = loop.time()
+    notice = stores.Notice()
     while True:
         try:
             await redis.ping()
             return
         except (RedisConnectionError, OSError) as exc:
-            if loop.time() >= deadline:
-                raise Unavailable(f"Redis did not answer at startup: {exc}") from exc
-            SERVICE.warning("waiting for Redis: %s", exc)
+            waited = loop.time() - began
+            if waited >= patience:
+                raise Unavailable(
+                    f"Redis did not answer at {where} within {patience:g} s: {exc}"
+                ) from exc
+            if notice.due(loop.time()):
+                SERVICE.warning("waiting for Redis at %s (%.0f s): %s", where, waited, exc)
             await asyncio.sleep(0.5)
 
 
@@ -182,7 +187,11 @@ async def _open_stores(app: ServiceApp) -> None:
         startup_timeout=config.startup_timeout,
     )
     ctx.redis = open_redis(config)
-    await _wait_for_redis(ctx.redis, patience=config.startup_timeout)
+    await _wait_for_redis(
+        ctx.redis,
+        patience=config.startup_timeout,
+        where=stores.redis_location(config.redis_url),
+    )
     ctx.users = UserStore(ctx.pool, timeout=config.io_timeout)
     ctx.sessions = SessionStore(
         ctx.redis,
@@ -230,8 +239,10 @@ async def _start_metrics_listener(operator: metrics_listener.Responder, app: Ser
 async def _announce(app: ServiceApp) -> None:
     config = app.ctx.config
     SERVICE.info(
-        "serving on %s (jwt %s, bcrypt cost %d, %d hashing threads%s)",
+        "serving on %s (Postgres %s, Redis %s; jwt %s, bcrypt cost %d, %d hashing threads%s)",
         app.serve_location or f"http://{config.host}:{config.port}",
+        stores.postgres_location(config.database_url),
+        stores.redis_location(config.redis_url),
         config.jwt_algorithm,
         config.bcrypt_rounds,
         config.bcrypt_threads,

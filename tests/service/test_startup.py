@@ -3,14 +3,18 @@ Postgres does not answer, a line a second while it waits, then one line and exit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from service.stores import Notice, postgres_location, redis_location
-from tests.service.conftest import REPO
+from tests.service.conftest import REPO, start_service
 
 
 @pytest.mark.parametrize(
@@ -73,4 +77,51 @@ def test_unanswered_postgres_is_one_line_a_second_then_one_line_and_exit_1() -> 
     assert lines[-1].startswith(
         "python -m service: cannot start: PostgreSQL did not answer at 127.0.0.1:1/auth "
         "within 2.5 s:"
+    )
+
+
+@pytest.mark.integration
+async def test_the_startup_line_names_the_stores_without_a_password(
+    service_env: Callable[..., dict[str, str]],
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    env = service_env(AUTH_LOG_FORMAT="text")
+    service = await asyncio.to_thread(start_service, env, tmp_path / "service.log")
+    try:
+        line = next(x for x in service.log().splitlines() if "serving on" in x)
+    finally:
+        await asyncio.to_thread(service.stop)
+    postgres, redis = urlsplit(database_url), urlsplit(redis_url)
+    database = postgres.path.lstrip("/")
+    assert f"Postgres {postgres.hostname}:{postgres.port}/{database}, " in line
+    assert f"Redis {redis.hostname}:{redis.port}/{redis.path.lstrip('/') or '0'};" in line
+    for secret in (postgres.password, redis.password):
+        assert not secret or secret not in line
+
+
+@pytest.mark.integration
+def test_unanswered_redis_is_named_too(service_env: Callable[..., dict[str, str]]) -> None:
+    env = service_env(
+        REDIS_URL="redis://:s3cret@127.0.0.1:1/4",
+        AUTH_STARTUP_TIMEOUT="1.5",
+        AUTH_LOG_FORMAT="text",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "0"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "s3cret" not in done.stderr
+    waiting = [x for x in done.stderr.splitlines() if "waiting for Redis at 127.0.0.1:1/4" in x]
+    assert 1 <= len(waiting) <= 2, done.stderr
+    assert done.stderr.splitlines()[-1].startswith(
+        "python -m service: cannot start: Redis did not answer at 127.0.0.1:1/4 within 1.5 s:"
     )
