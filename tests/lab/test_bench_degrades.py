@@ -68,7 +68,7 @@ def test_refused_cpu_limits_skip_the_series_and_the_report_says_why(
     assert results["series"][0]["runs"][0]["iterations"] > 0
     (note,) = results["notes"]
     assert note.startswith("The CPU-limited series was skipped: " + REFUSAL)
-    assert "run as root" in note
+    assert "run the bench as root" in note
     assert "authscale" in results["versions"]
     assert note in (folder / "report.md").read_text()
     assert (folder / "report.html").exists()
