@@ -80,7 +80,7 @@ class SeriesSpec:
 class BenchConfig:
     vus: int = 200
     limited_vus: int = 40
-    duration_s: float = 45.0
+    duration_s: float = 60.0
     warmup_s: float = 15.0
     graceful_stop_s: float = 30.0
     ramp: bool = True
@@ -507,7 +507,7 @@ def parser(prog: str, *, scale: bool) -> argparse.ArgumentParser:
         default=40,
         help="VUs for CPU-limited runs, sized so each VU completes several iterations (40)",
     )
-    add("--duration", default="45s", help="measured window per run (default 45s)")
+    add("--duration", default="60s", help="measured window per run (default 60s)")
     add(
         "--warmup",
         default="15s",

@@ -15,9 +15,11 @@ TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 MIN_ITERATIONS_PER_VU = 2
 #: …and the average VU at least this many, or the window measured a ramp, not a steady state.
 MEAN_ITERATIONS_PER_VU = 3.0
-#: The share of the host's busy CPU that processes the bench did not start may use before
-#: the run stops measuring our components alone: beyond it, something else competed for the
-#: cores and the figures say as much about that as about authscale.
+#: The share of the host's CPU capacity (usable cores × window) that processes the bench did
+#: not start may use before the run stops measuring our components alone: beyond it,
+#: something else competed for the cores and the figures say as much about that as about
+#: authscale. Capacity, not busy time: in a CPU-limited run the host is mostly idle, and the
+#: kernel's own threads would otherwise be a large share of the little busy time.
 MAX_OTHER_SHARE = 0.10
 
 
@@ -176,22 +178,30 @@ def unsound_reasons(record: Mapping[str, Any], *, bottleneck: bool = False) -> l
         noisy = host_noise_reason(
             float(host.get("cpu_seconds_busy", 0.0) or 0.0),
             record.get("cpu_seconds", {}),
+            float(host.get("utilisation", 0.0) or 0.0),
         )
         if noisy is not None:
             reasons.append(noisy)
     return reasons
 
 
-def host_noise_reason(host_busy: float, components: Mapping[str, float]) -> str | None:
+def host_noise_reason(
+    host_busy: float, components: Mapping[str, float], utilisation: float
+) -> str | None:
     """Why the host was not quiet, when processes the bench did not start used more than
-    MAX_OTHER_SHARE of its busy CPU seconds (None when it was quiet enough)."""
-    if host_busy <= 0:
+    MAX_OTHER_SHARE of its CPU capacity (None when it was quiet enough). `utilisation` is
+    busy ÷ capacity, as the run recorded it."""
+    if host_busy <= 0 or utilisation <= 0:
         return None
+    capacity = host_busy / utilisation
     other = max(0.0, host_busy - sum(float(v) for v in components.values()))
-    share = other / host_busy
+    share = other / capacity
     if share <= MAX_OTHER_SHARE:
         return None
-    return f"other processes used {share * 100:.1f} % of the busy CPU: the host was not quiet"
+    return (
+        f"other processes used {share * 100:.1f} % of the host's CPU capacity: the host was "
+        "not quiet"
+    )
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -185,7 +185,9 @@ class Series(_Doc):
                 self.efficiency_of(run), self.ceiling_pairs_per_s
             )
         if not any("other processes used" in r for r in reasons):
-            noisy = records_rule.host_noise_reason(run.host.cpu_seconds_busy, run.cpu_seconds)
+            noisy = records_rule.host_noise_reason(
+                run.host.cpu_seconds_busy, run.cpu_seconds, run.host.utilisation
+            )
             reasons += [noisy] if noisy is not None else []
         return tuple(reasons)
 

@@ -166,7 +166,7 @@ def test_a_run_on_a_busy_host_is_unsound_and_says_how_busy() -> None:
     busy = _with_cpu(80.0, {"service_1": 60.0, "postgres": 2.0, "loadgen": 4.0})
     assert not busy["sound"]
     assert busy["unsound_reasons"] == [
-        "other processes used 17.5 % of the busy CPU: the host was not quiet"
+        "other processes used 15.8 % of the host's CPU capacity: the host was not quiet"
     ]
 
 
@@ -204,3 +204,21 @@ def test_a_ceiling_slower_on_two_threads_than_on_one_makes_its_runs_unsound() ->
         "the bcrypt ceiling measured after x did 7.90 pairs/s on 2 threads, fewer than 8.40 "
         "on one: the machine was busy while it was measured"
     ]
+
+
+def test_a_cpu_limited_run_on_a_mostly_idle_host_is_not_called_busy() -> None:
+    # 0.5 CPU per instance: the host is 30 % busy, and the kernel's own threads are a large
+    # share of that little busy time but a small share of what the host could do.
+    idle = records.run_record(
+        loadgen_output(iterations=600, vus=40, least=2),
+        topology="single",
+        instances=1,
+        balancer=False,
+        repeat=0,
+        cpu={
+            "cpu_seconds": {"service_1": 22.0, "loadgen": 3.0},
+            "host": {"cpu_seconds_busy": 30.0, "utilisation": 0.3},
+        },
+        ceiling_iterations_per_s=4.0,
+    )
+    assert not any("other processes" in r for r in idle["unsound_reasons"])

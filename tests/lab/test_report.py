@@ -514,14 +514,16 @@ def test_unsound_runs_are_the_first_thing_the_answer_says(tmp_path: Path) -> Non
 
 def test_a_busy_host_is_named_in_the_answer(tmp_path: Path) -> None:
     data = doc("scaling")
-    # Our components used 78.19 of the 79.13 busy CPU seconds; something else took 20 more.
+    # Our components used 78.19 CPU seconds; something else took 20.94 more of a host whose
+    # capacity over the window was 100 CPU seconds.
     data["series"][0]["runs"][0]["host"]["cpu_seconds_busy"] = 99.13
+    data["series"][0]["runs"][0]["host"]["utilisation"] = 0.9913
     results = Results.from_dict(data)
     first = _opening(build_report(results, tmp_path).markdown.read_text())[0]
-    assert first.startswith("Caution: 1 of 6 runs was unsound — other processes used 21.1 %")
+    assert first.startswith("Caution: 1 of 6 runs was unsound — other processes used 20.9 %")
     assert "(the host was busy)" in first
     runs = (tmp_path / "report.md").read_text()
-    assert "other processes used 21.1 % of the busy CPU: the host was not quiet" in runs
+    assert "other processes used 20.9 % of the host's CPU capacity: the host was not quiet" in runs
 
 
 def test_a_sound_bench_opens_without_a_caution(tmp_path: Path) -> None:
