@@ -1,20 +1,24 @@
 """The Docker engine the lab talks to: one that already answers, or a dockerd of its own.
 
 An engine of its own keeps everything under ``<state>/docker`` (data root, exec root,
-socket, log) and a record, ``engine.json``, of what the lab made: the daemon's pid, whether
-it initialised the swarm, and the host's network state before the daemon started, so that
-`python -m lab docker down` — from any process — stops the daemon and removes the bridges,
-veths and iptables chains it left behind, and nothing else.
+socket, log; the exec root and socket move to a short folder under the system's temporary
+folder when the checkout's path is too long for unix sockets) and a record,
+``engine.json``, of what the lab made: the daemon's pid, whether it initialised the swarm,
+and the host's network state before the daemon started, so that `python -m lab docker
+down` — from any process — stops the daemon and removes the bridges, veths and iptables
+chains it left behind, and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,8 @@ from lab.docker import netclean
 from lab.docker.errors import EngineError
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+#: The longest state folder whose exec root can hold containerd's sockets.
+MAX_SOCKET_PARENT = 60
 IPVS_PROC = Path("/proc/sys/net/ipv4/vs")
 NO_IPVS_NOTE = (
     "note: no IPVS in this kernel (/proc/sys/net/ipv4/vs is absent): Swarm's service VIPs "
@@ -41,9 +47,17 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.start_timeout <= 0 or self.stop_timeout <= 0:
             raise ValueError("engine timeouts must be positive")
-        # A unix socket path is limited to 107 bytes; containerd's lives deeper still.
-        if len(str(self.state_dir.resolve())) > 60:
-            raise ValueError(f"state folder {self.state_dir} is too long a path for sockets")
+
+    @property
+    def runtime_dir(self) -> Path:
+        """Where the exec root and the sockets live: the state folder itself, unless its
+        path is too long for them (a unix socket path is limited to 107 bytes, and
+        containerd's lives deeper still), then a short folder named after it."""
+        state = self.state_dir.resolve()
+        if len(str(state)) <= MAX_SOCKET_PARENT:
+            return state
+        digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"authscale-docker-{digest}"
 
 
 def docker_cli() -> str:
@@ -100,6 +114,7 @@ class Engine:
     def __init__(self, cfg: EngineConfig) -> None:
         self.cfg = cfg
         self.dir = cfg.state_dir
+        self.runtime = cfg.runtime_dir
         self.cli = docker_cli()
         self.host = os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
 
@@ -181,10 +196,10 @@ class Engine:
         return True
 
     def _start(self) -> None:
-        data, execroot = self.dir / "data", self.dir / "exec"
+        data, execroot = self.dir / "data", self.runtime / "exec"
         for folder in (data, execroot):
             folder.mkdir(parents=True, exist_ok=True)
-        sock = self.dir.resolve() / "docker.sock"
+        sock = self.runtime / "docker.sock"
         before = netclean.snapshot()
         log = (self.dir / "dockerd.log").open("ab")
         try:
@@ -249,7 +264,7 @@ class Engine:
 
     def _kill_leftover_processes(self) -> None:
         """containerd and shims of ours that outlived the daemon (found by their paths)."""
-        marker = str(self.dir.resolve())
+        markers = {str(self.dir.resolve()), str(self.runtime)}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -257,19 +272,21 @@ class Engine:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if marker in cmdline and ("containerd" in cmdline or "dockerd" in cmdline):
+            ours = any(marker in cmdline for marker in markers)
+            if ours and ("containerd" in cmdline or "dockerd" in cmdline):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(int(entry.name), signal.SIGKILL)
 
     def _unmount(self) -> list[str]:
         """Mounts under the state folder (overlays, netns, secrets), deepest first."""
-        marker = str(self.dir.resolve()) + "/"
+        markers = (str(self.dir.resolve()) + "/", str(self.runtime) + "/")
         try:
             mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
         except OSError:
             return []
         failed = []
-        for target in sorted((m for m in mounts if m.startswith(marker)), key=len, reverse=True):
+        ours = (m for m in mounts if m.startswith(markers))
+        for target in sorted(ours, key=len, reverse=True):
             done = subprocess.run(
                 ["umount", "--lazy", target], capture_output=True, text=True, check=False
             )

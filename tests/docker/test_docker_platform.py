@@ -207,3 +207,16 @@ def test_read_usage(tmp_path: Path) -> None:
 )
 def test_an_alert_measures_its_left_side(expr: str, quantity: str) -> None:
     assert measured(expr) == quantity
+
+
+def test_a_long_checkout_path_keeps_the_engines_sockets_short(tmp_path: Path) -> None:
+    from lab.docker.engine import MAX_SOCKET_PARENT, EngineConfig
+
+    short = EngineConfig(state_dir=tmp_path / "d")
+    if len(str(short.state_dir.resolve())) <= MAX_SOCKET_PARENT:
+        assert short.runtime_dir == short.state_dir.resolve()
+    deep = EngineConfig(state_dir=tmp_path / ("x" * 80) / ".lab" / "docker")
+    runtime = deep.runtime_dir
+    assert len(str(runtime / "exec" / "containerd" / "containerd.sock")) < 107
+    assert runtime == EngineConfig(state_dir=deep.state_dir).runtime_dir  # stable per folder
+    assert runtime != EngineConfig(state_dir=tmp_path / ("y" * 80)).runtime_dir
