@@ -1,9 +1,9 @@
 """`python -m lab.resolve` (`make resolve-matrix`): does `authscale[lab]` install from the
 package index for each supported Python and platform, and from what?
 
-Each cell resolves the project with its `lab` extra, under the versions constraints.txt
-pins (what `make install` uses), for one Python version and platform without installing
-anything:
+Each cell resolves the project with its `lab` extra for one Python version and platform
+without installing anything (the pip cells under the versions constraints.txt pins, what
+`make install` uses):
 
 - Linux x86-64 and macOS arm64 with `pip install --dry-run --only-binary=:all:` (wheels only:
   nothing needs a compiler). pip does not widen an explicit `--platform`, so each cell names
@@ -86,8 +86,9 @@ def pip_command(cell: Cell, target: Path, report: Path) -> list[str]:
 def uv_command(cell: Cell, uv: str, output: Path) -> list[str]:
     argv = [uv, "pip", "compile", str(REPO / "setup.cfg"), "--extra", "lab", "--quiet"]
     argv += ["--python-platform", cell.uv_platform, "--python-version", cell.python]
+    # Not under the lock: uv then stops at "Building source distributions is disabled"
+    # although the same resolution without it needs no sdist but hdrhistogram's.
     argv += ["--only-binary", ":all:", "--no-header", "--output-file", str(output)]
-    argv += ["--constraint", str(LOCK)]
     for name in SDIST_ONLY:
         argv += ["--no-binary", name]
     return argv
