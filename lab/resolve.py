@@ -1,9 +1,9 @@
 """`python -m lab.resolve` (`make resolve-matrix`): does `authscale[lab]` install from the
 package index for each supported Python and platform, and from what?
 
-Each cell resolves the project with its `lab` extra for one Python version and platform
-without installing anything (the pip cells under the versions constraints.txt pins, what
-`make install` uses):
+Each cell resolves the project with its `lab` extra, under the versions constraints.txt
+pins (what `make install` uses), for one Python version and platform without installing
+anything:
 
 - Linux x86-64 and macOS arm64 with `pip install --dry-run --only-binary=:all:` (wheels only:
   nothing needs a compiler). pip does not widen an explicit `--platform`, so each cell names
@@ -83,14 +83,24 @@ def pip_command(cell: Cell, target: Path, report: Path) -> list[str]:
     return [*argv, f"{REPO}[lab]"]
 
 
+def locked_names(lock: Path = LOCK) -> list[str]:
+    """The package names constraints.txt pins."""
+    names = []
+    for line in lock.read_text().splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            names.append(line.split("==", 1)[0].strip())
+    return names
+
+
 def uv_command(cell: Cell, uv: str, output: Path) -> list[str]:
     argv = [uv, "pip", "compile", str(REPO / "setup.cfg"), "--extra", "lab", "--quiet"]
     argv += ["--python-platform", cell.uv_platform, "--python-version", cell.python]
-    # Not under the lock: uv then stops at "Building source distributions is disabled"
-    # although the same resolution without it needs no sdist but hdrhistogram's.
-    argv += ["--only-binary", ":all:", "--no-header", "--output-file", str(output)]
-    for name in SDIST_ONLY:
-        argv += ["--no-binary", name]
+    argv += ["--no-header", "--output-file", str(output), "--constraint", str(LOCK)]
+    # Wheels only for every locked package but SDIST_ONLY, named one by one: uv's
+    # `--only-binary :all:` also forbids building the sdists `--no-binary` lets in.
+    for name in locked_names():
+        if name not in SDIST_ONLY:
+            argv += ["--only-binary", name]
     return argv
 
 
