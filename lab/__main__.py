@@ -9,18 +9,30 @@ from authscale.argparsing import USAGE_EXIT_CODE
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "infra": (
-        "lab.infra_cli",
+        "lab.harness.infra_cli",
         "start/stop PostgreSQL + Redis (embedded, or DATABASE_URL/REDIS_URL)",
     ),
-    "up": ("lab.up", "infra + N service instances (+ balancer), until Ctrl-C"),
-    "bench": ("lab.bench", "the scale-out experiment and its report (make bench)"),
-    "bench-scale": ("lab.bench", "1…N instances with CPU limits, fitted to Amdahl/USL"),
-    "bench-proxy": ("lab.proxybench", "balancer cost per request beside nginx and HAProxy"),
-    "bench-service": ("lab.servicebench", "service CPU per request beside bare Sanic's"),
-    "bench-overhead": ("lab.overhead", "service CPU outside bcrypt by thread, as users grow"),
-    "chaos": ("lab.chaos", "fault scenarios under load, each with a verdict"),
-    "rolling-restart": ("lab.rolling", "drain, restart and re-enable instances one at a time"),
-    "report": ("lab.report", "re-render a report from a results.json"),
+    "up": ("lab.harness.up", "infra + N service instances (+ balancer), until Ctrl-C"),
+    "bench": ("lab.experiments.bench", "the scale-out experiment and its report (make bench)"),
+    "bench-scale": ("lab.experiments.bench", "1…N instances with CPU limits, fitted to Amdahl/USL"),
+    "bench-proxy": (
+        "lab.experiments.proxybench",
+        "balancer cost per request beside nginx and HAProxy",
+    ),
+    "bench-service": (
+        "lab.experiments.servicebench",
+        "service CPU per request beside bare Sanic's",
+    ),
+    "bench-overhead": (
+        "lab.experiments.overhead",
+        "service CPU outside bcrypt by thread, as users grow",
+    ),
+    "chaos": ("lab.experiments.chaos.command", "fault scenarios under load, each with a verdict"),
+    "rolling-restart": (
+        "lab.experiments.rolling",
+        "drain, restart and re-enable instances one at a time",
+    ),
+    "report": ("lab.reporting.report", "re-render a report from a results.json"),
     "docker": ("lab.docker.cli", "images|up|down: the stack on a Docker engine (Swarm)"),
 }
 

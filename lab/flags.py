@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lab import procs
+from lab.harness import procs
 from loadgen.config import parse_duration
 from loadgen.errors import ConfigError
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import config, infra, procs
+from lab.harness import config, infra, procs
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
-from lab import config
 from lab.docker import engine as engine_mod
 from lab.docker import netclean
 from lab.docker.engine import Engine, EngineConfig
 from lab.docker.images import Images
 from lab.docker.stack import Endpoints, Stack, StackConfig
 from lab.errors import LabError
-from lab.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness import config
+from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -1,6 +1,7 @@
 """`python -m lab bench --platform swarm`: the same experiment on a one-node Docker Swarm.
 
-The same plan, load generator, records and report as the process platform (lab.bench); what
+The same plan, load generator, records and report as the process platform
+(lab.experiments.bench); what
 differs is where the service runs. One stack is deployed for the whole bench; before each
 run the service is updated in place (replica count, `resources.limits.cpus`, hashing
 threads) and all its tasks restarted at once, so every run starts from fresh replicas:
@@ -22,12 +23,14 @@ from typing import Any
 
 import psutil
 
-from lab import bench, ceiling, config, cpuacct, loadrun, procs, records
 from lab.docker import cgroupcpu
 from lab.docker.cli import Platform
 from lab.docker.errors import StackError
 from lab.docker.stack import NAME, Endpoints, StackConfig, healthy_backends
 from lab.errors import LabError
+from lab.experiments import bench, loadrun
+from lab.harness import config, cpuacct, procs
+from lab.reporting import ceiling, records
 
 SERVICE = f"{NAME}_service"
 COMPONENTS = ("balancer", "postgres", "redis")

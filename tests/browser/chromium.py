@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from lab.topology import http_get
+from lab.harness.topology import http_get
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Playwright

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from lab import config, infra, procs
-from lab.report import build_report
-from lab.topology import Topology, TopologyConfig
+from lab.harness import config, infra, procs
+from lab.harness.topology import Topology, TopologyConfig
+from lab.reporting.report import build_report
 from tests.browser.chromium import REPO, api_backends, api_post, launch, missing_reason
 
 IMAGES = REPO / "docs" / "images"

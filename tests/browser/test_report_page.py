@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from lab.page import Table
-from lab.report import build_page, build_report
-from lab.results import Results
+from lab.reporting.page import Table
+from lab.reporting.report import build_page, build_report
+from lab.reporting.results import Results
 from tests.browser.chromium import background, requires_chromium
 
 if TYPE_CHECKING:

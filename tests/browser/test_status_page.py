@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from lab import procs
-from lab.topology import HOST, Topology, TopologyConfig, http_get
+from lab.harness import procs
+from lab.harness.topology import HOST, Topology, TopologyConfig, http_get
 from tests.browser.chromium import (
     STATE_COLOURS,
     api_backends,

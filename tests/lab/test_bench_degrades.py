@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import bench, cpulimit
-from lab.bench import Bench, BenchConfig
 from lab.errors import CpuLimitError, CpuLimitUnavailable
+from lab.experiments import bench
+from lab.experiments.bench import Bench, BenchConfig
+from lab.harness import cpulimit
 
 REFUSAL = "cannot limit instances to 0.5 CPU here: no writable cgroup with the cpu controller"
 

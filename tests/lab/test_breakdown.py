@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from lab import breakdown, records
-from lab.results import StepTime
+from lab.reporting import breakdown, records
+from lab.reporting.results import StepTime
 from tests.lab.test_records import loadgen_output
 
 #: Login at 200 users behind the balancer, as the issue describes it: almost all waiting.

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from lab import ceiling, records
-from lab.ceiling import Ceiling
-from lab.results import Results
+from lab.reporting import ceiling, records
+from lab.reporting.ceiling import Ceiling
+from lab.reporting.results import Results
 from tests.lab.test_records import loadgen_output
 
 DATA = Path(__file__).parent / "data"

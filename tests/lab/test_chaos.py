@@ -19,8 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lab import chaos, config, infra, procs, rolling
-from lab.chaosload import (
+from lab.experiments import rolling
+from lab.experiments.chaos import command as chaos
+from lab.experiments.chaos.load import (
     REUSE,
     SIGNUP,
     ChaosLoadConfig,
@@ -29,6 +30,7 @@ from lab.chaosload import (
     backoff_s,
     error_code,
 )
+from lab.harness import config, infra, procs
 
 
 @pytest.fixture(scope="module")

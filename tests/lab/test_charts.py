@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lab.charts import Chart, render_charts
-from lab.results import Results
+from lab.reporting.charts import Chart, render_charts
+from lab.reporting.results import Results
 from tests.lab.test_breakdown import add_breakdown
 
 DATA = Path(__file__).parent / "data"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import cpuacct, cpulimit, procs
 from lab.errors import CpuLimitError
+from lab.harness import cpuacct, cpulimit, procs
 
 BUSY = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass\n"
 

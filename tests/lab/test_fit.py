@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lab.fit import Fit, FitError, fit_amdahl, fit_models, fit_usl
+from lab.reporting.fit import Fit, FitError, fit_amdahl, fit_models, fit_usl
 
 
 def usl(n: np.ndarray, x1: float, sigma: float, kappa: float) -> np.ndarray:

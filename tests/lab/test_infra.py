@@ -17,9 +17,9 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from lab import infra, procs
 from lab.errors import AlreadyRunning
-from lab.infra import InfraConfig
+from lab.harness import infra, procs
+from lab.harness.infra import InfraConfig
 
 pytestmark = pytest.mark.integration
 
@@ -248,7 +248,7 @@ def test_described_servers_name_their_version(state_dir: Path) -> None:
 
 
 def test_lab_redis_server_wheel_prefers_the_wheel_over_path(state_dir: Path) -> None:
-    from lab import config
+    from lab.harness import config
 
     choice = config.redis_server({"LAB_REDIS_SERVER": "wheel"})
     assert choice == "wheel"
@@ -289,7 +289,9 @@ def test_given_servers_are_described_by_what_they_say_they_are(
 
     # The server's own answer, not a version this test assumes: the given server may be
     # any release.
-    assert described["postgres"].startswith(f"external PostgreSQL {asyncio.run(reported_version())} (")
+    assert described["postgres"].startswith(
+        f"external PostgreSQL {asyncio.run(reported_version())} ("
+    )
     assert described["redis"].split()[:2] in (["external", "Redis"], ["external", "Valkey"])
     port = redis_url.rsplit(":", 1)[1].split("/")[0]
     assert described["redis"].endswith(f"(127.0.0.1:{port})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.integrity import compare, is_ambiguous, like_pattern
+from lab.experiments.chaos.integrity import compare, is_ambiguous, like_pattern
 
 
 def test_acknowledged_signups_with_one_row_each_are_clean() -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import bench, chaos, up
-from lab.topology import (
+from lab.experiments import bench
+from lab.experiments.chaos import command as chaos
+from lab.harness import up
+from lab.harness.topology import (
     LOOPBACK_CIDRS,
     Instance,
     Topology,

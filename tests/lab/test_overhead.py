@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import loadrun
 from lab.errors import LabError
-from lab.overhead import (
+from lab.experiments import loadrun
+from lab.experiments.overhead import (
     OverheadConfig,
     Row,
     Sample,

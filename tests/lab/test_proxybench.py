@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from lab import proxybench
-from lab.proxybench import Run, parse_duration_ms, parse_wrk, render_markdown, summarize
+from lab.experiments import proxybench
+from lab.experiments.proxybench import Run, parse_duration_ms, parse_wrk, render_markdown, summarize
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:18000/
   1 threads and 64 connections

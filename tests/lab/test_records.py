@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from lab import bench, records
+from lab.experiments import bench
+from lab.reporting import records
 
 
 def loadgen_output(
@@ -171,7 +172,7 @@ def test_a_run_on_a_busy_host_is_unsound_and_says_how_busy() -> None:
 
 
 def _ceiling(parallel: float, single: float, taken: str) -> Any:
-    from lab import ceiling
+    from lab.reporting import ceiling
 
     return ceiling.Ceiling(
         bcrypt_cost=10,

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from lab import records
-from lab.page import change, figure, percent
-from lab.report import ReportFiles, build_report, main_report, render_terminal, when
-from lab.results import Results, ResultsError, dump_results, load_results, median_runs
+from lab.reporting import records
+from lab.reporting.page import change, figure, percent
+from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal, when
+from lab.reporting.results import Results, ResultsError, dump_results, load_results, median_runs
 from tests.lab.test_verdict import bench_scale_doc
 
 DATA = Path(__file__).parent / "data"
@@ -309,7 +309,7 @@ def test_main_report_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def _loadgen_window(iterations: int) -> dict[str, Any]:
-    """The load generator's JSON, reduced to what `lab.records` reads."""
+    """The load generator's JSON, reduced to what `lab.reporting.records` reads."""
     trend = {"avg": 3300.0, "min": 9.0, "med": 2900.0, "max": 12100.0}
     trend |= {"p(90)": 7900.0, "p(95)": 8400.0, "p(99)": 9800.0}
     metrics: dict[str, Any] = {
@@ -337,7 +337,7 @@ def _loadgen_window(iterations: int) -> dict[str, Any]:
 
 
 def test_runs_recorded_by_the_bench_parse_and_report(tmp_path: Path) -> None:
-    """The contract with `lab.records`: its run records are runs of this document."""
+    """The contract with `lab.reporting.records`: its run records are runs of this document."""
     data = doc("bcrypt_bound")
     usage = {
         "cpu_seconds": {"service_1": 75.0, "postgres": 0.9, "redis": 0.2, "loadgen": 1.6},
@@ -408,7 +408,7 @@ def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
 
 
 def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path: Path) -> None:
-    from lab.answer import answer
+    from lab.reporting.answer import answer
     from tests.lab.test_breakdown import add_breakdown
 
     results = Results.from_dict(add_breakdown(doc("scaling")))
@@ -428,7 +428,7 @@ def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path
 
 
 def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) -> None:
-    from lab import ceiling
+    from lab.reporting import ceiling
 
     data = doc("scaling")
     found = [
@@ -485,7 +485,7 @@ def test_committed_results_still_render(source: Path, tmp_path: Path) -> None:
 
 
 def test_the_answer_says_when_added_cpu_did_not_bring_throughput() -> None:
-    from lab.answer import answer
+    from lab.reporting.answer import answer
 
     data = doc("scaling")
     scaled = data["series"][1]["runs"][2]
@@ -539,7 +539,7 @@ def test_a_sound_bench_opens_without_a_caution(tmp_path: Path) -> None:
 
 
 def test_a_ceiling_slower_on_two_threads_is_flagged(tmp_path: Path) -> None:
-    from lab import ceiling
+    from lab.reporting import ceiling
 
     data = doc("scaling")
     found = [

@@ -9,7 +9,7 @@ import pytest
 
 from balancer import Balancer, BalancerConfig
 from balancer.config import Address
-from lab import rolling
+from lab.experiments import rolling
 
 
 def test_the_summary_counts_instances_in_the_singular_and_the_plural() -> None:

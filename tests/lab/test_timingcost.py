@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from lab.timingcost import (
+from lab.experiments.timingcost import (
     TIMING_OFF,
     TIMING_ON,
     Sample,

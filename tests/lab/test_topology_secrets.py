@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.topology import write_signing_key, write_token_pepper
+from lab.harness.topology import write_signing_key, write_token_pepper
 from service.keys import load_private_key
 
 

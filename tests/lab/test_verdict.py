@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from lab.results import Results
-from lab.verdict import classify, findings, targets, verdict
+from lab.reporting.results import Results
+from lab.reporting.verdict import classify, findings, targets, verdict
 
 DATA = Path(__file__).parent / "data"
 
@@ -319,7 +319,7 @@ def test_a_peak_beyond_the_measured_instances_is_called_extrapolated() -> None:
 
 
 def test_verdict_groups_sentences_by_series_without_repeating_it() -> None:
-    from lab.verdict import grouped
+    from lab.reporting.verdict import grouped
 
     groups = grouped(load("scaling"))
     assert [title for title, _ in groups] == [

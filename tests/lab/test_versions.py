@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from lab import versions
+from lab.reporting import versions
 
 
 def test_the_project_and_its_transitive_run_time_packages_are_recorded() -> None:

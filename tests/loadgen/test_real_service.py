@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from lab.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
+from lab.harness.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
 from tests.loadgen.test_cli import run_cli
 
 pytestmark = pytest.mark.integration

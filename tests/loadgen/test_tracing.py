@@ -17,7 +17,7 @@ from authscale import otel
 from balancer import tracing as balancer_tracing
 from balancer.config import BalancerConfig, load_config
 from balancer.http11 import RequestHead
-from lab.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
+from lab.harness.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
 from loadgen import tracing as loadgen_tracing
 from loadgen.config import LoadConfig, config_from_args
 from loadgen.runner import run_load

@@ -1,7 +1,7 @@
 """The system under attack: two real service instances behind the real balancer.
 
 One stack serves the whole security suite: ``python -m service`` twice and
-``python -m balancer`` in front (through :class:`lab.topology.Topology`), on the
+``python -m balancer`` in front (through :class:`lab.harness.topology.Topology`), on the
 session's PostgreSQL and Redis, with Redis keys under a prefix of this suite's own.
 Attacks go through the balancer (``gateway``) or straight to one instance
 (``instances``); raw-socket attacks use :func:`raw_exchange`.
@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lab.topology import Topology, TopologyConfig
+from lab.harness.topology import Topology, TopologyConfig
 from tests.service.conftest import Api
 
 #: The balancer's request-head timeout in this stack, short so slow clients are cut quickly.

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 from service.emails import parse_email
 from service.throttle import account_key
 from tests.security.conftest import start_stack

@@ -15,7 +15,7 @@ import asyncpg
 import bcrypt
 import pytest
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 from tests.security.conftest import start_stack
 from tests.service.conftest import PASSWORD, Api, unique_email
 

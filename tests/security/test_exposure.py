@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 from tests.security.conftest import raw_exchange, start_stack
 from tests.service.conftest import Api, unique_email
 

@@ -17,7 +17,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Err
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 
 if TYPE_CHECKING:
     # The OpenAPI flavours of the generic operation and case; the aliases exist for type

@@ -17,7 +17,7 @@ import orjson
 import psutil
 import pytest
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 from tests.security.conftest import HEADER_TIMEOUT_S, balancer_port, raw_exchange, responses_in
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import uuid
 import orjson
 import pytest
 
-from lab.topology import Topology
+from lab.harness.topology import Topology
 from tests.security.conftest import balancer_port, raw_exchange
 from tests.service.conftest import PASSWORD, Api
 

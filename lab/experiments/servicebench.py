@@ -13,7 +13,7 @@ instances side by side, one started with ``AUTH_SERVER_TIMING=off`` (no header, 
 recording) and one as usual, both driven with ``POST /auth/refresh`` (after one unmeasured
 run each), alternating which goes first in each repeat so that a drift of the machine falls
 on both; the table gives each one's median CPU µs per request and their ratio (on ÷ off; the
-budget is ≤ 1.03). See :mod:`lab.timingcost`.
+budget is ≤ 1.03). See :mod:`lab.experiments.timingcost`.
 """
 
 from __future__ import annotations
@@ -31,11 +31,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
-from lab import config, cpuacct, infra, procs
+from lab.experiments.proxybench import SANIC_APP, WRK_MISSING, run_wrk
+from lab.experiments.timingcost import (
+    REFRESH,
+    TIMING_OFF,
+    TIMING_ON,
+    Sample,
+    interleaved,
+    render_timing_cost,
+)
 from lab.flags import duration
-from lab.proxybench import SANIC_APP, WRK_MISSING, run_wrk
-from lab.timingcost import REFRESH, TIMING_OFF, TIMING_ON, Sample, interleaved, render_timing_cost
-from lab.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
+from lab.harness import config, cpuacct, infra, procs
+from lab.harness.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
 
 REFRESH_LUA = """
 local tokens = {}

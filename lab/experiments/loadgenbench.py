@@ -1,7 +1,7 @@
 """How much does the generator cost, and how fast can one process go?
 
-``python -m loadgen.bench`` measures, against a trivial endpoint that answers the auth
-scenario with static responses (nginx ``return`` when nginx is installed, else a minimal
+``python -m lab.experiments.loadgenbench`` measures, against a trivial endpoint that answers
+the auth scenario with static responses (nginx ``return`` when nginx is installed, else a minimal
 asyncio server in a separate process):
 
 1. CPU µs per request of the generator (``run_load``, 64 VUs, closed model) beside a bare
@@ -102,7 +102,7 @@ def trivial_server() -> Iterator[tuple[str, str]]:
             command = [nginx, "-c", str(conf), "-p", prefix, "-g", "daemon off;"]
             kind = "nginx"
         else:
-            command = [sys.executable, "-m", "loadgen.bench", "--serve", str(port)]
+            command = [sys.executable, "-m", "lab.experiments.loadgenbench", "--serve", str(port)]
             kind = "asyncio static server"
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -257,7 +257,15 @@ def _worker(kind: str, target: str, vus: int, duration_s: float, rate: float | N
 def _measure(
     kind: str, target: str, vus: int, duration_s: float, rate: float | None = None
 ) -> dict[str, Any]:
-    command = [sys.executable, "-m", "loadgen.bench", "--worker", kind, "--target", target]
+    command = [
+        sys.executable,
+        "-m",
+        "lab.experiments.loadgenbench",
+        "--worker",
+        kind,
+        "--target",
+        target,
+    ]
     command += ["--vus", str(vus), "--duration", str(duration_s)]
     if rate:
         command += ["--rate", str(rate)]
@@ -323,7 +331,7 @@ def rate_table(target: str, duration_s: float, start: float, factor: float) -> l
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m loadgen.bench", description=__doc__.split("\n\n")[0]
+        prog="python -m lab.experiments.loadgenbench", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
         "--target", help="a static auth endpoint (default: start nginx or a fallback)"

@@ -2,7 +2,7 @@
 every figure is written: cut, never rounded up, so none reads better than measured.
 
 `Page` is what the report says, in order: sections of paragraphs, bullet points, tables and
-charts; `lab.report` fills it from the results. `render_html` writes one HTML file with
+charts; `lab.reporting.report` fills it from the results. `render_html` writes one HTML file with
 inline CSS and every chart embedded as a base64 data URI, so it opens offline and can be
 mailed as it is; `render_markdown` links the chart files instead; `text_table` lays a table
 out for a terminal.

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lab import cpuacct, procs
 from lab.errors import LabError
+from lab.harness import cpuacct, procs
 
 SAMPLE_INTERVAL_S = 0.25
 

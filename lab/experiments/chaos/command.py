@@ -1,13 +1,13 @@
 """`python -m lab chaos`: fault scenarios under load through the balancer, each with a verdict.
 
 Every scenario starts a fresh topology (N instances behind the balancer) on one shared
-PostgreSQL + Redis, runs the chaos client (:mod:`lab.chaosload`) for a bounded time,
+PostgreSQL + Redis, runs the chaos client (:mod:`lab.experiments.chaos.load`) for a bounded time,
 injects its fault, then checks what the clients saw and what the stores hold
-(:mod:`lab.integrity`) and prints PASS or FAIL with its figures:
+(:mod:`lab.experiments.chaos.integrity`) and prints PASS or FAIL with its figures:
 
 ``kill``      SIGKILL one instance mid-run: only requests in flight on it fail, nothing fails
               once the balancer has ejected it, no POST is replayed; time to eject.
-``rolling``   rolling restart (:mod:`lab.rolling`): zero failed requests.
+``rolling``   rolling restart (:mod:`lab.experiments.rolling`): zero failed requests.
 ``redis``     Redis stopped and started again: 503 while it is down (no hang, no 500), serving
               again within the recovery bound of its return; sessions opened before survive
               when Redis persists (AOF). The trade-off: the append-only file costs a write
@@ -44,8 +44,11 @@ import aiohttp
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import config, flags, infra, integrity, rolling
-from lab.chaosload import (
+from lab import flags
+from lab.errors import LabError
+from lab.experiments import rolling
+from lab.experiments.chaos import integrity
+from lab.experiments.chaos.load import (
     NEEDS_POSTGRES,
     NEEDS_REDIS,
     REFRESH,
@@ -55,10 +58,10 @@ from lab.chaosload import (
     ChaosRecord,
     Outcome,
 )
-from lab.errors import LabError
 from lab.flags import duration
-from lab.signals import interrupt_on_sigterm
-from lab.topology import (
+from lab.harness import config, infra
+from lab.harness.signals import interrupt_on_sigterm
+from lab.harness.topology import (
     LOOPBACK_CIDRS,
     Topology,
     TopologyConfig,

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import procs
 from lab.errors import LabError
+from lab.harness import procs
 
 
 class RollingError(LabError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from lab import procs
+from lab.harness import procs
 
 
 def tree_cpu_seconds(pid: int) -> float:

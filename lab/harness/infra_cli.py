@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from authscale.argparsing import ArgumentParser
-from lab import config, infra
 from lab.errors import LabError
-from lab.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness import config, infra
+from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
 
 
 def main(argv: list[str], prog: str = "python -m lab infra") -> int:

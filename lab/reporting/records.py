@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lab import breakdown, ceiling
+from lab.reporting import breakdown, ceiling
 
 STEPS = ("signup", "login", "refresh", "logout")
 TREND_KEYS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")

@@ -13,8 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import procs
 from lab.errors import CpuLimitError, CpuLimitUnavailable
+from lab.harness import procs
 
 PERIOD_US = 100_000
 

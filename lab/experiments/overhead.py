@@ -33,10 +33,12 @@ import bcrypt
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import ceiling, config, infra, loadrun, procs
 from lab.errors import LabError
-from lab.signals import interrupt_on_sigterm
-from lab.topology import Topology, TopologyConfig, add_exemption_flag, limit_exemption
+from lab.experiments import loadrun
+from lab.harness import config, infra, procs
+from lab.harness.signals import interrupt_on_sigterm
+from lab.harness.topology import Topology, TopologyConfig, add_exemption_flag, limit_exemption
+from lab.reporting import ceiling
 from loadgen.config import parse_duration
 from loadgen.errors import LoadgenError
 
@@ -231,7 +233,8 @@ def render(
     if rows and wall_hash_ms:
         lines.append(
             f"A lone thread's hash: {rows[0].lone_hash_ms:.2f} ms by its CPU clock, "
-            f"{wall_hash_ms:.2f} ms by lab.ceiling's wall clock (they part when other work runs)."
+            f"{wall_hash_ms:.2f} ms by lab.reporting.ceiling's wall clock "
+            "(they part when other work runs)."
         )
     lines.append("")
     lines += _table(
@@ -306,7 +309,7 @@ def load_spec(cfg: OverheadConfig, vus: int, target: str, *, strace_s: float) ->
 
 def lone_hash_cpu_ms(cost: int) -> float:
     """A lone thread's CPU ms per hash (hash and verify alike), by its own CPU clock: other
-    work on the machine slows the wall clock that lab.ceiling reads, not this one."""
+    work on the machine slows the wall clock that lab.reporting.ceiling reads, not this one."""
     password, salt = b"correct horse battery staple", bcrypt.gensalt(cost)
     pairs = max(3, round(0.5 / (0.002 * 2.0 ** (cost - 4))))  # about half a second
     began = time.thread_time()

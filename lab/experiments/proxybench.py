@@ -33,8 +33,8 @@ from pathlib import Path
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import procs
 from lab.flags import duration
+from lab.harness import procs
 
 SANIC_APP = """
 import sys

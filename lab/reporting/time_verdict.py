@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lab.page import figure, percent
-from lab.results import Run, Series, StepTime
+from lab.reporting.page import figure, percent
+from lab.reporting.results import Run, Series, StepTime
 
 #: Postgres + Redis at or above this share of an iteration's request time limited latency…
 STORES_LIMIT = 0.30

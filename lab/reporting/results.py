@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import ceiling as ceiling_rule
-from lab import records as records_rule
 from lab.errors import LabError
+from lab.reporting import ceiling as ceiling_rule
+from lab.reporting import records as records_rule
 
 SCHEMA = 1
 #: The order topologies appear in, in tables and charts; others follow in the order run.
@@ -58,8 +58,9 @@ class Step(_Doc):
 
 @dataclass(frozen=True, kw_only=True)
 class StepTime(_Doc):
-    """Where one step's time went (see `lab.breakdown`): averages in ms whose segments add up
-    to the client's average duration; `phases` holds each phase's avg and p(95) as measured."""
+    """Where one step's time went (see `lab.reporting.breakdown`): averages in ms whose
+    segments add up to the client's average duration; `phases` holds each phase's avg and p(95)
+    as measured."""
 
     duration_ms: float
     segments_ms: Mapping[str, float]

@@ -20,11 +20,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from lab.breakdown import SEGMENT_LABELS, SEGMENTS
-from lab.fit import fit_models
-from lab.page import change, figure
-from lab.results import Results, Run, ScaleCurve, Series
-from lab.verdict import ORIGINAL_CONTAINERS, ORIGINAL_REQ_PER_S, compared
+from lab.reporting.breakdown import SEGMENT_LABELS, SEGMENTS
+from lab.reporting.fit import fit_models
+from lab.reporting.page import change, figure
+from lab.reporting.results import Results, Run, ScaleCurve, Series
+from lab.reporting.verdict import ORIGINAL_CONTAINERS, ORIGINAL_REQ_PER_S, compared
 
 #: One colour per topology and per component, the same in every chart.
 TOPOLOGY_COLOURS = {"single": "#1f77b4", "single+lb": "#ff7f0e", "scaled": "#2ca02c"}

@@ -22,17 +22,20 @@ from typing import Any
 import psutil
 
 from authscale.argparsing import ArgumentParser
-from lab import ceiling, config, cpulimit, flags, infra, loadrun, procs, records, versions
+from lab import flags
 from lab.errors import CpuLimitUnavailable, LabError
-from lab.progress import StatusLine
-from lab.signals import interrupt_on_sigterm
-from lab.topology import (
+from lab.experiments import loadrun
+from lab.harness import config, cpulimit, infra, procs
+from lab.harness.progress import StatusLine
+from lab.harness.signals import interrupt_on_sigterm
+from lab.harness.topology import (
     Topology,
     TopologyConfig,
     add_exemption_flag,
     describe_exemption,
     limit_exemption,
 )
+from lab.reporting import ceiling, records, versions
 from loadgen.config import parse_duration
 from loadgen.errors import LoadgenError
 
@@ -469,8 +472,8 @@ class Bench:
         return results
 
     def _report(self, results: dict[str, Any], stamp: str) -> Path:
-        from lab import report
-        from lab.results import Results
+        from lab.reporting import report
+        from lab.reporting.results import Results
 
         out_dir = self.cfg.out_dir / stamp
         parsed = Results.from_dict(results)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from lab.infra import InfraConfig
+from lab.harness.infra import InfraConfig
 
 #: Where the lab keeps server data, logs and state unless LAB_STATE_DIR says otherwise.
 DEFAULT_STATE_DIR = Path(".lab")

@@ -2,7 +2,7 @@
 
 `build_report` writes the files; `render_terminal` is the table and verdict the bench prints;
 `main_report` is `python -m lab report <results.json>`, which re-renders a report from a
-results file. Figures are cut, not rounded, at the digits shown (see `lab.page.figure`).
+results file. Figures are cut, not rounded, at the digits shown (see `lab.reporting.page.figure`).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from authscale.argparsing import ArgumentParser
-from lab import ceiling as ceiling_rule
-from lab import charts as charts_module
-from lab.answer import answer
-from lab.breakdown import SEGMENT_HEADERS, SEGMENTS
 from lab.errors import LabError
-from lab.fit import fit_models
-from lab.page import (
+from lab.reporting import ceiling as ceiling_rule
+from lab.reporting import charts as charts_module
+from lab.reporting.answer import answer
+from lab.reporting.breakdown import SEGMENT_HEADERS, SEGMENTS
+from lab.reporting.fit import fit_models
+from lab.reporting.page import (
     Image,
     Page,
     Section,
@@ -34,8 +34,8 @@ from lab.page import (
     render_markdown,
     text_table,
 )
-from lab.results import Results, Series, dump_results, load_results
-from lab.verdict import capitalised, compared, grouped, targets
+from lab.reporting.results import Results, Series, dump_results, load_results
+from lab.reporting.verdict import capitalised, compared, grouped, targets
 
 #: Parameters of the CPU-limited series alone.
 _LIMITED_ONLY = frozenset(

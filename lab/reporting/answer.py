@@ -11,10 +11,10 @@ A line whose data is missing (a series not run, no timings) is left out.
 
 from __future__ import annotations
 
-from lab.page import change, figure, percent
-from lab.results import Results, Series
-from lab.time_verdict import time_answer
-from lab.verdict import (
+from lab.reporting.page import change, figure, percent
+from lab.reporting.results import Results, Series
+from lab.reporting.time_verdict import time_answer
+from lab.reporting.verdict import (
     ORIGINAL_CONTAINERS,
     ORIGINAL_REQ_PER_S,
     classify,

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
-from lab import config, cpulimit, flags, infra
+from lab import flags
 from lab.errors import CpuLimitError, LabError
-from lab.signals import interrupt_on_sigterm, wait_for_interrupt
-from lab.topology import (
+from lab.harness import config, cpulimit, infra
+from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness.topology import (
     Topology,
     TopologyConfig,
     add_exemption_flag,

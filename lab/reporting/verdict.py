@@ -22,10 +22,10 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from lab.fit import fit_models
-from lab.page import change, figure, percent
-from lab.results import Results, Run, Series
-from lab.time_verdict import time_sentence
+from lab.reporting.fit import fit_models
+from lab.reporting.page import change, figure, percent
+from lab.reporting.results import Results, Run, Series
+from lab.reporting.time_verdict import time_sentence
 
 ONE_CORE = 0.85
 INFRA_SHARE = 0.30

@@ -22,7 +22,7 @@ from typing import Protocol
 
 import bcrypt
 
-from lab import procs
+from lab.harness import procs
 
 _PASSWORD = b"correct horse battery staple"
 #: Ceilings measured around one series that differ by more than this share of the best

@@ -33,8 +33,8 @@ from typing import IO, Any
 
 import psutil
 
-from lab import procs
 from lab.errors import AlreadyRunning, BinaryMissing, InfraError, StartFailed
+from lab.harness import procs
 
 #: The system user embedded PostgreSQL runs as when the lab runs as root (initdb refuses root).
 POSTGRES_SYSTEM_USER = "authscale"

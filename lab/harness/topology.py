@@ -17,9 +17,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import procs
-from lab.cpulimit import CpuLimiter
 from lab.errors import TopologyError
+from lab.harness import procs
+from lab.harness.cpulimit import CpuLimiter
 from service.keys import generate_pepper, generate_private_key_pem, write_private_file
 
 HOST = "127.0.0.1"

@@ -1,0 +1,1 @@
+"""The harness: what every experiment stands on."""
