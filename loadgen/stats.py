@@ -70,9 +70,6 @@ STEP_METRICS = frozenset(
 )
 """Metrics that also exist per step, as ``name{step:<step>}`` sub-metrics."""
 
-OPEN_MODEL_METRICS = frozenset({"http_req_duration_corrected", "iteration_duration_corrected"})
-"""Only measured when iterations have an intended start (constant-arrival-rate)."""
-
 
 class StepStats:
     """Per-step request statistics; the overall figures are the merge of all steps."""

@@ -47,7 +47,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -465,8 +465,3 @@ def config_from_argv(
     source = os.environ if env is None else env
     settings = {**settings_from_env(source), **settings_from_args(args)}
     return args, build_config(settings, interactive=sys.stderr.isatty())
-
-
-def with_overrides(config: ServiceConfig, **changes: Any) -> ServiceConfig:
-    """A copy of ``config`` with ``changes`` applied and validated again."""
-    return replace(config, **changes)

@@ -1,4 +1,5 @@
-"""The HTTP routes of the contract (see DESIGN.md, "Service API")."""
+"""The HTTP routes of the contract (described in :mod:`service.openapi`, served at
+``GET /openapi.json``)."""
 
 from __future__ import annotations
 
