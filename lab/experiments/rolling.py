@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +33,7 @@ import psutil
 from authscale.argparsing import ArgumentParser
 from lab.errors import LabError
 from lab.harness import procs
+from lab.harness.adminclient import AdminClient
 
 
 class RollingError(LabError):
@@ -66,7 +64,7 @@ class RollingConfig:
 
 
 @dataclass(frozen=True)
-class Step:
+class RollingStep:
     """Timings (seconds) of one instance's restart."""
 
     backend: str
@@ -89,57 +87,6 @@ class Step:
         )
 
 
-class Admin:
-    """The few admin API calls a rolling restart needs (blocking, loopback)."""
-
-    def __init__(self, url: str, token: str | None = None) -> None:
-        self.url = url.rstrip("/")
-        self.token = token
-
-    def _call(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self.url}{path}", method=method)
-        if method != "GET":
-            # The admin API takes changes only as JSON (a cross-site form cannot send it).
-            request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise RollingError(f"{method} {path}: {refusal(exc.code, exc.read())}") from exc
-        except OSError as exc:
-            raise RollingError(f"{method} {path}: the admin API did not answer: {exc}") from exc
-
-    def backends(self) -> list[dict[str, Any]]:
-        data = self._call("GET", "/backends")
-        rows = data.get("backends", []) if isinstance(data, dict) else data
-        return [row for row in rows if isinstance(row, dict)]
-
-    def backend(self, backend_id: str) -> dict[str, Any]:
-        for row in self.backends():
-            if row.get("id") == backend_id:
-                return row
-        raise RollingError(f"backend {backend_id} disappeared from the balancer")
-
-    def drain(self, backend_id: str) -> None:
-        self._call("POST", f"/backends/{backend_id}/drain")
-
-    def enable(self, backend_id: str) -> None:
-        self._call("POST", f"/backends/{backend_id}/enable")
-
-
-def refusal(status: int, body: bytes) -> str:
-    """An error answer as a reader wants it: `HTTP 401 unauthorized: a valid bearer token is
-    required` from the admin API's JSON error, else the start of the body as text."""
-    try:
-        error = json.loads(body)["error"]
-        return f"HTTP {status} {error['code']}: {error['message']}"
-    except (ValueError, TypeError, KeyError):
-        text = body[:200].decode("utf-8", "replace").strip()
-        return f"HTTP {status}" + (f": {text}" if text else "")
-
-
 def summary(steps: int, seconds: float) -> str:
     return f"restarted {steps} instance{'' if steps == 1 else 's'} in {seconds:.1f}s"
 
@@ -154,8 +101,8 @@ def _wait(what: str, holds: Callable[[], bool], *, timeout: float, poll_s: float
 
 
 def restart_one(
-    admin: Admin, row: dict[str, Any], restarter: Restarter, cfg: RollingConfig
-) -> Step:
+    admin: AdminClient, row: dict[str, Any], restarter: Restarter, cfg: RollingConfig
+) -> RollingStep:
     backend_id, url = str(row["id"]), str(row["url"])
     admin.drain(backend_id)
 
@@ -189,7 +136,7 @@ def restart_one(
         timeout=cfg.ready_timeout,
         poll_s=cfg.poll_s,
     )
-    return Step(backend_id, url, drain_s, stop_s, start_s, healthy_s, up_s)
+    return RollingStep(backend_id, url, drain_s, stop_s, start_s, healthy_s, up_s)
 
 
 def rolling_restart(
@@ -197,9 +144,10 @@ def rolling_restart(
     restarter: Restarter,
     *,
     report: Callable[[str], None] = lambda line: None,
-) -> list[Step]:
-    """Restart every backend the balancer has, one at a time; raises :class:`RollingError`."""
-    admin = Admin(cfg.admin_url, cfg.admin_token)
+) -> list[RollingStep]:
+    """Restart every backend the balancer has, one at a time; raises :class:`RollingError`,
+    or :class:`~lab.harness.adminclient.AdminError` when the admin API refuses or is silent."""
+    admin = AdminClient(cfg.admin_url, cfg.admin_token)
     rows = [row for row in admin.backends() if not row.get("removing")]
     if not rows:
         raise RollingError("the balancer has no backends")

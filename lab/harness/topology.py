@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import secrets
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from lab.errors import TopologyError
 from lab.harness import procs
+from lab.harness.adminclient import AdminClient, AdminError
 from lab.harness.cpulimit import CpuLimiter
 from service.keys import generate_pepper, generate_private_key_pem, write_private_file
 
@@ -315,13 +315,13 @@ class Topology:
         )
 
     def backends(self) -> list[dict[str, object]]:
+        """The balancer's backends; none while its admin API does not answer (it polls)."""
         if self.admin_url is None:
             return []
-        status, body = http_get(f"{self.admin_url}/backends", token=self.admin_token)
-        if status != 200:
+        try:
+            return AdminClient(self.admin_url, self.admin_token, timeout=1.0).backends()
+        except AdminError:
             return []
-        rows: list[dict[str, object]] = json.loads(body)["backends"]
-        return rows
 
     def backends_up(self) -> int:
         return sum(1 for row in self.backends() if row.get("state") == "up")

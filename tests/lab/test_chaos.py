@@ -31,6 +31,7 @@ from lab.experiments.chaos.load import (
     error_code,
 )
 from lab.harness import config, infra, procs
+from lab.harness.adminclient import AdminError
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ class NeverRestarts:
 
 def test_rolling_restart_refuses_a_balancer_that_does_not_answer() -> None:
     cfg = rolling.RollingConfig(admin_url=f"http://127.0.0.1:{procs.free_port()}")
-    with pytest.raises(rolling.RollingError, match="did not answer"):
+    with pytest.raises(AdminError, match="did not answer"):
         rolling.rolling_restart(cfg, NeverRestarts())
 
 
