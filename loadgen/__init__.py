@@ -30,8 +30,10 @@ Modules: ``config`` (options), ``scenario`` (the auth flow and its checks), ``cl
 (the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and
 ``series`` (measurements), ``servertiming`` (the Server-Timing parser), ``thresholds``,
 ``monitor`` (the generator's own CPU and loop lag), ``interrupt`` (stopping early on a
-signal), ``runner`` (one or N processes), ``result``, ``output`` (JSON), ``summary``
-(terminal text), ``progress`` (live line), ``bench`` (the generator's own cost).
+signal), ``runner`` (one or N processes), ``measurements`` (what a run measured),
+``output`` (the JSON built from them), ``result`` (the run's outcome: that JSON and the
+verdicts), ``summary`` (terminal text), ``progress`` (live line). The generator's own cost
+is measured by the lab (``lab.experiments.loadgenbench``).
 """
 
 from loadgen.config import LoadConfig, config_from_args

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from authscale.argparsing import USAGE_EXIT_CODE
 from loadgen.config import config_from_args
 from loadgen.errors import ConfigError, RunError
-from loadgen.output import write_json
 from loadgen.progress import Progress
+from loadgen.result import write_json
 from loadgen.runner import run_sync
 from loadgen.summary import render_summary
 

@@ -83,15 +83,12 @@ headers, bodies; request headers estimated from aiohttp's defaults), not TCP/IP 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loadgen.histogram import Histogram
+from loadgen.measurements import Measurements
 from loadgen.servertiming import ordered
 from loadgen.stats import SERVER_TIMING_PREFIX, STEPS, Recorder, StepStats, metric_kind
-
-if TYPE_CHECKING:
-    from loadgen.result import RunResult
 
 TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 _DEFAULT_PERCENTILES = {"med": 50.0, "p(90)": 90.0, "p(95)": 95.0, "p(99)": 99.0}
@@ -162,7 +159,7 @@ def _trend_sources(recorder: Recorder, total: StepStats) -> dict[str, Histogram]
     return sources
 
 
-def build_metrics(result: RunResult) -> dict[str, dict[str, Any]]:
+def build_metrics(result: Measurements) -> dict[str, dict[str, Any]]:
     """The ``metrics`` object, with threshold verdicts attached."""
     recorder, config = result.recorder, result.config
     duration_s = recorder.duration_ns / 1e9 - config.warmup_s
@@ -244,7 +241,7 @@ def build_root_group(recorder: Recorder) -> dict[str, Any]:
     return {"name": "", "path": "", "id": _check_id(""), "groups": [], "checks": checks}
 
 
-def build_window(result: RunResult) -> dict[str, Any]:
+def build_window(result: Measurements) -> dict[str, Any]:
     recorder, config = result.recorder, result.config
     window_s = config.window_s
     per_vu = list(recorder.per_vu_in_window.values())
@@ -295,7 +292,7 @@ def build_timeseries(recorder: Recorder, open_model: bool) -> dict[str, Any]:
     return {"interval_s": 1, **columns}
 
 
-def build_loadgen(result: RunResult) -> dict[str, Any]:
+def build_loadgen(result: Measurements) -> dict[str, Any]:
     monitors = result.monitors
     cpu_s = sum(m.cpu_s for m in monitors)
     requests = sum(m.requests for m in monitors)
@@ -326,7 +323,7 @@ def build_loadgen(result: RunResult) -> dict[str, Any]:
     }
 
 
-def build_summary_data(result: RunResult) -> dict[str, Any]:
+def build_summary_data(result: Measurements) -> dict[str, Any]:
     metrics = build_metrics(result)
     thresholds_ok = all(
         verdict["ok"]
@@ -352,7 +349,3 @@ def build_summary_data(result: RunResult) -> dict[str, Any]:
         "started_at": result.started_at,
         "steps": list(STEPS),
     }
-
-
-def write_json(result: RunResult, path: str | Path) -> None:
-    Path(path).write_text(result.to_json() + "\n", encoding="utf-8")
