@@ -17,8 +17,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import psutil
 
 _PR_SET_PDEATHSIG = 1
 
@@ -96,7 +99,10 @@ def stop(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM, timeout: f
 
 
 def pid_alive(pid: int) -> bool:
-    """True while pid runs; a zombie (exited, not yet reaped) counts as gone."""
+    """True while pid runs; a zombie (exited, not yet reaped) counts as gone. Pids 0 and
+    below name groups of processes, not one, so they count as gone too."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -104,10 +110,39 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    return state != "Z"
+
+
+def works_in(pid: int, folder: Path) -> bool:
+    """True when pid's working folder is folder (a check that survives a rewritten title)."""
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == folder.resolve()
+    except OSError:
+        return False
+
+
+def cmdline_mentions(pid: int, needle: str) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def loopback_listener(url: str) -> int | None:
+    """The pid listening on a loopback URL's port, if this user may see it."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.hostname not in ("127.0.0.1", "localhost", "::1") or parsed.port is None:
+        return None
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == parsed.port:
+                return conn.pid
+    except (psutil.Error, OSError):
+        return None
+    return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
