@@ -23,9 +23,8 @@ from lab.docker import netclean
 from lab.docker.engine import Engine, EngineConfig
 from lab.docker.images import Images
 from lab.docker.stack import Endpoints, Stack, StackConfig
-from lab.errors import LabError
 from lab.harness import config
-from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness.signals import Foreground, announce_ready_and_wait, interrupt_on_sigterm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -136,30 +135,28 @@ def main(argv: list[str], prog: str = "python -m lab docker") -> int:
         p.error(str(exc))
     interrupt_on_sigterm()
     platform = Platform()
+    held = Foreground()
     try:
-        if args.verb == "images":
-            platform.start_engine()
-            for built in platform.images.build_all():
-                size = "-" if built.size_mb is None else f"{built.size_mb:g} MB"
-                print(f"{built.variable}={built.image} ({built.how}, {size}, {built.seconds:g} s)")
-            return 0
-        if args.verb == "down":
-            failed = platform.down()
-            for line in failed:
-                print(f"left behind: {line}", file=sys.stderr)
-            print("down" if not failed else "down, with leftovers")
-            return 1 if failed else 0
-        endpoints = platform.up(cfg)
-        print_endpoints(endpoints, platform)
-        print("ready", flush=True)
-        wait_for_interrupt()
-    except KeyboardInterrupt:
-        pass
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        with held:
+            if args.verb == "images":
+                platform.start_engine()
+                for built in platform.images.build_all():
+                    size = "-" if built.size_mb is None else f"{built.size_mb:g} MB"
+                    print(
+                        f"{built.variable}={built.image} ({built.how}, {size}, {built.seconds:g} s)"
+                    )
+                return 0
+            if args.verb == "down":
+                failed = platform.down()
+                for line in failed:
+                    print(f"left behind: {line}", file=sys.stderr)
+                print("down" if not failed else "down, with leftovers")
+                return 1 if failed else 0
+            endpoints = platform.up(cfg)
+            print_endpoints(endpoints, platform)
+            announce_ready_and_wait()
     finally:
         if platform.deployed or platform.started_engine:
             for line in platform.down():
                 print(f"left behind: {line}", file=sys.stderr)
-    return 0
+    return held.exit_code

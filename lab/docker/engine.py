@@ -26,6 +26,7 @@ from typing import Any
 
 from lab.docker import netclean
 from lab.docker.errors import EngineError
+from lab.harness.procs import pid_alive
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 #: The longest state folder whose exec root can hold containerd's sockets.
@@ -182,7 +183,7 @@ class Engine:
     def ensure(self) -> bool:
         """Use an engine that answers, or start one; True when this call started it."""
         ours = self.record()
-        if ours.get("host") and _alive(int(ours.get("pid") or 0)):
+        if ours.get("host") and pid_alive(int(ours.get("pid") or 0)):
             self.host = str(ours["host"])
             if self.answers():
                 return False
@@ -245,13 +246,13 @@ class Engine:
         pid = int(ours.get("pid") or 0)
         if not pid:
             return []
-        if _alive(pid):
+        if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + self.cfg.stop_timeout
-            while _alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(pid):
+            if pid_alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         _reap(pid)
@@ -293,22 +294,6 @@ class Engine:
             if done.returncode != 0:
                 failed.append(f"umount {target}: {done.stderr.strip()}")
         return failed
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
 
 
 def _reap(pid: int) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 
 from authscale.argparsing import ArgumentParser
-from lab.errors import LabError
 from lab.harness import config, infra
-from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness.signals import Foreground, announce_ready_and_wait, interrupt_on_sigterm
 
 
 def main(argv: list[str], prog: str = "python -m lab infra") -> int:
@@ -34,20 +33,14 @@ def main(argv: list[str], prog: str = "python -m lab infra") -> int:
         print(infra.down(cfg.state_dir))
         return 0
     interrupt_on_sigterm()
-    try:
+    with Foreground() as held:
         running = infra.start(cfg)
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        for name, what in running.describe().items():
-            print(f"{name}: {what}", file=sys.stderr)
-        print(f"DATABASE_URL={running.database_url}")
-        print(f"REDIS_URL={running.redis_url}")
-        print("ready", flush=True)
-        wait_for_interrupt()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        running.stop()
-    return 0
+        try:
+            for name, what in running.describe().items():
+                print(f"{name}: {what}", file=sys.stderr)
+            for line in running.env_lines():
+                print(line)
+            announce_ready_and_wait()
+        finally:
+            running.stop()
+    return held.exit_code

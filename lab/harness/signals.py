@@ -1,9 +1,13 @@
-"""Turn SIGTERM into KeyboardInterrupt, so one `try/finally` tears down on both."""
+"""Turn SIGTERM into KeyboardInterrupt, so one `try/finally` tears down on both; and the
+shape every foreground command shares (start, print `ready`, hold until interrupted)."""
 
 from __future__ import annotations
 
 import signal
-from types import FrameType
+import sys
+from types import FrameType, TracebackType
+
+from lab.errors import LabError
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -21,3 +25,35 @@ def wait_for_interrupt() -> None:
     interrupt_on_sigterm()
     while True:
         signal.pause()
+
+
+def announce_ready_and_wait() -> None:
+    """Print `ready` (the line scripts wait for), then block until Ctrl-C or SIGTERM."""
+    print("ready", flush=True)
+    wait_for_interrupt()
+
+
+class Foreground:
+    """Wraps the body of a command that holds servers until it is interrupted: Ctrl-C or
+    SIGTERM ends it quietly, a LabError is reported on stderr and makes `exit_code` 1.
+    Put the teardown in a `finally` around it, so it runs after the error is reported."""
+
+    def __init__(self) -> None:
+        self.exit_code = 0
+
+    def __enter__(self) -> Foreground:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        if isinstance(exc, LabError):
+            print(f"error: {exc}", file=sys.stderr)
+            self.exit_code = 1
+            return True
+        return False

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from authscale.argparsing import ArgumentParser
 from lab import flags
-from lab.errors import CpuLimitError, LabError
+from lab.errors import CpuLimitError
 from lab.harness import config, cpulimit, infra
-from lab.harness.signals import interrupt_on_sigterm, wait_for_interrupt
+from lab.harness.signals import Foreground, announce_ready_and_wait, interrupt_on_sigterm
 from lab.harness.topology import (
     Topology,
     TopologyConfig,
@@ -55,42 +55,38 @@ def main(argv: list[str], prog: str = "python -m lab up") -> int:
         p.error(str(exc))
     interrupt_on_sigterm()
     stack: list[infra.Infra | Topology] = []
+    held = Foreground()
     try:
-        running = infra.start(config.infra_config())
-        stack.append(running)
-        run_dir = config.state_root() / "runs" / time.strftime("up-%Y%m%d-%H%M%S")
-        topology = Topology(
-            TopologyConfig(
-                instances=args.instances,
-                balancer=args.balancer,
-                database_url=running.database_url,
-                redis_url=running.redis_url,
-                run_dir=Path(run_dir),
-                bcrypt_rounds=args.bcrypt_rounds,
-                limit_exempt=limit_exemption(not args.no_limit_exemption),
-            ),
-            limiter=limiter,
-        )
-        stack.append(topology)
-        print(describe_exemption(topology.config.limit_exempt), file=sys.stderr)
-        topology.start()
-        print(f"DATABASE_URL={running.database_url}")
-        print(f"REDIS_URL={running.redis_url}")
-        for line in topology.describe_lines():
-            print(line)
-        if limiter:
-            print(f"cpu_limit={args.cpus_per_instance} per instance ({limiter.method})")
-        print(f"logs={run_dir}")
-        print("ready", flush=True)
-        wait_for_interrupt()
-    except KeyboardInterrupt:
-        pass
-    except LabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        with held:
+            running = infra.start(config.infra_config())
+            stack.append(running)
+            run_dir = config.state_root() / "runs" / time.strftime("up-%Y%m%d-%H%M%S")
+            topology = Topology(
+                TopologyConfig(
+                    instances=args.instances,
+                    balancer=args.balancer,
+                    database_url=running.database_url,
+                    redis_url=running.redis_url,
+                    run_dir=Path(run_dir),
+                    bcrypt_rounds=args.bcrypt_rounds,
+                    limit_exempt=limit_exemption(not args.no_limit_exemption),
+                ),
+                limiter=limiter,
+            )
+            stack.append(topology)
+            print(describe_exemption(topology.config.limit_exempt), file=sys.stderr)
+            topology.start()
+            for line in running.env_lines():
+                print(line)
+            for line in topology.describe_lines():
+                print(line)
+            if limiter:
+                print(f"cpu_limit={args.cpus_per_instance} per instance ({limiter.method})")
+            print(f"logs={run_dir}")
+            announce_ready_and_wait()
     finally:
         for part in reversed(stack):
             part.stop()
         if limiter is not None:
             limiter.cleanup()
-    return 0
+    return held.exit_code
