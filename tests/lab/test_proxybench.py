@@ -7,7 +7,13 @@ import shutil
 import pytest
 
 from lab.experiments import proxybench
-from lab.experiments.proxybench import Run, parse_duration_ms, parse_wrk, render_markdown, summarize
+from lab.experiments.proxybench import (
+    ProxyRun,
+    parse_duration_ms,
+    parse_wrk,
+    render_markdown,
+    summarize,
+)
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:18000/
   1 threads and 64 connections
@@ -50,8 +56,8 @@ def test_parse_wrk_refuses_garbage() -> None:
         parse_wrk("wrk: connection refused")
 
 
-def run(target: str, rps: float, p50: float, cpu: float | None, repeat: int = 1) -> Run:
-    return Run(target, repeat, rps, int(rps * 10), p50, p50 * 3, 0, cpu, 40.0)
+def run(target: str, rps: float, p50: float, cpu: float | None, repeat: int = 1) -> ProxyRun:
+    return ProxyRun(target, repeat, rps, int(rps * 10), p50, p50 * 3, 0, cpu, 40.0)
 
 
 def test_summary_medians_and_added_latency() -> None:
