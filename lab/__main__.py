@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "service CPU per request beside bare Sanic's",
     ),
     "bench-overhead": (
-        "lab.experiments.overhead",
+        "lab.experiments.overhead.command",
         "service CPU outside bcrypt by thread, as users grow",
     ),
     "chaos": ("lab.experiments.chaos.command", "fault scenarios under load, each with a verdict"),

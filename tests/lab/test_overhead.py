@@ -15,18 +15,12 @@ import pytest
 
 from lab.errors import LabError
 from lab.experiments import loadrun
-from lab.experiments.overhead import (
-    OverheadConfig,
-    Row,
-    Sample,
-    interpolate,
-    iterations_between,
-    load_spec,
-    lone_hash_cpu_ms,
-    overhead_row,
-    parse_strace,
-    render,
-)
+from lab.experiments.overhead.measure import load_spec, lone_hash_cpu_ms
+from lab.experiments.overhead.rows import Row, iterations_between, overhead_row
+from lab.experiments.overhead.settings import OverheadConfig
+from lab.experiments.overhead.strace import parse_strace
+from lab.experiments.overhead.table import render
+from lab.experiments.overhead.threads import ThreadSample, interpolate
 from loadgen.config import config_from_args
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,13 +38,13 @@ STRACE_OUTPUT = """\
 """
 
 
-def two_samples() -> tuple[Sample, Sample]:
-    start = Sample(
+def two_samples() -> tuple[ThreadSample, ThreadSample]:
+    start = ThreadSample(
         at=0.0,
         threads={MAIN: (10.0, 100, 50), HASH_1: (20.0, 10, 5), HASH_2: (20.0, 10, 5)},
         io=(1000, 2000),
     )
-    end = Sample(
+    end = ThreadSample(
         at=10.0,
         # 100 iterations: main +0.8 s; hashing threads +1.0 s each; a thread that started
         # inside the window +0.3 s, counted from zero.
@@ -132,7 +126,7 @@ def test_interpolation_cuts_the_samples_at_the_window_edge() -> None:
     assert middle.io == pytest.approx((1750, 2850))
     assert interpolate([start, end], -3.0) is start
     assert interpolate([start, end], 99.0) is end
-    gone = Sample(at=10.0, threads={MAIN: (11.0, 0, 0)}, io=(0, 0))
+    gone = ThreadSample(at=10.0, threads={MAIN: (11.0, 0, 0)}, io=(0, 0))
     assert interpolate([start, gone], 5.0).threads[HASH_1] == pytest.approx((20.0, 10, 5))
     with pytest.raises(LabError):
         interpolate([], 1.0)

@@ -1,0 +1,8 @@
+"""``python -m lab bench-overhead``: where the service's CPU outside bcrypt goes as users grow.
+
+Its rooms: ``settings`` (what to run, checked), ``threads`` (every thread's CPU and
+context switches, sampled and cut to the window), ``strace`` (system calls counted by
+``strace -c`` in a phase before the window), ``rows`` (one VU count's figures per
+iteration, pure), ``table`` (the markdown tables), ``measure`` (one VU count against a real
+service instance) and ``command`` (the runs, the report files and the command line).
+"""
