@@ -19,13 +19,13 @@ budget is ≤ 1.03). See :mod:`lab.experiments.timingcost`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from lab.experiments.timingcost import (
     render_timing_cost,
 )
 from lab.flags import duration
-from lab.harness import config, cpuacct, infra, procs
+from lab.harness import authclient, config, cpuacct, infra, procs
 from lab.harness.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
 
 REFRESH_LUA = """
@@ -66,26 +66,13 @@ wrk.headers["Authorization"] = "Bearer %(access)s"
 """
 
 
-def _post(url: str, body: dict[str, str]) -> dict[str, str]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        data = response.read()
-    return dict(json.loads(data)) if data else {}
-
-
 def _sessions(base: str, count: int) -> tuple[str, list[str]]:
     """One access token and `count` live refresh tokens (each its own session)."""
     stamp = f"{time.time_ns():x}"
-    refresh, access = [], ""
-    for i in range(count):
-        creds = {"email": f"bench-{stamp}-{i}@example.com", "password": "bench password 1234"}
-        _post(f"{base}/auth/signup", creds)
-        tokens = _post(f"{base}/auth/login", creds)
-        access = tokens["access_token"]
-        refresh.append(tokens["refresh_token"])
-    return access, refresh
+    users = [(f"bench-{stamp}-{i}@example.com", "bench password 1234") for i in range(count)]
+    sessions = asyncio.run(authclient.open_sessions(base, users))
+    access = sessions[-1].access_token if sessions else ""
+    return access, [tokens.refresh_token for tokens in sessions]
 
 
 def main(argv: list[str], prog: str = "python -m lab bench-service") -> int:

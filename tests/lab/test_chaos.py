@@ -20,18 +20,16 @@ import psutil
 import pytest
 
 from lab.experiments import rolling
-from lab.experiments.chaos import command as chaos
-from lab.experiments.chaos.load import (
-    REUSE,
-    SIGNUP,
-    ChaosLoadConfig,
-    ChaosRecord,
-    Outcome,
-    backoff_s,
-    error_code,
-)
+from lab.experiments.chaos import registry
+from lab.experiments.chaos.figures import replays
+from lab.experiments.chaos.kill import KILL
+from lab.experiments.chaos.load import REUSE, ChaosLoadConfig, ChaosRecord, Outcome, backoff_s
+from lab.experiments.chaos.options import ChaosOptions
+from lab.experiments.chaos.runner import run_scenario
+from lab.experiments.chaos.verdict import ScenarioVerdict
 from lab.harness import config, infra, procs
 from lab.harness.adminclient import AdminError
+from lab.harness.authclient import SIGNUP, error_code
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +49,8 @@ def chaos_infra(lab_state_root: Path, server_thread: ThreadPoolExecutor) -> Iter
         running.stop()
 
 
-def short_options(run_dir: Path, scenario: str) -> chaos.ChaosOptions:
-    return chaos.ChaosOptions(
+def short_options(run_dir: Path, scenario: str) -> ChaosOptions:
+    return ChaosOptions(
         scenarios=(scenario,),
         run_dir=run_dir,
         vus=8,
@@ -69,13 +67,13 @@ def short_options(run_dir: Path, scenario: str) -> chaos.ChaosOptions:
 
 @pytest.mark.e2e
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", chaos.SCENARIOS)
+@pytest.mark.parametrize("scenario", registry.NAMES)
 async def test_scenario_passes(
     scenario: str, chaos_infra: infra.Infra, server_thread: ThreadPoolExecutor, tmp_path: Path
 ) -> None:
     options = short_options(tmp_path, scenario)
-    verdict = await chaos.run_scenario(scenario, options, chaos_infra, server_thread=server_thread)
-    report = "\n".join(verdict.lines())
+    verdict = await run_scenario(scenario, options, chaos_infra, server_thread=server_thread)
+    report = "\n".join(verdict.lines(registry.scenario(scenario).title))
     if verdict.skipped:
         assert chaos_infra.redis is None or chaos_infra.postgres is None, report
         pytest.skip(verdict.skipped)
@@ -90,20 +88,21 @@ async def test_scenario_passes(
 
 def test_options_refuse_unknown_scenarios_and_single_instances(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown scenarios"):
-        chaos.ChaosOptions(scenarios=("meteor",), run_dir=tmp_path)
+        ChaosOptions(scenarios=("meteor",), run_dir=tmp_path)
     with pytest.raises(ValueError, match="two instances"):
-        chaos.ChaosOptions(run_dir=tmp_path, instances=1)
-    assert chaos.ChaosOptions(run_dir=tmp_path, duration_s=30).fault_at == 10
+        ChaosOptions(run_dir=tmp_path, instances=1)
+    assert ChaosOptions(run_dir=tmp_path, duration_s=30).fault_at == 10
 
 
 def test_verdict_passes_only_when_every_check_holds() -> None:
-    verdict = chaos.Verdict("kill")
+    verdict = ScenarioVerdict("kill")
     verdict.check("a", True)
     assert verdict.passed
     verdict.check("b", False)
     assert not verdict.passed
-    assert verdict.lines()[-1] == "FAIL kill"
-    assert "  [FAIL] b" in verdict.lines()
+    assert verdict.lines(KILL.title)[-1] == "FAIL kill"
+    assert "  [FAIL] b" in verdict.lines(KILL.title)
+    assert verdict.lines(KILL.title)[0] == "== kill: SIGKILL one instance mid-run =="
 
 
 def test_replays_are_409_signups_and_reused_refreshes() -> None:
@@ -114,7 +113,7 @@ def test_replays_are_409_signups_and_reused_refreshes() -> None:
         Outcome("refresh", 0, 1, 401, "token_reused"),
         Outcome(REUSE, 0, 1, 401, "token_reused"),
     ]
-    assert chaos.replays(record) == 2
+    assert replays(record) == 2
 
 
 def test_outcomes_judge_status_and_reuse_code() -> None:

@@ -19,18 +19,28 @@ import random
 import secrets
 import time
 from collections import Counter
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 
-SIGNUP, LOGIN, REFRESH, REUSE, LOGOUT = "signup", "login", "refresh", "reuse", "logout"
+from lab.harness.authclient import (
+    LOGIN,
+    LOGOUT,
+    REFRESH,
+    SIGNUP,
+    AuthAnswer,
+    AuthClient,
+)
+from loadgen.scenario import Tokens
+
+#: The chaos client's own step: a rotated refresh token presented again (to /auth/refresh).
+REUSE = "reuse"
 EXPECTED = {SIGNUP: 201, LOGIN: 200, REFRESH: 200, REUSE: 401, LOGOUT: 204}
 #: Steps that need Redis (sessions or the login throttle); signup needs only PostgreSQL.
 NEEDS_REDIS = frozenset({LOGIN, REFRESH, REUSE, LOGOUT})
 NEEDS_POSTGRES = frozenset({SIGNUP, LOGIN})
-JSON_HEADERS = {"Content-Type": "application/json"}
 MAX_BACKOFF_S = 2.0
 
 
@@ -128,17 +138,6 @@ def session_id(refresh_token: str) -> str:
     return refresh_token.partition(".")[0]
 
 
-def error_code(payload: bytes) -> str:
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return ""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        code = body["error"].get("code")
-        return code if isinstance(code, str) else ""
-    return ""
-
-
 def backoff_s(retry_after: str | None, rng: random.Random) -> float:
     """A random part of ``Retry-After`` (seconds form), capped; 0 without one."""
     if retry_after is None or not retry_after.strip().isdigit():
@@ -153,7 +152,6 @@ class ChaosClient:
         self.config = config
         self.record = record or ChaosRecord()
         self.stop = asyncio.Event()
-        self._base = config.target.rstrip("/")
         self._rng = random.Random()
 
     async def run(self) -> ChaosRecord:
@@ -168,7 +166,8 @@ class ChaosClient:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
         ) as session:
-            users = [loop.create_task(self._user(session, vu)) for vu in range(config.vus)]
+            client = AuthClient(session, config.target)
+            users = [loop.create_task(self._user(client, vu)) for vu in range(config.vus)]
             try:
                 async with asyncio.timeout(config.duration_s):
                     await self.stop.wait()
@@ -183,14 +182,14 @@ class ChaosClient:
         record.ended_at = loop.time()
         return record
 
-    async def _user(self, session: aiohttp.ClientSession, vu: int) -> None:
+    async def _user(self, client: AuthClient, vu: int) -> None:
         # Spread the first requests over 100 ms instead of one burst.
         await asyncio.sleep(self._rng.uniform(0, 0.1))
         n = 0
         while not self.stop.is_set():
             n += 1
             email = f"{self.config.address_prefix}{vu}-{n}@{self.config.domain}"
-            last = await self._iteration(session, email, reuse=self._reuses(n))
+            last = await self._iteration(client, email, reuse=self._reuses(n))
             self.record.iterations += 1
             if last.ok:
                 self.record.iterations_ok += 1
@@ -203,74 +202,53 @@ class ChaosClient:
         every = self.config.reuse_every
         return every > 0 and n % every == 0
 
-    async def _iteration(
-        self, session: aiohttp.ClientSession, email: str, *, reuse: bool
-    ) -> Outcome:
+    async def _iteration(self, client: AuthClient, email: str, *, reuse: bool) -> Outcome:
         record = self.record
-        credentials = orjson.dumps({"email": email, "password": secrets.token_urlsafe(12)})
-        outcome, _ = await self._post(session, SIGNUP, credentials, JSON_HEADERS)
+        password = secrets.token_urlsafe(12)
+        outcome, _ = await self._timed(SIGNUP, client.signup(email, password))
         record.signups[email] = outcome.status
         if not outcome.ok:
             return outcome
-        outcome, tokens = await self._post(session, LOGIN, credentials, JSON_HEADERS)
+        outcome, tokens = await self._timed(LOGIN, client.login(email, password))
         if not outcome.ok or tokens is None:
             return outcome
-        old_refresh = tokens["refresh_token"]
-        body = orjson.dumps({"refresh_token": old_refresh})
-        outcome, fresh = await self._post(session, REFRESH, body, JSON_HEADERS)
+        outcome, fresh = await self._timed(REFRESH, client.refresh(tokens.refresh_token))
         if not outcome.ok or fresh is None:
             return outcome
         if reuse:
-            outcome, _ = await self._post(session, REUSE, body, JSON_HEADERS)
+            outcome, _ = await self._timed(REUSE, client.refresh(tokens.refresh_token))
             if outcome.ok:
-                record.revoked.append(session_id(old_refresh))
+                record.revoked.append(session_id(tokens.refresh_token))
             return outcome
-        headers = {**JSON_HEADERS, "Authorization": f"Bearer {fresh['access_token']}"}
-        body = orjson.dumps({"refresh_token": fresh["refresh_token"]})
-        outcome, _ = await self._post(session, LOGOUT, body, headers)
+        outcome, _ = await self._timed(LOGOUT, client.logout(fresh))
         if outcome.ok:
-            record.logged_out.append(session_id(fresh["refresh_token"]))
+            record.logged_out.append(session_id(fresh.refresh_token))
         return outcome
 
-    async def _post(
-        self, session: aiohttp.ClientSession, step: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[Outcome, dict[str, str] | None]:
-        path = REFRESH if step == REUSE else step
+    async def _timed(
+        self, step: str, request: Awaitable[AuthAnswer]
+    ) -> tuple[Outcome, Tokens | None]:
+        """Await one request, keep its :class:`Outcome`, and the tokens a login or refresh
+        answered (an answer without them is a failure: ``bad_body``)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        tokens: dict[str, str] | None = None
         try:
-            async with session.post(f"{self._base}/auth/{path}", data=body, headers=headers) as r:
-                payload = await r.read()
-                status = r.status
-                retry_after = r.headers.get("Retry-After")
+            answer = await request
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             code = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
             outcome = Outcome(step, started, loop.time(), 0, code)
             self.record.outcomes.append(outcome)
             return outcome, None
-        code = error_code(payload) if status >= 400 else ""
+        status, retry_after = answer.status, answer.retry_after
+        code = answer.error_code() if status >= 400 else ""
         outcome = Outcome(step, started, loop.time(), status, code, retry_after)
-        self.record.outcomes.append(outcome)
+        tokens: Tokens | None = None
         if outcome.ok and step in (LOGIN, REFRESH):
-            tokens = _tokens(payload)
+            tokens = answer.tokens()
             if tokens is None:
                 outcome = Outcome(step, started, outcome.ended, status, "bad_body", retry_after)
-                self.record.outcomes[-1] = outcome
+        self.record.outcomes.append(outcome)
         return outcome, tokens
-
-
-def _tokens(payload: bytes) -> dict[str, str] | None:
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(body, dict):
-        return None
-    access, refresh = body.get("access_token"), body.get("refresh_token")
-    if isinstance(access, str) and isinstance(refresh, str):
-        return {"access_token": access, "refresh_token": refresh}
-    return None
 
 
 async def run(config: ChaosLoadConfig) -> ChaosRecord:
