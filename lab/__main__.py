@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "lab.experiments.servicebench",
         "service CPU per request beside bare Sanic's",
     ),
+    "bench-loadgen": (
+        "lab.experiments.loadgenbench",
+        "the load generator's CPU per request and its largest sustained rate",
+    ),
     "bench-overhead": (
         "lab.experiments.overhead.command",
         "service CPU outside bcrypt by thread, as users grow",

@@ -8,6 +8,7 @@ every process once, including worker processes that came and went during the win
 from __future__ import annotations
 
 import contextlib
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,6 +30,12 @@ def tree_cpu_seconds(pid: int) -> float:
             t = proc.cpu_times()
             total += t.user + t.system + t.children_user + t.children_system
     return total
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def host_busy_seconds() -> float:
