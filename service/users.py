@@ -199,6 +199,18 @@ async def migrate(connection: Any) -> list[str]:
     return applied_now
 
 
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """Release a connection to the pool without asyncpg's reset query.
+
+    By default every release sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL;``: one more round trip (and Postgres work) per request. The service's queries
+    leave no session state behind them: no ``SET``, cursors, ``LISTEN`` or advisory locks on
+    a request's connection (the migration lock is taken and released before the pool serves
+    anything, and a failed migration closes the pool). asyncpg still rolls back an open
+    transaction before calling this.
+    """
+
+
 async def open_pool(
     database_url: str, *, min_size: int, max_size: int, io_timeout: float, startup_timeout: float
 ) -> asyncpg.Pool:
@@ -215,6 +227,7 @@ async def open_pool(
                 max_size=max_size,
                 timeout=io_timeout,
                 command_timeout=io_timeout,
+                reset=_nothing_to_reset,
             )
             break
         except (*UNAVAILABLE_ERRORS, asyncpg.exceptions.CannotConnectNowError) as exc:
