@@ -14,12 +14,14 @@ in `servers`) and the single-owner lock in `ownership`.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from lab.harness import ownership, procs
 from lab.harness.ownership import read_state
@@ -30,7 +32,7 @@ from lab.harness.redis import (
     external_redis,
     redis_server_binary,
 )
-from lab.harness.servers import server_version
+from lab.harness.servers import EmbeddedServer, server_version
 
 __all__ = [
     "POSTGRES_SYSTEM_USER",
@@ -155,8 +157,29 @@ def start(config: InfraConfig) -> Infra:
         return infra
     infra._lock = ownership.acquire(config.state_dir)
     try:
-        _start_postgres(infra)
-        _start_redis(infra)
+        infra.database_url, infra.postgres = _provide(
+            infra,
+            "postgres",
+            given=config.database_url,
+            embedded=functools.partial(
+                EmbeddedPostgres,
+                config.state_dir / "postgres",
+                max_connections=config.postgres_max_connections,
+                start_timeout=config.start_timeout,
+            ),
+        )
+        infra.redis_url, infra.redis = _provide(
+            infra,
+            "redis",
+            given=config.redis_url,
+            embedded=functools.partial(
+                EmbeddedRedis,
+                config.state_dir / "redis",
+                persistence=config.redis_persistence,
+                server=config.redis_server,
+                start_timeout=config.start_timeout,
+            ),
+        )
         ownership.write_state(
             config.state_dir, database_url=infra.database_url, redis_url=infra.redis_url
         )
@@ -166,37 +189,21 @@ def start(config: InfraConfig) -> Infra:
     return infra
 
 
-def _start_postgres(infra: Infra) -> None:
-    config = infra.config
-    if config.database_url:
-        infra.database_url = config.database_url
-        return
-    began = time.monotonic()
-    infra.postgres = EmbeddedPostgres(
-        config.state_dir / "postgres",
-        max_connections=config.postgres_max_connections,
-        start_timeout=config.start_timeout,
-    )
-    infra.postgres.start()
-    infra.database_url = infra.postgres.url
-    infra.startup_seconds["postgres"] = time.monotonic() - began
+_Server = TypeVar("_Server", bound=EmbeddedServer)
 
 
-def _start_redis(infra: Infra) -> None:
-    config = infra.config
-    if config.redis_url:
-        infra.redis_url = config.redis_url
-        return
+def _provide(
+    infra: Infra, name: str, *, given: str | None, embedded: Callable[[], _Server]
+) -> tuple[str, _Server | None]:
+    """The given server's URL, else an embedded server's, started here; its start-up time
+    (finding the binary included) goes into infra.startup_seconds."""
+    if given:
+        return given, None
     began = time.monotonic()
-    infra.redis = EmbeddedRedis(
-        config.state_dir / "redis",
-        persistence=config.redis_persistence,
-        server=config.redis_server,
-        start_timeout=config.start_timeout,
-    )
-    infra.redis.start()
-    infra.redis_url = infra.redis.url
-    infra.startup_seconds["redis"] = time.monotonic() - began
+    server = embedded()
+    server.start()
+    infra.startup_seconds[name] = time.monotonic() - began
+    return server.url, server
 
 
 def down(state_dir: Path, *, timeout: float = 20.0) -> str:

@@ -33,6 +33,13 @@ class EmbeddedServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
 
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        raise NotImplementedError
+
     def answers(self, port: int) -> bool:
         """True once the server on port serves requests (not merely accepts connections)."""
         raise NotImplementedError
