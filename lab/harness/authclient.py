@@ -120,8 +120,12 @@ async def open_session(client: AuthClient, email: str, password: str) -> Tokens:
     return tokens
 
 
-async def open_sessions(target: str, users: list[tuple[str, str]]) -> list[Tokens]:
-    """:func:`open_session` for each (address, password), one after another."""
-    async with aiohttp.ClientSession() as session:
+async def open_sessions(
+    target: str, users: list[tuple[str, str]], *, timeout_s: float = 10.0
+) -> list[Tokens]:
+    """:func:`open_session` for each (address, password), one after another, each request
+    bounded by ``timeout_s``."""
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
         client = AuthClient(session, target)
         return [await open_session(client, email, password) for email, password in users]
