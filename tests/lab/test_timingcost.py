@@ -6,6 +6,7 @@ import argparse
 
 import pytest
 
+from lab.experiments import timingbench
 from lab.experiments.timingcost import (
     TIMING_OFF,
     TIMING_ON,
@@ -57,3 +58,26 @@ def test_the_cost_is_the_ratio_of_the_medians() -> None:
     assert f"| {TIMING_OFF} | 100 | 400.0 | 0 |" in text
     assert f"| {TIMING_ON} | 100 | 412.0 | 0 |" in text
     assert "Server-Timing on ÷ off: 1.030 (+3.0 % CPU per request" in text
+
+
+def test_the_in_process_cost_is_shown_as_a_share_of_a_request_without_timing() -> None:
+    samples = [sample(TIMING_OFF, 800.0), sample(TIMING_ON, 810.0)]
+    args = argparse.Namespace(connections=32, duration=10.0, repeats=1)
+    text = render_timing_cost(samples, args, direct_us=8.0)
+    assert "costs 8.00 µs per refresh (timeit, best of 7): 1.00 % of 800.0 µs." in text
+    assert "fresh instance per run" in text
+    assert "costs" not in render_timing_cost(samples, args)
+
+
+def test_the_in_process_paths_do_what_a_refresh_does_with_and_without_timing() -> None:
+    from service import timing
+
+    on, off = timingbench._request_paths()
+    head = on()
+    assert isinstance(head, bytes)
+    assert b"server-timing: redis;dur=" in head.lower()
+    assert b", jwt;dur=" in head
+    assert b", app;dur=" in head
+    assert b"server-timing" not in off().lower()
+    assert timing.current() is None  # the recorder is detached as a response goes
+    assert timingbench.recorder_cost_us(number=200, repeat=2) > 0.0
