@@ -23,7 +23,13 @@ from lab.experiments import rolling
 from lab.experiments.chaos import registry
 from lab.experiments.chaos.figures import replays
 from lab.experiments.chaos.kill import KILL
-from lab.experiments.chaos.load import REUSE, ChaosLoadConfig, ChaosRecord, Outcome, backoff_s
+from lab.experiments.chaos.load import (
+    REUSE,
+    ChaosLoadConfig,
+    ChaosRecord,
+    RequestOutcome,
+    backoff_s,
+)
 from lab.experiments.chaos.options import ChaosOptions
 from lab.experiments.chaos.runner import run_scenario
 from lab.experiments.chaos.verdict import ScenarioVerdict
@@ -108,21 +114,21 @@ def test_verdict_passes_only_when_every_check_holds() -> None:
 def test_replays_are_409_signups_and_reused_refreshes() -> None:
     record = ChaosRecord()
     record.outcomes += [
-        Outcome(SIGNUP, 0, 1, 201),
-        Outcome(SIGNUP, 0, 1, 409, "email_taken"),
-        Outcome("refresh", 0, 1, 401, "token_reused"),
-        Outcome(REUSE, 0, 1, 401, "token_reused"),
+        RequestOutcome(SIGNUP, 0, 1, 201),
+        RequestOutcome(SIGNUP, 0, 1, 409, "email_taken"),
+        RequestOutcome("refresh", 0, 1, 401, "token_reused"),
+        RequestOutcome(REUSE, 0, 1, 401, "token_reused"),
     ]
     assert replays(record) == 2
 
 
 def test_outcomes_judge_status_and_reuse_code() -> None:
-    assert Outcome(REUSE, 0, 1, 401, "token_reused").ok
-    assert not Outcome(REUSE, 0, 1, 401, "invalid_token").ok
-    assert not Outcome("login", 0, 1, 200, "bad_body").ok
-    assert Outcome("logout", 0, 1, 204).ok
-    assert Outcome("login", 0, 1, 0, "timeout").label == "0 timeout"
-    assert Outcome("login", 0, 1, 503, "unavailable").label == "503 unavailable"
+    assert RequestOutcome(REUSE, 0, 1, 401, "token_reused").ok
+    assert not RequestOutcome(REUSE, 0, 1, 401, "invalid_token").ok
+    assert not RequestOutcome("login", 0, 1, 200, "bad_body").ok
+    assert RequestOutcome("logout", 0, 1, 204).ok
+    assert RequestOutcome("login", 0, 1, 0, "timeout").label == "0 timeout"
+    assert RequestOutcome("login", 0, 1, 503, "unavailable").label == "503 unavailable"
 
 
 def test_backoff_takes_part_of_retry_after_and_is_capped() -> None:

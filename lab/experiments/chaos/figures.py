@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab.experiments.chaos.load import ChaosRecord, Outcome
+from lab.experiments.chaos.load import ChaosRecord, RequestOutcome
 from lab.experiments.chaos.verdict import ScenarioVerdict
 from lab.harness.authclient import REFRESH, SIGNUP
 
@@ -13,11 +13,11 @@ def count(row: dict[str, object], name: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def failures_between(record: ChaosRecord, start: float, end: float) -> list[Outcome]:
+def failures_between(record: ChaosRecord, start: float, end: float) -> list[RequestOutcome]:
     return [o for o in record.failures() if start <= o.started < end]
 
 
-def max_elapsed(outcomes: list[Outcome]) -> float:
+def max_elapsed(outcomes: list[RequestOutcome]) -> float:
     return round(max((o.elapsed for o in outcomes), default=0.0), 3)
 
 

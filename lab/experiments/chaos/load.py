@@ -71,7 +71,7 @@ class ChaosLoadConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RequestOutcome:
     """One request. Times are seconds on the event-loop clock (``loop.time()``)."""
 
     step: str
@@ -103,7 +103,7 @@ class Outcome:
 class ChaosRecord:
     """Everything a chaos run observed."""
 
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[RequestOutcome] = field(default_factory=list)
     signups: dict[str, int] = field(default_factory=dict)
     logged_out: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
@@ -112,7 +112,7 @@ class ChaosRecord:
     started_at: float = 0.0
     ended_at: float = 0.0
 
-    def failures(self) -> list[Outcome]:
+    def failures(self) -> list[RequestOutcome]:
         return [outcome for outcome in self.outcomes if not outcome.ok]
 
     def failures_by_status(self) -> dict[str, int]:
@@ -202,7 +202,7 @@ class ChaosClient:
         every = self.config.reuse_every
         return every > 0 and n % every == 0
 
-    async def _iteration(self, client: AuthClient, email: str, *, reuse: bool) -> Outcome:
+    async def _iteration(self, client: AuthClient, email: str, *, reuse: bool) -> RequestOutcome:
         record = self.record
         password = secrets.token_urlsafe(12)
         outcome, _ = await self._timed(SIGNUP, client.signup(email, password))
@@ -227,8 +227,8 @@ class ChaosClient:
 
     async def _timed(
         self, step: str, request: Awaitable[AuthAnswer]
-    ) -> tuple[Outcome, Tokens | None]:
-        """Await one request, keep its :class:`Outcome`, and the tokens a login or refresh
+    ) -> tuple[RequestOutcome, Tokens | None]:
+        """Await one request, keep its :class:`RequestOutcome`, and the tokens a login or refresh
         answered (an answer without them is a failure: ``bad_body``)."""
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -236,17 +236,19 @@ class ChaosClient:
             answer = await request
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             code = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-            outcome = Outcome(step, started, loop.time(), 0, code)
+            outcome = RequestOutcome(step, started, loop.time(), 0, code)
             self.record.outcomes.append(outcome)
             return outcome, None
         status, retry_after = answer.status, answer.retry_after
         code = answer.error_code() if status >= 400 else ""
-        outcome = Outcome(step, started, loop.time(), status, code, retry_after)
+        outcome = RequestOutcome(step, started, loop.time(), status, code, retry_after)
         tokens: Tokens | None = None
         if outcome.ok and step in (LOGIN, REFRESH):
             tokens = answer.tokens()
             if tokens is None:
-                outcome = Outcome(step, started, outcome.ended, status, "bad_body", retry_after)
+                outcome = RequestOutcome(
+                    step, started, outcome.ended, status, "bad_body", retry_after
+                )
         self.record.outcomes.append(outcome)
         return outcome, tokens
 
