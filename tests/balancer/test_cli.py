@@ -14,14 +14,8 @@ import pytest
 from balancer.__main__ import main
 from balancer.config import Address, BackendSpec, BalancerConfig
 from balancer.server import Balancer
+from lab.harness.procs import free_port
 from tests.balancer.backend_double import ScriptedBackend
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_command_serves_logs_json_and_stops_on_sigterm(

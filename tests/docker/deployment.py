@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docker.conftest import free_port
+from lab.harness.procs import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "deployment-test-token"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import socket
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import orjson
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
 
+from lab.harness.procs import free_port
 from loadgen import failures
 from loadgen.stats import Recorder
 from loadgen.summary import _errors
@@ -83,13 +83,6 @@ def test_the_summary_lists_the_causes() -> None:
     assert _errors({"errors": {}}) == []
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def _loadgen(target: str, out: Path) -> tuple[int, str, dict[str, object]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -114,7 +107,7 @@ async def _loadgen(target: str, out: Path) -> tuple[int, str, dict[str, object]]
 
 
 async def test_a_target_where_nothing_listens_is_named_and_sends_nothing(tmp_path: Path) -> None:
-    code, summary, data = await _loadgen(f"http://127.0.0.1:{_closed_port()}", tmp_path / "o")
+    code, summary, data = await _loadgen(f"http://127.0.0.1:{free_port()}", tmp_path / "o")
     assert code == 0
     errors = data["errors"]
     assert isinstance(errors, dict)

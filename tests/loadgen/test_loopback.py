@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from lab.harness.procs import free_port
 from loadgen.config import QUEUE, LoadConfig, Stage
 from loadgen.runner import run_load, run_processes
 from loadgen.summary import render_summary
@@ -58,10 +58,7 @@ async def test_every_user_is_fresh_and_unique(fake: FakeAuth) -> None:
 
 
 async def test_a_failed_step_ends_the_iteration_and_the_vu_goes_on() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = LoadConfig(target=f"http://127.0.0.1:{port}", vus=2, duration_s=0.3)
+    config = LoadConfig(target=f"http://127.0.0.1:{free_port()}", vus=2, duration_s=0.3)
     recorder = (await run_load(config)).recorder
     assert recorder.iterations > 4
     assert recorder.iterations_failed == recorder.iterations

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,17 +25,11 @@ import aiohttp
 import orjson
 import pytest
 
+from lab.harness.procs import free_port
 from service.keys import generate_private_key_pem, write_pepper
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "long enough and unusual"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_status(url: str, timeout: float = 1.0) -> int:

@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from tests.service.conftest import Api, ServiceProcess, free_port, unique_email
+from lab.harness.procs import free_port
+from tests.service.conftest import Api, ServiceProcess, unique_email
 from tests.service.faults import CuttableProxy, PrivateRedis
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
