@@ -20,11 +20,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from lab.reporting import mission
 from lab.reporting.breakdown import SEGMENT_LABELS, SEGMENTS
 from lab.reporting.fit import fit_models
 from lab.reporting.page import change, figure
 from lab.reporting.results import Results, Run, ScaleCurve, Series
-from lab.reporting.verdict import ORIGINAL_CONTAINERS, ORIGINAL_REQ_PER_S, compared
+from lab.reporting.verdict.classify import compared
 
 #: One colour per topology and per component, the same in every chart.
 TOPOLOGY_COLOURS = {"single": "#1f77b4", "single+lb": "#ff7f0e", "scaled": "#2ca02c"}
@@ -83,11 +84,11 @@ def headline_chart(results: Results, path: Path) -> Chart:
     title = "Does adding instances add throughput? req/s, one instance vs more"
     groups: list[tuple[str, int, float, int, float]] = [
         (
-            "the original: Docker Swarm (k6, 200 VUs, 10 s)",
-            ORIGINAL_CONTAINERS[0],
-            ORIGINAL_REQ_PER_S[0],
-            ORIGINAL_CONTAINERS[1],
-            ORIGINAL_REQ_PER_S[1],
+            f"the original: Docker Swarm ({mission.ORIGINAL_SETTING})",
+            mission.ORIGINAL_CONTAINERS[0],
+            mission.ORIGINAL_REQ_PER_S[0],
+            mission.ORIGINAL_CONTAINERS[1],
+            mission.ORIGINAL_REQ_PER_S[1],
         )
     ]
     for series in results.series:

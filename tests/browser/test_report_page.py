@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lab.reporting.page import Table
-from lab.reporting.report import build_page, build_report
+from lab.reporting.report import build_report
 from lab.reporting.results import Results
+from lab.reporting.sections import build_page
 from tests.browser.chromium import background, requires_chromium
 
 if TYPE_CHECKING:

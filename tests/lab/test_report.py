@@ -13,8 +13,9 @@ import pytest
 
 from lab.reporting import records
 from lab.reporting.page import change, figure, percent
-from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal, when
+from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal
 from lab.reporting.results import Results, ResultsError, dump_results, load_results, median_runs
+from lab.reporting.sections import when
 from tests.lab.test_verdict import bench_scale_doc
 
 DATA = Path(__file__).parent / "data"
@@ -408,7 +409,7 @@ def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
 
 
 def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path: Path) -> None:
-    from lab.reporting.answer import answer
+    from lab.reporting.verdict.answer import answer
     from tests.lab.test_breakdown import add_breakdown
 
     results = Results.from_dict(add_breakdown(doc("scaling")))
@@ -485,7 +486,7 @@ def test_committed_results_still_render(source: Path, tmp_path: Path) -> None:
 
 
 def test_the_answer_says_when_added_cpu_did_not_bring_throughput() -> None:
-    from lab.reporting.answer import answer
+    from lab.reporting.verdict.answer import answer
 
     data = doc("scaling")
     scaled = data["series"][1]["runs"][2]

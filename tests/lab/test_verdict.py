@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 
 from lab.reporting.results import Results
-from lab.reporting.verdict import classify, findings, targets, verdict
+from lab.reporting.verdict.classify import classify
+from lab.reporting.verdict.sentences import sentences, verdict
+from lab.reporting.verdict.targets import targets
 
 DATA = Path(__file__).parent / "data"
 
@@ -33,11 +35,11 @@ def load(name: str) -> Results:
 
 
 def kinds(results: Results, series: str | None = None) -> list[str]:
-    return [f.kind for f in findings(results) if series is None or f.series == series]
+    return [f.kind for f in sentences(results) if series is None or f.series == series]
 
 
 def text_of(results: Results, kind: str, series: str | None = None) -> str:
-    found = [f.text for f in findings(results) if f.kind == kind and f.series == series]
+    found = [f.text for f in sentences(results) if f.kind == kind and f.series == series]
     assert len(found) == 1, (kind, series, found)
     return found[0]
 
@@ -123,7 +125,7 @@ def test_success_is_stated_and_failures_are_listed() -> None:
     run.update(checks_rate=0.9975, http_req_failed_rate=0.0025, iterations_failed=6)
     results = Results.from_dict(data)
     assert "success" not in kinds(results)
-    failed = [f.text for f in findings(results) if f.kind == "failures"]
+    failed = [f.text for f in sentences(results) if f.kind == "failures"]
     assert failed == [
         "shared host (no CPU limits), single+lb (repeat 2): 99.75 % of checks passed, "
         "0.25 % of requests failed, 6 iterations failed."
@@ -134,7 +136,7 @@ def test_unsound_runs_are_named_with_their_reasons() -> None:
     data = doc("scaling")
     run = data["series"][0]["runs"][2]
     run.update(sound=False, unsound_reasons=["window 10 s holds < 1 iteration per VU (min 0)"])
-    texts = [f.text for f in findings(Results.from_dict(data)) if f.kind == "unsound"]
+    texts = [f.text for f in sentences(Results.from_dict(data)) if f.kind == "unsound"]
     assert len(texts) == 1
     assert "scaled (repeat 1) is not a sound measurement" in texts[0]
     assert "window 10 s holds < 1 iteration per VU" in texts[0]
@@ -319,7 +321,7 @@ def test_a_peak_beyond_the_measured_instances_is_called_extrapolated() -> None:
 
 
 def test_verdict_groups_sentences_by_series_without_repeating_it() -> None:
-    from lab.reporting.verdict import grouped
+    from lab.reporting.verdict.sentences import grouped
 
     groups = grouped(load("scaling"))
     assert [title for title, _ in groups] == [
@@ -327,6 +329,6 @@ def test_verdict_groups_sentences_by_series_without_repeating_it() -> None:
         "0.5 CPU per instance (cgroup quota)",
         "The whole run",
     ]
-    for _, sentences in groups[:2]:
-        assert all((s[:1].isupper() or s[:1].isdigit()) and "—" not in s for s in sentences)
+    for _, texts in groups[:2]:
+        assert all((s[:1].isupper() or s[:1].isdigit()) and "—" not in s for s in texts)
     assert any(s.startswith("For comparison: the original's") for s in groups[2][1])

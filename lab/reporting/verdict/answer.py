@@ -11,16 +11,11 @@ A line whose data is missing (a series not run, no timings) is left out.
 
 from __future__ import annotations
 
+from lab.reporting import mission
 from lab.reporting.page import change, figure, percent
 from lab.reporting.results import Results, Series
-from lab.reporting.time_verdict import time_answer
-from lab.reporting.verdict import (
-    ORIGINAL_CONTAINERS,
-    ORIGINAL_REQ_PER_S,
-    classify,
-    compared,
-    quota_use,
-)
+from lab.reporting.verdict.classify import CORE_BOUND, classify, compared, quota_use
+from lab.reporting.verdict.timing import time_answer
 
 _LIMITS = {
     "balancer": "the balancer",
@@ -90,13 +85,14 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
         f"({figure(one.req_per_s)} → {figure(more.req_per_s)} req/s"
     )
     if series.cpus_per_instance is None:
-        original = ORIGINAL_REQ_PER_S[1] / ORIGINAL_REQ_PER_S[0]
+        before, after = mission.ORIGINAL_REQ_PER_S
+        containers = mission.ORIGINAL_CONTAINERS
         figures += (
-            f"; the original's {ORIGINAL_CONTAINERS[0]} → {ORIGINAL_CONTAINERS[1]} "
-            f"containers: {figure(original)}×, {change(*ORIGINAL_REQ_PER_S)})"
+            f"; the original's {containers[0]} → {containers[1]} "
+            f"containers: {figure(after / before)}×, {change(before, after)})"
         )
         limit = classify(series, one, host_cores)
-        if limit in ("bcrypt", "cpu"):
+        if limit in CORE_BOUND:
             why = (
                 f"one instance already kept the host's {host_cores} cores "
                 f"{percent(one.host.shown_utilisation)} busy, so more instances had no CPU to add"
@@ -108,7 +104,7 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
     figures += f", {percent(linear)} of linear)"
     used = quota_use(series, more, host_cores)
     limit = classify(series, more, host_cores)
-    if linear >= 0.9:
+    if linear >= mission.NEAR_LINEAR:
         why = "scale-out works when each instance brings its own CPU"
     else:
         why = "the added CPU was not what limited it"

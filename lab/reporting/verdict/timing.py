@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from lab.reporting import mission
 from lab.reporting.page import figure, percent
 from lab.reporting.results import Run, Series, StepTime
-
-#: Postgres + Redis at or above this share of an iteration's request time limited latency…
-STORES_LIMIT = 0.30
-#: …below this they are negligible; in between they are a noticeable part.
-STORES_NEGLIGIBLE = 0.10
 
 
 def timed_run(series: Series) -> Run | None:
@@ -35,6 +31,15 @@ def waiting_step(run: Run) -> tuple[str, StepTime] | None:
         return None
     name = max(steps, key=lambda s: steps[s].segments_ms.get("hash_wait", 0.0))
     return name, steps[name]
+
+
+def _timed_step(series: Series) -> tuple[Run, str, StepTime] | None:
+    """The run the sentences are about, and its step that waited (see `waiting_step`)."""
+    run = timed_run(series)
+    found = waiting_step(run) if run is not None else None
+    if run is None or found is None:
+        return None
+    return run, *found
 
 
 def duration(ms: float) -> str:
@@ -56,11 +61,10 @@ def stores_share(steps: Mapping[str, StepTime]) -> tuple[float, float, float]:
 
 def time_sentence(series: Series) -> str | None:
     """The verdict's sentence on where the time went, or None without timings."""
-    run = timed_run(series)
-    found = waiting_step(run) if run is not None else None
-    if run is None or found is None:
+    timed = _timed_step(series)
+    if timed is None:
         return None
-    name, step = found
+    run, name, step = timed
     seg = step.segments_ms
     wait_p95 = step.phases.get("hash_wait", {}).get("p(95)")
     text = (
@@ -82,9 +86,9 @@ def time_sentence(series: Series) -> str | None:
         f"Over a whole iteration Postgres and Redis took {duration(stores)} of the "
         f"{duration(total)} spent in requests ({percent(share, 2)}): "
     )
-    if share >= STORES_LIMIT:
+    if share >= mission.STORES_LIMIT:
         text += "on latency they were a large part of it, as the original suspected."
-    elif share >= STORES_NEGLIGIBLE:
+    elif share >= mission.STORES_NEGLIGIBLE:
         text += "on latency they were a noticeable part, though not the largest."
     else:
         text += "on latency, as on CPU, they did not limit it."
@@ -93,16 +97,16 @@ def time_sentence(series: Series) -> str | None:
 
 def time_answer(series: Series) -> str | None:
     """One line for the report's opening: where login's time went."""
-    run = timed_run(series)
-    found = waiting_step(run) if run is not None else None
-    if run is None or found is None:
+    timed = _timed_step(series)
+    if timed is None:
         return None
-    name, step = found
+    run, name, step = timed
     seg = step.segments_ms
     share = stores_share(run.where_the_time_went)[2]
     cause = (
         "the time goes to queueing for bcrypt, not to Postgres or Redis"
-        if (step.share("hash_wait") or 0.0) >= 0.5 and share < STORES_NEGLIGIBLE
+        if (step.share("hash_wait") or 0.0) >= mission.MOSTLY_WAITING
+        and share < mission.STORES_NEGLIGIBLE
         else "see the breakdown per step below"
     )
     return (
