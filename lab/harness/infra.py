@@ -14,7 +14,6 @@ in `servers`) and the single-owner lock in `ownership`.
 
 from __future__ import annotations
 
-import functools
 import os
 import signal
 import time
@@ -158,27 +157,10 @@ def start(config: InfraConfig) -> Infra:
     infra._lock = ownership.acquire(config.state_dir)
     try:
         infra.database_url, infra.postgres = _provide(
-            infra,
-            "postgres",
-            given=config.database_url,
-            embedded=functools.partial(
-                EmbeddedPostgres,
-                config.state_dir / "postgres",
-                max_connections=config.postgres_max_connections,
-                start_timeout=config.start_timeout,
-            ),
+            infra, "postgres", given=config.database_url, embedded=_embedded_postgres
         )
         infra.redis_url, infra.redis = _provide(
-            infra,
-            "redis",
-            given=config.redis_url,
-            embedded=functools.partial(
-                EmbeddedRedis,
-                config.state_dir / "redis",
-                persistence=config.redis_persistence,
-                server=config.redis_server,
-                start_timeout=config.start_timeout,
-            ),
+            infra, "redis", given=config.redis_url, embedded=_embedded_redis
         )
         ownership.write_state(
             config.state_dir, database_url=infra.database_url, redis_url=infra.redis_url
@@ -193,17 +175,34 @@ _Server = TypeVar("_Server", bound=EmbeddedServer)
 
 
 def _provide(
-    infra: Infra, name: str, *, given: str | None, embedded: Callable[[], _Server]
+    infra: Infra, name: str, *, given: str | None, embedded: Callable[[InfraConfig], _Server]
 ) -> tuple[str, _Server | None]:
     """The given server's URL, else an embedded server's, started here; its start-up time
     (finding the binary included) goes into infra.startup_seconds."""
     if given:
         return given, None
     began = time.monotonic()
-    server = embedded()
+    server = embedded(infra.config)
     server.start()
     infra.startup_seconds[name] = time.monotonic() - began
     return server.url, server
+
+
+def _embedded_postgres(config: InfraConfig) -> EmbeddedPostgres:
+    return EmbeddedPostgres(
+        config.state_dir / "postgres",
+        max_connections=config.postgres_max_connections,
+        start_timeout=config.start_timeout,
+    )
+
+
+def _embedded_redis(config: InfraConfig) -> EmbeddedRedis:
+    return EmbeddedRedis(
+        config.state_dir / "redis",
+        persistence=config.redis_persistence,
+        server=config.redis_server,
+        start_timeout=config.start_timeout,
+    )
 
 
 def down(state_dir: Path, *, timeout: float = 20.0) -> str:
