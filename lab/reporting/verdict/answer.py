@@ -14,14 +14,12 @@ from __future__ import annotations
 from lab.reporting import mission
 from lab.reporting.page import change, figure, percent
 from lab.reporting.results import Results, Series
-from lab.reporting.verdict.classify import CORE_BOUND, classify, compared, quota_use
+from lab.reporting.verdict.classify import CORE_BOUND, classify, compared, quota_use, timed_step
+from lab.reporting.verdict.prose import COMPONENT_NAMES
 from lab.reporting.verdict.timing import time_answer
 
 _LIMITS = {
-    "balancer": "the balancer",
-    "postgres": "Postgres",
-    "redis": "Redis",
-    "loadgen": "the load generator",
+    **COMPONENT_NAMES,
     "unsaturated": "the offered load (VUs) or waiting on something other than CPU",
     "cpu": "CPU work other than bcrypt",
     "bcrypt": "bcrypt on the available cores",
@@ -37,7 +35,7 @@ def answer(results: Results) -> list[str]:
         for series in results.series
         if series.runs and (line := _scale_line(series, results.machine.cores)) is not None
     ]
-    timed = [t for s in results.series if (t := time_answer(s)) is not None]
+    timed = [time_answer(s, t) for s in results.series if (t := timed_step(s)) is not None]
     if timed:
         lines.append(timed[0])
     elif (stores := _stores_line(results)) is not None:

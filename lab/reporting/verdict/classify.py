@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lab.reporting import mission
-from lab.reporting.results import Results, Run, Series
+from lab.reporting.results import Results, Run, Series, StepTime
 
 Limit = Literal["loadgen", "balancer", "postgres", "redis", "bcrypt", "cpu", "unsaturated"]
 #: Limits outside the service instances: adding instances cannot lift them.
@@ -250,6 +250,73 @@ def beside_bcrypt(
         bcrypt_s=bcrypt_s,
         service_s=service_s,
         iterations=run.iterations,
+    )
+
+
+class StoresOnLatency(enum.Enum):
+    """What Postgres and Redis were on latency, by their share of an iteration's request time."""
+
+    #: At or above STORES_LIMIT: a large part of it, as the original suspected.
+    LARGE = "large"
+    #: Between STORES_NEGLIGIBLE and STORES_LIMIT.
+    NOTICEABLE = "noticeable"
+    #: Below STORES_NEGLIGIBLE.
+    NEGLIGIBLE = "negligible"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimedStep:
+    """Where the time went in one run: the step that waited (`name`, `step`), and Postgres +
+    Redis over a whole iteration's steps against the time the iteration spent in requests."""
+
+    run: Run
+    name: str
+    step: StepTime
+    stores_ms: float
+    requests_ms: float
+
+    @property
+    def stores_share(self) -> float:
+        return self.stores_ms / self.requests_ms if self.requests_ms > 0 else 0.0
+
+    @property
+    def stores_on_latency(self) -> StoresOnLatency:
+        if self.stores_share >= mission.STORES_LIMIT:
+            return StoresOnLatency.LARGE
+        if self.stores_share >= mission.STORES_NEGLIGIBLE:
+            return StoresOnLatency.NOTICEABLE
+        return StoresOnLatency.NEGLIGIBLE
+
+    @property
+    def queued_for_bcrypt(self) -> bool:
+        """Most of the step's time went to waiting for a hashing thread, next to nothing to
+        Postgres and Redis."""
+        waiting = self.step.share("hash_wait") or 0.0
+        return waiting >= mission.MOSTLY_WAITING and self.stores_share < mission.STORES_NEGLIGIBLE
+
+
+def timed_step(series: Series) -> TimedStep | None:
+    """In `single` when it has timings, else the first topology that has them (medians of
+    repeats): login, the step the issue asks about, else the step that waited longest; None
+    without timings."""
+    medians = {t: r for t, r in series.medians().items() if r.where_the_time_went}
+    run = medians.get("single") or next(iter(medians.values()), None)
+    if run is None:
+        return None
+    steps = run.where_the_time_went
+    if "login" in steps:
+        name = "login"
+    else:
+        name = max(steps, key=lambda s: steps[s].segments_ms.get("hash_wait", 0.0))
+    stores = sum(
+        s.segments_ms.get("db", 0.0) + s.segments_ms.get("redis", 0.0) for s in steps.values()
+    )
+    return TimedStep(
+        run=run,
+        name=name,
+        step=steps[name],
+        stores_ms=stores,
+        requests_ms=sum(s.duration_ms for s in steps.values()),
     )
 
 

@@ -90,8 +90,8 @@ def _about_series(series: Series, results: Results) -> list[Sentence]:
     gained = judge.scale_out(series, medians, host_cores)
     if gained is not None:
         out.append(_said("scale-out", series, prose.scale_out_text(series, gained)))
-    if (went := time_sentence(series)) is not None:
-        out.append(_said("time", series, went))
+    if (timed := judge.timed_step(series)) is not None:
+        out.append(_said("time", series, time_sentence(timed)))
     single, behind = medians.get("single"), medians.get("single+lb")
     if single is not None and behind is not None:
         out.append(_said("balancer-cost", series, prose.balancer_cost_text(single, behind)))
