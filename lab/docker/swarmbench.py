@@ -1,10 +1,10 @@
 """`python -m lab bench --platform swarm`: the same experiment on a one-node Docker Swarm.
 
-The same plan, load generator, records and report as the process platform
-(lab.experiments.bench); what
-differs is where the service runs. One stack is deployed for the whole bench; before each
-run the service is updated in place (replica count, `resources.limits.cpus`, hashing
-threads) and all its tasks restarted at once, so every run starts from fresh replicas:
+The same plan, measured run, records and report as the process platform
+(lab.experiments.bench); what differs is where the service runs. One stack is deployed for
+the whole bench; before each run the service is updated in place (replica count,
+`resources.limits.cpus`, hashing threads) and all its tasks restarted at once, so every run
+starts from fresh replicas:
 - single     1 replica, the load generator straight at the task's own address (the host
              reaches every task on docker_gwbridge),
 - single+lb  1 replica behind our balancer's published port,
@@ -15,22 +15,24 @@ The load generator runs on the host; CPU per component comes from each container
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import psutil
 
 from lab.docker import cgroupcpu
 from lab.docker.cli import Platform
 from lab.docker.errors import StackError
 from lab.docker.stack import NAME, Endpoints, StackConfig, healthy_backends
-from lab.errors import LabError
-from lab.experiments import bench, loadrun
-from lab.harness import config, cpuacct, procs
-from lab.reporting import ceiling, records
+from lab.experiments import loadrun
+from lab.experiments.bench.config import BenchConfig
+from lab.experiments.bench.measure import RunPlace, measure_ceiling, measure_plan, measure_run
+from lab.experiments.bench.plan import plan, run_folder
+from lab.experiments.bench.runner import Bench
+from lab.harness import config, cpuacct
+from lab.reporting import ceiling
+from lab.reporting.results import Run
 
 SERVICE = f"{NAME}_service"
 COMPONENTS = ("balancer", "postgres", "redis")
@@ -60,10 +62,22 @@ class CgroupSampler(loadrun.CpuSampler):
                 return
 
 
+def cgroup_sampler(files: Callable[[], Mapping[str, Path]]) -> loadrun.SamplerFor:
+    """Sample the cgroups in `files`, and the load generator's process tree while it runs."""
+
+    def sampler(proc: subprocess.Popen[bytes]) -> loadrun.CpuSampler:
+        return CgroupSampler(files, lambda: proc.pid if proc.poll() is None else 0)
+
+    return sampler
+
+
 class SwarmBench:
-    def __init__(self, cfg: bench.BenchConfig) -> None:
+    def __init__(self, cfg: BenchConfig) -> None:
         self.cfg = cfg
-        self.process_bench = bench.Bench(cfg)
+        # The process platform's bench, for what the two share: its status line, the
+        # host's cores, and how it judges the series and writes the report once every run
+        # is in.
+        self.process_bench = Bench(cfg)
         self.status = self.process_bench.status
         self.platform = Platform(say=self.status.done)
 
@@ -154,7 +168,7 @@ class SwarmBench:
 
     def run(self) -> Path:
         cfg = self.cfg
-        series_plan = bench.plan(cfg)
+        series_plan = plan(cfg)
         total = sum(len(s.runs) for s in series_plan)
         started = datetime.now(UTC)
         stamp = started.strftime("%Y%m%d-%H%M%S")
@@ -165,11 +179,9 @@ class SwarmBench:
             "is measured before and after each series and the best kept"
         )
         first = series_plan[0].name if series_plan else "the runs"
-        measurements = [self.process_bench._measure_ceiling(f"before {first}")]
-        series_out: list[dict[str, Any]] = []
+        first_ceiling = measure_ceiling(cfg, self.status, f"before {first}")
         images: dict[str, str] = {}
         exempt: tuple[str, ...] = ()
-        around: dict[str, tuple[ceiling.Ceiling, ...]] = {}
         try:
             endpoints = self.platform.up(
                 StackConfig(
@@ -178,24 +190,19 @@ class SwarmBench:
             )
             exempt = endpoints.exempt
             images = self.platform.images.variables()
-            done = 0
-            for spec in series_plan:
-                before = measurements[-1]
-                runs_out = []
-                for run in spec.runs:
-                    done += 1
-                    runs_out.append(
-                        self.one_run(
-                            spec, run, endpoints, ceiling.best(measurements), run_root, done, total
-                        )
-                    )
-                measurements.append(self.process_bench._measure_ceiling(f"after {spec.name}"))
-                around[spec.name] = (before, measurements[-1])
-                series_out.append(self.series_record(spec, before, measurements[-1], runs_out))
+            found = measure_plan(
+                cfg,
+                series_plan,
+                first_ceiling,
+                one_run=lambda place, best: self.one_run(place, endpoints, best, run_root),
+                status=self.status,
+                host_cores=self.process_bench.host_cores,
+                label=lambda spec: f"{spec.label}, Docker Swarm",
+                limit_method="docker resources.limits.cpus (CFS quota)",
+            )
         finally:
             for line in self.platform.down():
                 self.status.done(f"left behind: {line}")
-        self.process_bench._judge_against_best(series_out, ceiling.best(measurements), around)
         description = {
             "platform": "Docker Swarm, one node (python -m lab docker); load generator on the host",
             "service_image": images.get("AUTHSCALE_IMAGE", ""),
@@ -210,133 +217,45 @@ class SwarmBench:
             "generator runs on the host against the published port (or, for 'single', the "
             "replica's own address)."
         ]
-        results = self.process_bench._results(started, measurements, description, series_out, notes)
-        results["platform"] = "swarm"
-        return self.process_bench._report(results, f"{stamp}-swarm")
-
-    def series_record(
-        self,
-        spec: bench.SeriesSpec,
-        before: ceiling.Ceiling,
-        after: ceiling.Ceiling,
-        runs: list[dict[str, Any]],
-    ) -> dict[str, Any]:
-        shared = spec.cpus_per_instance is None
-        return {
-            "name": spec.name,
-            "label": f"{spec.label}, Docker Swarm",
-            "cpus_per_instance": spec.cpus_per_instance,
-            "limit_method": None if shared else "docker resources.limits.cpus (CFS quota)",
-            "usable_cores": float(self.process_bench.host_cores) if shared else None,
-            "ceiling_iterations_per_s": None,
-            # As the process platform records them, so the two can be compared.
-            "ceiling_pairs_per_s": [
-                round(before.pairs_per_s_parallel, 4),
-                round(after.pairs_per_s_parallel, 4),
-            ],
-            "vus": spec.vus,
-            "bcrypt_cost": self.cfg.bcrypt_cost,
-            "runs": runs,
-        }
+        return self.process_bench.report(
+            found,
+            started=started,
+            infra=description,
+            notes=notes,
+            folder=f"{stamp}-swarm",
+            platform="swarm",
+        )
 
     def one_run(
         self,
-        spec: bench.SeriesSpec,
-        run: bench.RunSpec,
+        place: RunPlace,
         endpoints: Endpoints,
-        the_ceiling: ceiling.Ceiling,
+        best_ceiling: ceiling.Ceiling,
         run_root: Path,
-        done: int,
-        total: int,
-    ) -> dict[str, Any]:
-        cfg = self.cfg
-        name = f"{spec.name}/{run.topology}" + (f"#{run.repeat + 1}" if cfg.repeats > 1 else "")
-        cores = bench.usable_cores(spec, run, self.process_bench.host_cores)
-        run_ceiling = the_ceiling.iterations_per_s(cores)
-        self.status.update(f"[{done}/{total}] {name}: {run.instances} replica(s) starting")
+    ) -> Run:
+        spec, run = place.spec, place.run
+        self.status.update(
+            f"{place.progress(self.cfg.repeats)}: {run.instances} replica(s) starting"
+        )
         self.configure(run.instances, spec.cpus_per_instance, endpoints)
         target = endpoints.balancer if run.balancer else self.direct_url()
         files = self.usage_files()
-        span = cfg.warmup_s + cfg.duration_s
-
-        def tick(elapsed: float) -> None:
-            phase = "warm-up" if elapsed < cfg.warmup_s else "measuring"
-            self.status.update(
-                f"[{done}/{total}] {name}: {phase} {min(elapsed, span):5.1f}/{span:g} s, "
-                f"{spec.vus} VUs, host CPU {psutil.cpu_percent():5.1f} %"
-            )
-
-        run_dir = run_root / f"{spec.name}-{run.topology}-{run.repeat}"
+        run_dir = run_root / run_folder(spec, run)
         run_dir.mkdir(parents=True, exist_ok=True)
-        result, usage, timeline = run_load(
-            loadrun.LoadSpec(
-                target=target,
-                vus=spec.vus,
-                duration_s=cfg.duration_s,
-                warmup_s=cfg.warmup_s,
-                graceful_stop_s=cfg.graceful_stop_s,
-                ramp=cfg.ramp,
-                processes=cfg.loadgen_processes,
-            ),
-            files=lambda: files,
+        return measure_run(
+            self.cfg,
+            place,
+            target=target,
+            sampler=cgroup_sampler(lambda: files),
             run_dir=run_dir,
-            on_tick=tick,
+            usable_cores=ceiling.usable_cores(
+                spec.cpus_per_instance, run.instances, self.process_bench.host_cores
+            ),
+            best_ceiling=best_ceiling,
+            status=self.status,
         )
-        record = records.run_record(
-            result,
-            topology=run.topology,
-            instances=run.instances,
-            balancer=run.balancer,
-            repeat=run.repeat,
-            cpu=usage.to_dict(),
-            ceiling_iterations_per_s=run_ceiling,
-            cpu_timeline=timeline,
-        )
-        record["usable_cores"] = cores
-        self.status.done(
-            f"[{done}/{total}] {name}: {record['req_per_s']:.2f} req/s, "
-            f"{record['iterations_per_s']:.2f} it/s, avg "
-            f"{record['http_req_duration']['avg']:.0f} ms, failed "
-            f"{record['http_req_failed_rate'] * 100:.2f} %"
-        )
-        return record
 
 
-def run_load(
-    spec: loadrun.LoadSpec,
-    *,
-    files: Callable[[], Mapping[str, Path]],
-    run_dir: Path,
-    on_tick: Callable[[float], None],
-) -> tuple[dict[str, Any], cpuacct.CpuUsage, list[dict[str, float]]]:
-    """loadrun.run_load with the containers' cgroups as the CPU source."""
-    import json
-
-    out, log = run_dir / "loadgen.json", run_dir / "loadgen.log"
-    proc = procs.spawn(loadrun.loadgen_argv(spec, out), log_path=log)
-    sampler = CgroupSampler(files, lambda: proc.pid if proc.poll() is None else 0).start()
-    began = time.monotonic()
-    deadline = began + spec.warmup_s + spec.duration_s + spec.graceful_stop_s + 60
-    try:
-        while proc.poll() is None:
-            on_tick(time.monotonic() - began)
-            if time.monotonic() > deadline:
-                raise LabError(f"the load generator overran its time; see {log}")
-            time.sleep(0.2)
-    finally:
-        if proc.poll() is None:
-            procs.stop(proc)
-        sampler.stop()
-    if proc.returncode not in (0, 99) or not out.exists():
-        raise LabError(
-            f"the load generator failed (exit {proc.returncode}); the end of {log}:\n"
-            f"{procs.log_tail(log)}"
-        )
-    result: dict[str, Any] = json.loads(out.read_text())
-    start, end = loadrun.window_bounds(result)
-    return result, sampler.usage(start, end), sampler.timeline(start, end)
-
-
-def main(cfg: bench.BenchConfig) -> Path:
+def main(cfg: BenchConfig) -> Path:
     """The swarm platform's bench; `lab bench --platform swarm` calls it."""
     return SwarmBench(cfg).run()

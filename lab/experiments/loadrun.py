@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -143,29 +144,42 @@ def window_bounds(result: Mapping[str, Any]) -> tuple[float, float]:
     return start, start + float(window["duration_s"])
 
 
+#: Given the load generator's process, the sampler that records the window's CPU.
+SamplerFor = Callable[[subprocess.Popen[bytes]], CpuSampler]
+#: The load generator's JSON, the window's CPU usage and a per-second CPU timeline of it.
+LoadOutcome = tuple[dict[str, Any], cpuacct.CpuUsage, list[dict[str, float]]]
+
+
+def process_sampler(pids: Callable[[], Mapping[str, int]]) -> SamplerFor:
+    """Sample the process trees of `pids` and of the load generator itself."""
+    return lambda proc: CpuSampler(lambda: {**pids(), "loadgen": proc.pid})
+
+
 def run_load(
     spec: LoadSpec,
     *,
     pids: Callable[[], Mapping[str, int]],
     run_dir: Path,
     on_tick: Callable[[float], None] | None = None,
-) -> tuple[dict[str, Any], cpuacct.CpuUsage, list[dict[str, float]]]:
-    """Run the load generator to completion; returns its JSON, the window's CPU usage and a
-    per-second CPU timeline of the window."""
+) -> LoadOutcome:
+    """Run the load generator to completion, sampling the process trees of `pids`."""
+    return run_load_sampled(spec, sampler=process_sampler(pids), run_dir=run_dir, on_tick=on_tick)
+
+
+def run_load_sampled(
+    spec: LoadSpec,
+    *,
+    sampler: SamplerFor,
+    run_dir: Path,
+    on_tick: Callable[[float], None] | None = None,
+) -> LoadOutcome:
+    """Run the load generator to completion while `sampler` records CPU; returns its JSON,
+    the window's CPU usage and a per-second CPU timeline of the window."""
     out = run_dir / "loadgen.json"
     log = run_dir / "loadgen.log"
-    proc = None
-
-    def all_pids() -> dict[str, int]:
-        found = dict(pids())
-        if proc is not None:
-            found["loadgen"] = proc.pid
-        return found
-
-    sampler = CpuSampler(all_pids)
     began = time.monotonic()
     proc = procs.spawn(loadgen_argv(spec, out), log_path=log)
-    sampler.start()
+    sampling = sampler(proc).start()
     deadline = began + spec.warmup_s + spec.duration_s + spec.graceful_stop_s + 60
     try:
         while proc.poll() is None:
@@ -178,7 +192,7 @@ def run_load(
     finally:
         if proc.poll() is None:
             procs.stop(proc)
-        sampler.stop()
+        sampling.stop()
     # Exit code 99 means a threshold failed; the bench sets none, but it is still a result.
     if proc.returncode not in (0, 99) or not out.exists():
         raise LabError(
@@ -187,4 +201,4 @@ def run_load(
         )
     result: dict[str, Any] = json.loads(out.read_text())
     start, end = window_bounds(result)
-    return result, sampler.usage(start, end), sampler.timeline(start, end)
+    return result, sampling.usage(start, end), sampling.timeline(start, end)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
 
 import bcrypt
 
 from lab.harness import procs
+from lab.reporting.codec import Doc, encode
 
 _PASSWORD = b"correct horse battery staple"
 #: Ceilings measured around one series that differ by more than this share of the best
@@ -30,23 +30,60 @@ _PASSWORD = b"correct horse battery staple"
 MAX_DISAGREEMENT = 0.05
 
 
-@dataclass(frozen=True)
-class Ceiling:
+@dataclass(frozen=True, kw_only=True)
+class Ceiling(Doc):
+    """bcrypt hash + verify pairs/s on this machine: one pair is one iteration's bcrypt work.
+
+    `measure` returns one measurement; `kept` the one results.json stores: the best
+    measurement's figures, rounded, with every measurement and their spread."""
+
     bcrypt_cost: int
     hash_ms: float
     verify_ms: float
     threads: int
     pairs_per_s_parallel: float
     pairs_per_s_single_thread: float
-    #: When it was measured: "before shared-host", "after cpu-limited", …
-    taken: str = ""
+    #: When it was measured ("before shared-host", "after cpu-limited", …); for the kept
+    #: ceiling, when the best measurement was taken. Then every measurement and their spread
+    #: ((highest − lowest) ÷ highest). A bench that measured once has none of the three.
+    taken: str | None = None
+    spread: float | None = None
+    measurements: tuple[Ceiling, ...] = ()
 
     def iterations_per_s(self, usable_cores: float) -> float:
         """The ceiling for instances that may use `usable_cores` cores in all."""
         return self.pairs_per_s_parallel * usable_cores / self.threads
 
-    def to_dict(self) -> dict[str, float | int | str]:
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+    def rounded(self) -> Ceiling:
+        """This measurement as results.json stores it: figures to 4 decimals."""
+        return replace(
+            self,
+            hash_ms=round(self.hash_ms, 4),
+            verify_ms=round(self.verify_ms, 4),
+            pairs_per_s_parallel=round(self.pairs_per_s_parallel, 4),
+            pairs_per_s_single_thread=round(self.pairs_per_s_single_thread, 4),
+        )
+
+    def to_dict(self) -> dict[str, float | int | str | None]:
+        """The measurement's own figures, rounded, and when it was taken."""
+        shown = self.rounded()
+        return {
+            "bcrypt_cost": shown.bcrypt_cost,
+            "hash_ms": shown.hash_ms,
+            "verify_ms": shown.verify_ms,
+            "threads": shown.threads,
+            "pairs_per_s_parallel": shown.pairs_per_s_parallel,
+            "pairs_per_s_single_thread": shown.pairs_per_s_single_thread,
+            "taken": shown.taken,
+        }
+
+
+def usable_cores(cpus_per_instance: float | None, instances: int, host_cores: float) -> float:
+    """Cores `instances` may use in all: the host's, or the sum of their CPU quotas when
+    they have one (at most the host's)."""
+    if cpus_per_instance is None:
+        return float(host_cores)
+    return min(float(host_cores), cpus_per_instance * instances)
 
 
 def best(measurements: Sequence[Ceiling]) -> Ceiling:
@@ -85,20 +122,7 @@ def unsound_reasons(efficiency: float | None, series_pairs_per_s: Sequence[float
     return reasons
 
 
-class Measured(Protocol):
-    """A ceiling measurement as measured here or as read back from results.json."""
-
-    @property
-    def threads(self) -> int: ...
-    @property
-    def pairs_per_s_parallel(self) -> float: ...
-    @property
-    def pairs_per_s_single_thread(self) -> float: ...
-    @property
-    def taken(self) -> str | None: ...
-
-
-def slower_in_parallel(measured: Measured) -> bool:
+def slower_in_parallel(measured: Ceiling) -> bool:
     """Several threads together doing fewer pairs/s than one alone: bcrypt releases the GIL,
     so that happens only when other work took the cores while it was measured."""
     return measured.threads > 1 and (
@@ -106,7 +130,7 @@ def slower_in_parallel(measured: Measured) -> bool:
     )
 
 
-def slower_in_parallel_reason(measured: Measured) -> str:
+def slower_in_parallel_reason(measured: Ceiling) -> str:
     where = f" {measured.taken}" if measured.taken else ""
     return (
         f"the bcrypt ceiling measured{where} did {measured.pairs_per_s_parallel:.2f} pairs/s "
@@ -177,12 +201,17 @@ def measure(
     )
 
 
+def kept(measurements: Sequence[Ceiling]) -> Ceiling:
+    """The `ceiling` of results.json: the best measurement's figures, which figure in every
+    efficiency, then every measurement and their spread."""
+    return replace(
+        best(measurements).rounded(),
+        spread=round(spread([m.pairs_per_s_parallel for m in measurements]), 4),
+        measurements=tuple(m.rounded() for m in measurements),
+    )
+
+
 def document(measurements: Sequence[Ceiling]) -> dict[str, object]:
-    """The `ceiling` object of results.json: the best measurement's figures, which figure in
-    every efficiency, then every measurement and their spread."""
-    kept = best(measurements)
-    return {
-        **kept.to_dict(),
-        "spread": round(spread([m.pairs_per_s_parallel for m in measurements]), 4),
-        "measurements": [m.to_dict() for m in measurements],
-    }
+    """`kept` as the `ceiling` object of results.json."""
+    doc: dict[str, object] = encode(kept(measurements))
+    return doc

@@ -11,33 +11,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
-import types
-import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.errors import LabError
 from lab.reporting import ceiling as ceiling_rule
-from lab.reporting import records as records_rule
+from lab.reporting import soundness
+from lab.reporting.ceiling import Ceiling as Ceiling
+from lab.reporting.codec import OMIT_NONE, Doc, decode, encode
+from lab.reporting.codec import ResultsError as ResultsError
 
 SCHEMA = 1
 #: The order topologies appear in, in tables and charts; others follow in the order run.
 TOPOLOGY_ORDER = ("single", "single+lb", "scaled")
 
 
-class ResultsError(LabError):
-    """A results document that cannot be read; the message names the offending key."""
-
-
 @dataclass(frozen=True, kw_only=True)
-class _Doc:
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Latency(_Doc):
+class Latency(Doc):
     """A k6-style summary of durations, in milliseconds."""
 
     avg: float
@@ -50,14 +41,14 @@ class Latency(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Step(_Doc):
+class Step(Doc):
     count: int
     failed: int
     http_req_duration: Latency
 
 
 @dataclass(frozen=True, kw_only=True)
-class StepTime(_Doc):
+class StepTime(Doc):
     """Where one step's time went (see `lab.reporting.breakdown`): averages in ms whose
     segments add up to the client's average duration; `phases` holds each phase's avg and p(95)
     as measured."""
@@ -74,7 +65,7 @@ class StepTime(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TimePoint(_Doc):
+class TimePoint(Doc):
     """One second of a measured window; `t` counts seconds from the window's start."""
 
     t: float
@@ -85,7 +76,7 @@ class TimePoint(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Host(_Doc):
+class Host(Doc):
     cpu_seconds_busy: float
     #: busy CPU seconds / (cores × window): 1.0 means every core was busy all the time.
     utilisation: float
@@ -99,7 +90,7 @@ class Host(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Run(_Doc):
+class Run(Doc):
     """One measured window of one topology."""
 
     topology: str
@@ -132,6 +123,10 @@ class Run(_Doc):
     ceiling_iterations_per_s: float | None = None
     efficiency: float | None = None
     loadgen_warnings: tuple[str, ...] = ()
+    #: VUs the load generator counted, and every component's CPU (cores busy) per second of
+    #: the window; files from before the bench wrote them have neither.
+    vus: int | None = field(default=None, metadata=OMIT_NONE)
+    cpu_timeline: tuple[Mapping[str, float], ...] | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def service_cpu_seconds(self) -> float:
@@ -139,7 +134,7 @@ class Run(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Series(_Doc):
+class Series(Doc):
     """The topologies measured under one condition (shared host, or a CPU quota each)."""
 
     name: str
@@ -166,8 +161,8 @@ class Series(_Doc):
         if run.usable_cores is not None:
             return run.usable_cores
         if self.cpus_per_instance is not None:
-            quotas = run.instances * self.cpus_per_instance
-            return quotas if host_cores is None else min(quotas, float(host_cores))
+            host = float("inf") if host_cores is None else host_cores
+            return ceiling_rule.usable_cores(self.cpus_per_instance, run.instances, host)
         return self.usable_cores
 
     def efficiency_of(self, run: Run) -> float | None:
@@ -186,7 +181,7 @@ class Series(_Doc):
                 self.efficiency_of(run), self.ceiling_pairs_per_s
             )
         if not any("other processes used" in r for r in reasons):
-            noisy = records_rule.host_noise_reason(
+            noisy = soundness.host_noise_reason(
                 run.host.cpu_seconds_busy, run.cpu_seconds, run.host.utilisation
             )
             reasons += [noisy] if noisy is not None else []
@@ -213,24 +208,7 @@ class Series(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Ceiling(_Doc):
-    """bcrypt hash + verify pairs/s on this machine: one pair is one iteration's bcrypt work."""
-
-    bcrypt_cost: int
-    hash_ms: float
-    verify_ms: float
-    threads: int
-    pairs_per_s_parallel: float
-    pairs_per_s_single_thread: float
-    #: When this, the best measurement, was taken; then every measurement and their spread
-    #: ((highest − lowest) ÷ highest). A bench that measured once has none of the three.
-    taken: str | None = None
-    spread: float | None = None
-    measurements: tuple[Ceiling, ...] = ()
-
-
-@dataclass(frozen=True, kw_only=True)
-class Machine(_Doc):
+class Machine(Doc):
     cores: int
     cpu_model: str
     kernel: str
@@ -239,31 +217,37 @@ class Machine(_Doc):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Parameters(_Doc):
+class Parameters(Doc):
     vus: int
     duration_s: float
     warmup_s: float
     graceful_stop_s: float
     bcrypt_cost: int
     repeats: int
+    #: Written by the bench since it had a CPU-limited series and rate-limit exemptions.
+    limited_vus: int | None = field(default=None, metadata=OMIT_NONE)
+    vus_ramped_over_warmup: bool | None = field(default=None, metadata=OMIT_NONE)
+    instances: int | None = field(default=None, metadata=OMIT_NONE)
+    cpus_per_instance: float | None = field(default=None, metadata=OMIT_NONE)
+    rate_limit_exempt: str | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScalePoint(_Doc):
+class ScalePoint(Doc):
     instances: int
     iterations_per_s: float
     req_per_s: float
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScaleCurve(_Doc):
+class ScaleCurve(Doc):
     series: str
     cpus_per_instance: float | None
     points: tuple[ScalePoint, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Results(_Doc):
+class Results(Doc):
     schema: int
     started_at: str
     finished_at: str
@@ -278,16 +262,18 @@ class Results(_Doc):
     notes: tuple[str, ...] = ()
     #: Versions of the Python packages that ran (distribution name → version).
     versions: Mapping[str, str] = field(default_factory=dict)
+    #: Where the instances ran when not as processes here ("swarm").
+    platform: str | None = field(default=None, metadata=OMIT_NONE)
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Results:
         if isinstance(doc, Mapping) and doc.get("schema") != SCHEMA:
             raise ResultsError(f"schema {doc.get('schema')!r} is not {SCHEMA}, the one read here")
-        results: Results = _decode(cls, doc, "results")
+        results: Results = decode(cls, doc, "results")
         return results
 
     def to_dict(self) -> dict[str, Any]:
-        doc: dict[str, Any] = _encode(self)
+        doc: dict[str, Any] = encode(self)
         return doc
 
 
@@ -365,70 +351,3 @@ def _median_of(values: list[Any], middle: Any) -> Any:
 
 def _first(maps: list[Mapping[str, Any]], key: str) -> Any:
     return next(m[key] for m in maps if key in m)
-
-
-# -- decoding and encoding -------------------------------------------------------------------
-
-
-def _key(f: dataclasses.Field[Any]) -> str:
-    return str(f.metadata.get("key", f.name))
-
-
-def _decode(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _decode(options[0], value, where)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _decode_dataclass(tp, value, where)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ResultsError(f"{where} should be a list, found {type(value).__name__}")
-        item = typing.get_args(tp)[0]
-        return tuple(_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is Mapping:
-        if not isinstance(value, dict):
-            raise ResultsError(f"{where} should be an object, found {type(value).__name__}")
-        item = typing.get_args(tp)[1]
-        return {str(k): _decode(item, v, f"{where}.{k}") for k, v in value.items()}
-    if tp is Any:
-        return value
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-        return value
-    raise ResultsError(f"{where} should be {tp.__name__}, found {value!r}")
-
-
-def _decode_dataclass(cls: type[Any], value: Any, where: str) -> Any:
-    if not isinstance(value, dict):
-        raise ResultsError(f"{where} should be an object, found {type(value).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if f.name != "extra"]
-    known = {_key(f) for f in fields}
-    kwargs: dict[str, Any] = {"extra": {k: v for k, v in value.items() if k not in known}}
-    for f in fields:
-        key = _key(f)
-        if key in value:
-            kwargs[f.name] = _decode(hints[f.name], value[key], f"{where}.{key}")
-        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            raise ResultsError(f"{where} has no {key!r}")
-    return cls(**kwargs)
-
-
-def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {
-            _key(f): _encode(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "extra"
-        }
-        out.update(getattr(value, "extra", {}))
-        return out
-    if isinstance(value, tuple | list):
-        return [_encode(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _encode(v) for k, v in value.items()}
-    return value

@@ -71,7 +71,7 @@ def test_the_document_keeps_every_measurement_and_the_spread() -> None:
 
 
 def test_a_run_is_judged_again_against_the_best_ceiling() -> None:
-    record = records.run_record(
+    record = records.measured_run(
         loadgen_output(iterations=640, vus=200, least=3),
         topology="single",
         instances=1,
@@ -80,19 +80,19 @@ def test_a_run_is_judged_again_against_the_best_ceiling() -> None:
         cpu={},
         ceiling_iterations_per_s=15.0,  # measured low: 16 it/s would be efficiency 1.07
     )
-    assert record["sound"]
-    assert record["efficiency"] == pytest.approx(16.0 / 15.0)
+    assert record.sound
+    assert record.efficiency == pytest.approx(16.0 / 15.0)
     low = records.judged_against_ceiling(
         record, ceiling_iterations_per_s=15.0, series_pairs_per_s=[15.0, 15.2]
     )
-    assert not low["sound"]
-    assert "exceeds 1.0" in low["unsound_reasons"][0]
+    assert not low.sound
+    assert "exceeds 1.0" in low.unsound_reasons[0]
     best = records.judged_against_ceiling(
         low, ceiling_iterations_per_s=16.5, series_pairs_per_s=[16.5, 16.2]
     )
-    assert best["sound"], best["unsound_reasons"]
-    assert best["efficiency"] == pytest.approx(16.0 / 16.5)
-    assert best["ceiling_iterations_per_s"] == 16.5
+    assert best.sound, best.unsound_reasons
+    assert best.efficiency == pytest.approx(16.0 / 16.5)
+    assert best.ceiling_iterations_per_s == 16.5
 
 
 def _doc() -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from lab.experiments import bench
-from lab.reporting import records
+from lab.reporting import ceiling, records
+from lab.reporting.results import Run
 
 
 def loadgen_output(
@@ -60,8 +61,8 @@ def loadgen_output(
     }
 
 
-def record(**kw: Any) -> dict[str, Any]:
-    return records.run_record(
+def record(**kw: Any) -> Run:
+    return records.measured_run(
         loadgen_output(**kw),
         topology="single",
         instances=1,
@@ -74,29 +75,29 @@ def record(**kw: Any) -> dict[str, Any]:
 
 def test_rates_count_only_the_window() -> None:
     r = record(iterations=600, vus=200, least=2)
-    assert r["req_per_s"] == pytest.approx(2400 / 40)
-    assert r["iterations_per_s"] == pytest.approx(15.0)
-    assert r["efficiency"] == pytest.approx(15.0 / 16.0)
-    assert [row["t"] for row in r["timeseries"]] == [0, 1, 39]
-    assert r["steps"]["login"]["count"] == 600
-    assert r["cpu_seconds"] == {"service_1": 70.0}
+    assert r.req_per_s == pytest.approx(2400 / 40)
+    assert r.iterations_per_s == pytest.approx(15.0)
+    assert r.efficiency == pytest.approx(15.0 / 16.0)
+    assert [row.t for row in r.timeseries] == [0, 1, 39]
+    assert r.steps["login"].count == 600
+    assert r.cpu_seconds == {"service_1": 70.0}
 
 
 def test_a_steady_state_run_is_sound() -> None:
     r = record(iterations=600, vus=200, least=2)
-    assert r["sound"], r["unsound_reasons"]
+    assert r.sound, r.unsound_reasons
 
 
 def test_the_original_ten_second_window_is_unsound_and_says_why() -> None:
     r = record(iterations=120, vus=200, least=0, window_s=10.0)
-    assert not r["sound"]
-    assert "0.6 iterations each on average" in r["unsound_reasons"][0]
+    assert not r.sound
+    assert "0.6 iterations each on average" in r.unsound_reasons[0]
 
 
 def test_a_bottlenecked_generator_makes_the_run_unsound() -> None:
     out = loadgen_output(iterations=600, vus=200, least=3)
     out["loadgen"] = {"bottleneck": True, "warnings": ["event loop lag p99 40 ms"]}
-    r = records.run_record(
+    r = records.measured_run(
         out,
         topology="scaled",
         instances=3,
@@ -105,8 +106,8 @@ def test_a_bottlenecked_generator_makes_the_run_unsound() -> None:
         cpu={},
         ceiling_iterations_per_s=16.0,
     )
-    assert r["unsound_reasons"] == ["the load generator was itself a bottleneck (see its warnings)"]
-    assert r["loadgen_warnings"] == ["event loop lag p99 40 ms"]
+    assert r.unsound_reasons == ("the load generator was itself a bottleneck (see its warnings)",)
+    assert r.loadgen_warnings == ("event loop lag p99 40 ms",)
 
 
 def test_forecast_warns_before_an_unsound_run() -> None:
@@ -131,8 +132,10 @@ def test_default_plan_is_three_topologies_in_two_series() -> None:
 def test_scale_plan_counts_instances_up() -> None:
     (series,) = bench.plan(bench.BenchConfig(scale=True, scale_max=4, repeats=2))
     assert [r.instances for r in series.runs] == [1, 1, 2, 2, 3, 3, 4, 4]
-    assert bench.usable_cores(series, series.runs[-1], 2) == 2.0
-    assert bench.usable_cores(series, series.runs[0], 2) == 0.5
+    quota = series.cpus_per_instance
+    assert ceiling.usable_cores(quota, series.runs[-1].instances, 2) == 2.0
+    assert ceiling.usable_cores(quota, series.runs[0].instances, 2) == 0.5
+    assert ceiling.usable_cores(None, 3, 2) == 2.0
 
 
 def test_bad_options_are_refused() -> None:
@@ -149,8 +152,8 @@ def test_bad_options_are_refused() -> None:
     bench.BenchConfig(instances=1, scale=True)
 
 
-def _with_cpu(busy: float, components: dict[str, float]) -> dict[str, Any]:
-    return records.run_record(
+def _with_cpu(busy: float, components: dict[str, float]) -> Run:
+    return records.measured_run(
         loadgen_output(iterations=600, vus=200, least=2),
         topology="single",
         instances=1,
@@ -163,17 +166,15 @@ def _with_cpu(busy: float, components: dict[str, float]) -> dict[str, Any]:
 
 def test_a_run_on_a_busy_host_is_unsound_and_says_how_busy() -> None:
     quiet = _with_cpu(72.0, {"service_1": 60.0, "postgres": 2.0, "loadgen": 4.0})
-    assert quiet["sound"], quiet["unsound_reasons"]
+    assert quiet.sound, quiet.unsound_reasons
     busy = _with_cpu(80.0, {"service_1": 60.0, "postgres": 2.0, "loadgen": 4.0})
-    assert not busy["sound"]
-    assert busy["unsound_reasons"] == [
-        "other processes used 15.8 % of the host's CPU capacity: the host was not quiet"
-    ]
+    assert not busy.sound
+    assert busy.unsound_reasons == (
+        "other processes used 15.8 % of the host's CPU capacity: the host was not quiet",
+    )
 
 
-def _ceiling(parallel: float, single: float, taken: str) -> Any:
-    from lab.reporting import ceiling
-
+def _ceiling(parallel: float, single: float, taken: str) -> ceiling.Ceiling:
     return ceiling.Ceiling(
         bcrypt_cost=10,
         hash_ms=59.2,
@@ -193,24 +194,24 @@ def test_a_ceiling_slower_on_two_threads_than_on_one_makes_its_runs_unsound() ->
         series_pairs_per_s=[16.0, 16.0],
         ceilings=[_ceiling(16.0, 8.4, "before shared-host")],
     )
-    assert fine["sound"], fine["unsound_reasons"]
+    assert fine.sound, fine.unsound_reasons
     judged = records.judged_against_ceiling(
         steady,
         ceiling_iterations_per_s=16.0,
         series_pairs_per_s=[16.0, 16.0],
         ceilings=[_ceiling(16.0, 8.4, "before shared-host"), _ceiling(7.9, 8.4, "after x")],
     )
-    assert not judged["sound"]
-    assert judged["unsound_reasons"] == [
+    assert not judged.sound
+    assert judged.unsound_reasons == (
         "the bcrypt ceiling measured after x did 7.90 pairs/s on 2 threads, fewer than 8.40 "
-        "on one: the machine was busy while it was measured"
-    ]
+        "on one: the machine was busy while it was measured",
+    )
 
 
 def test_a_cpu_limited_run_on_a_mostly_idle_host_is_not_called_busy() -> None:
     # 0.5 CPU per instance: the host is 30 % busy, and the kernel's own threads are a large
     # share of that little busy time but a small share of what the host could do.
-    idle = records.run_record(
+    idle = records.measured_run(
         loadgen_output(iterations=600, vus=40, least=2),
         topology="single",
         instances=1,
@@ -222,4 +223,4 @@ def test_a_cpu_limited_run_on_a_mostly_idle_host_is_not_called_busy() -> None:
         },
         ceiling_iterations_per_s=4.0,
     )
-    assert not any("other processes" in r for r in idle["unsound_reasons"])
+    assert not any("other processes" in r for r in idle.unsound_reasons)
