@@ -16,6 +16,7 @@ import pytest
 from lab.errors import LabError
 from lab.experiments import loadrun
 from lab.experiments.overhead.measure import load_spec, lone_hash_cpu_ms
+from lab.experiments.overhead.profile import EVENT_LOOP, category, py_spy, shares
 from lab.experiments.overhead.rows import Row, iterations_between, overhead_row
 from lab.experiments.overhead.settings import OverheadConfig
 from lab.experiments.overhead.strace import parse_strace
@@ -145,7 +146,7 @@ def test_iterations_between_spreads_each_second_over_itself() -> None:
 @pytest.mark.parametrize("strace_s", [0.0, 8.0])
 def test_the_strace_phase_is_warm_up_to_the_load_generator(strace_s: float) -> None:
     cfg = OverheadConfig(warmup_s=10.0, duration_s=30.0, strace_s=strace_s)
-    spec = load_spec(cfg, 200, "http://127.0.0.1:1", strace_s=strace_s)
+    spec = load_spec(cfg, 200, "http://127.0.0.1:1", probes_s=strace_s)
     argv = loadrun.loadgen_argv(spec, Path("out.json"))
     parsed = config_from_args(argv[3:], environ={})
     assert parsed.window_s == pytest.approx(30.0)
@@ -187,6 +188,7 @@ def test_a_lone_threads_hash_is_timed_by_its_cpu_clock() -> None:
         ({"bcrypt_cost": 3}, "--bcrypt-rounds"),
         ({"duration_s": 0.0}, "window"),
         ({"strace_s": 2.0}, "--strace-duration"),
+        ({"profile_s": 2.0}, "--profile-duration"),
     ],
 )
 def test_the_configuration_refuses_what_cannot_be_measured(
@@ -202,11 +204,13 @@ def test_a_short_real_run_writes_its_table_and_json(
     tmp_path: Path, database_url: str, redis_url: str
 ) -> None:
     strace = shutil.which("strace") is not None
+    profiler = py_spy() is not None
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     env["LAB_STATE_DIR"] = str(tmp_path / "state")
     argv = [sys.executable, "-m", "lab", "bench-overhead", "--vus", "2", "--duration", "2s"]
     argv += ["--warmup", "1s", "--bcrypt-rounds", "4", "--graceful-stop", "5s"]
     argv += ["--strace-duration", "3s" if strace else "0", "--out", str(tmp_path)]
+    argv += ["--profile-duration", "3s" if profiler else "0"]
     done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     folder = Path(done.stdout.strip().splitlines()[-1].removeprefix("report: "))
@@ -223,4 +227,48 @@ def test_a_short_real_run_writes_its_table_and_json(
     if strace:
         assert row["syscalls_per_it"], done.stderr[-3000:]
         assert row["strace_span_s"][1] < 0  # strace detached before the window opened
+    if profiler:
+        assert row["profile_samples"] > 0, done.stderr[-3000:]
+        assert sum(row["profile_ms_per_it"].values()) == pytest.approx(row["main_ms_per_it"])
     assert "| 2 |" in (folder / "overhead.md").read_text()
+
+
+PY_SPY_RAW = """\
+_run_module_as_main (<frozen runpy>:198);main (service/__main__.py:63);_run_server_forever \
+(sanic/server/runners.py:210) 50
+_run_module_as_main (<frozen runpy>:198);_run_server_forever (sanic/server/runners.py:210);\
+connection_task (connection_task:15);handle_request (handle_request:99);send (send:3) 20
+Routes.login (service/routes.py:120);SessionStore.create (service/sessions.py:88);\
+Redis.execute_command (redis/asyncio/client.py:700);StreamWriter.writelines \
+(asyncio/streams.py:340) 15
+Routes.refresh (service/routes.py:174);AccessTokens.issue (service/tokens.py:130);\
+PyJWT.encode (jwt/api_jwt.py:90) 10
+Routes.signup (service/routes.py:80);_parse (service/routes.py:60) 5
+Thread._bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:83);\
+_timed (service/passwords.py:200) 400
+"""
+
+
+def test_the_profile_sorts_the_event_loop_threads_samples_by_where_they_ran() -> None:
+    found, samples = shares(PY_SPY_RAW)
+    assert samples == 100  # the hashing thread's 400 samples are not the event loop's
+    assert found == {
+        EVENT_LOOP: 0.5,
+        "HTTP server (Sanic: parsing, routing, writing responses)": 0.2,
+        "Redis client (redis-py, hiredis)": 0.15,  # asyncio's writelines, on redis's behalf
+        "JWT, MACs, randomness": 0.1,
+        "the service's own code (routes, sessions, throttle)": 0.05,
+    }
+    assert next(iter(found)) == EVENT_LOOP  # largest first
+    assert category(["_run_module_as_main (<frozen runpy>:198)"]) == EVENT_LOOP
+    assert category(["f (somewhere/else.py:1)"]) == "other"
+    assert shares("") == ({}, 0)
+
+
+def test_the_profile_table_gives_ms_per_iteration_and_shares() -> None:
+    row = a_row(profile=({EVENT_LOOP: 0.75, "logging": 0.25}, 400))
+    assert row.profile_ms_per_it == pytest.approx({EVENT_LOOP: 6.0, "logging": 2.0})  # of 8 ms
+    text = render([row], OverheadConfig())
+    assert f"| {EVENT_LOOP} | 6.00 (75 %) |" in text
+    assert "| samples | 400 |" in text
+    assert "py-spy" not in render([a_row()], OverheadConfig())

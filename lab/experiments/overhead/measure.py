@@ -1,6 +1,6 @@
 """The measurements: one VU count against one real service instance (its threads sampled
-through the load, strace in its phase, the load generator's JSON), and a lone thread's hash
-by its CPU clock to compare the hashing threads with."""
+through the load, strace and py-spy each in its phase, the load generator's JSON), and a
+lone thread's hash by its CPU clock to compare the hashing threads with."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import bcrypt
 
 from lab.experiments import loadrun
+from lab.experiments.overhead.profile import Profiler
 from lab.experiments.overhead.rows import iterations_between
 from lab.experiments.overhead.settings import STRACE_MARGIN_S, OverheadConfig
 from lab.experiments.overhead.strace import Strace
@@ -19,17 +20,18 @@ from lab.harness import infra
 from lab.harness.topology import Topology, TopologyConfig, limit_exemption
 
 
-def load_spec(cfg: OverheadConfig, vus: int, target: str, *, strace_s: float) -> loadrun.LoadSpec:
-    """The load: a ramp over the warm-up, the strace phase at full load, the window."""
+def load_spec(cfg: OverheadConfig, vus: int, target: str, *, probes_s: float) -> loadrun.LoadSpec:
+    """The load: a ramp over the warm-up, the probes' phases (strace, py-spy) at full load,
+    the window."""
     return loadrun.LoadSpec(
         target=target,
         vus=vus,
         warmup_s=cfg.warmup_s,
-        duration_s=strace_s + cfg.duration_s,
+        duration_s=probes_s + cfg.duration_s,
         graceful_stop_s=cfg.graceful_stop_s,
-        # The load generator's argparse keeps the last --warmup: the strace phase is
+        # The load generator's argparse keeps the last --warmup: the probes' phases are
         # warm-up to it, out of the window it measures.
-        extra_args=("--warmup", f"{cfg.warmup_s + strace_s:g}s") if strace_s else (),
+        extra_args=("--warmup", f"{cfg.warmup_s + probes_s:g}s") if probes_s else (),
     )
 
 
@@ -45,11 +47,18 @@ def lone_hash_cpu_ms(cost: int) -> float:
 
 
 def measure(
-    cfg: OverheadConfig, vus: int, running: infra.Infra, run_dir: Path, *, strace: bool
+    cfg: OverheadConfig,
+    vus: int,
+    running: infra.Infra,
+    run_dir: Path,
+    *,
+    strace: bool,
+    profile: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """One VU count: overhead_row's arguments (but the lone-thread figure, known once every
     run is done) and the load generator's JSON."""
     strace_s = cfg.strace_s if strace else 0.0
+    profile_s = cfg.profile_s if profile else 0.0
     topology = Topology(
         TopologyConfig(
             instances=1,
@@ -63,22 +72,28 @@ def measure(
     )
     with topology:
         pid = topology.component_pids()["service_1"]
-        samples, tracer = [sample(pid)], Strace(pid, run_dir)
+        samples, tracer, profiler = [sample(pid)], Strace(pid, run_dir), Profiler(pid, run_dir)
+        phases: list[tuple[Strace | Profiler, float, float]] = [
+            (tracer, cfg.warmup_s, strace_s),
+            (profiler, cfg.warmup_s + strace_s, profile_s),
+        ]
 
         def tick(elapsed: float) -> None:
             samples.append(sample(pid))
-            if strace_s and tracer.proc is None and elapsed >= cfg.warmup_s + STRACE_MARGIN_S:
-                tracer.start()
-            elif tracer.proc and elapsed >= cfg.warmup_s + strace_s - STRACE_MARGIN_S:
-                tracer.stop()
+            for probe, begins, length in phases:
+                if length and probe.proc is None and elapsed >= begins + STRACE_MARGIN_S:
+                    probe.start()
+                elif probe.proc and elapsed >= begins + length - STRACE_MARGIN_S:
+                    probe.stop()
 
-        spec = load_spec(cfg, vus, topology.entry_url, strace_s=strace_s)
+        spec = load_spec(cfg, vus, topology.entry_url, probes_s=strace_s + profile_s)
         try:
             result, usage, _ = loadrun.run_load(
                 spec, pids=topology.component_pids, run_dir=run_dir, on_tick=tick
             )
         finally:
             tracer.stop()
+            profiler.stop()
         samples.append(sample(pid))
     start, end = loadrun.window_bounds(result)
     row_args = {
@@ -92,5 +107,6 @@ def measure(
         "syscalls": tracer.counts(),
         "strace_iterations": iterations_between(result, tracer.began, tracer.ended),
         "strace_span_s": (tracer.began - start, tracer.ended - start) if tracer.ended else (0, 0),
+        "profile": profiler.result(),
     }
     return row_args, result

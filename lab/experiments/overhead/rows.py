@@ -45,6 +45,9 @@ class Row:
     #: strace's attach and detach, in seconds from the window's start (negative: before).
     strace_span_s: tuple[float, float] = (0.0, 0.0)
     phases_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The main thread's CPU per iteration by where it ran (py-spy's shares × main_ms_per_it).
+    profile_ms_per_it: dict[str, float] = field(default_factory=dict)
+    profile_samples: int = 0
 
 
 def overhead_row(
@@ -60,6 +63,7 @@ def overhead_row(
     syscalls: Mapping[str, int] | None = None,
     strace_iterations: float = 0.0,
     strace_span_s: tuple[float, float] = (0.0, 0.0),
+    profile: tuple[Mapping[str, float], int] = ({}, 0),
 ) -> Row:
     """One line of the table from the samples at the window's two ends."""
     if iterations <= 0:
@@ -100,6 +104,8 @@ def overhead_row(
         syscalls_per_it=traced,
         strace_iterations=strace_iterations,
         strace_span_s=strace_span_s,
+        profile_ms_per_it={name: share * main[0] * per_it for name, share in profile[0].items()},
+        profile_samples=profile[1],
     )
 
 

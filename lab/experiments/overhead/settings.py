@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-#: strace attaches this long after the ramp (the load generator takes ~1 s to start) and
-#: detaches this long before the window opens, so the service settles first.
+#: strace (and then py-spy) attaches this long after its phase begins (the load generator
+#: takes ~1 s to start) and detaches this long before it ends, so the service settles first.
 STRACE_MARGIN_S = 1.0
 
 
@@ -17,6 +17,7 @@ class OverheadConfig:
     warmup_s: float = 10.0
     duration_s: float = 30.0
     strace_s: float = 8.0  # the strace phase between ramp and window; 0: none
+    profile_s: float = 8.0  # the py-spy phase after it, before the window; 0: none
     graceful_stop_s: float = 30.0
     out_dir: Path = Path("reports")
     limit_exemption: bool = True
@@ -30,3 +31,5 @@ class OverheadConfig:
             raise ValueError("the window must be longer than 0 s, the others at least 0 s")
         if self.strace_s and self.strace_s < 2 * STRACE_MARGIN_S + 1:
             raise ValueError("--strace-duration must be 0 (no strace) or at least 3s")
+        if self.profile_s and self.profile_s < 2 * STRACE_MARGIN_S + 1:
+            raise ValueError("--profile-duration must be 0 (no profile) or at least 3s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lab.experiments.overhead.profile import SAMPLE_RATE_HZ
 from lab.experiments.overhead.rows import Row
 from lab.experiments.overhead.settings import OverheadConfig
 
@@ -65,6 +66,7 @@ def render(
         )
     if strace_note:
         lines += ["", strace_note]
+    lines += _profile_table(rows)
     if any(r.phases_ms for r in rows):
         found = {p for r in rows for got in r.phases_ms.values() for p in got}
         phases = sorted(found, key=lambda p: (PHASE_ORDER.index(p) if p in PHASE_ORDER else 9, p))
@@ -79,3 +81,24 @@ def render(
             left=2,
         )
     return "\n".join(lines) + "\n"
+
+
+def _profile_table(rows: Sequence[Row]) -> list[str]:
+    """The event-loop thread's ms per iteration by where it ran, from py-spy's samples."""
+    profiled = [r for r in rows if r.profile_samples]
+    if not profiled:
+        return []
+    names = list(dict.fromkeys(n for r in profiled for n in r.profile_ms_per_it))
+    lines = ["", "The main (event-loop) thread's CPU per iteration by where it ran (py-spy, "
+             f"{SAMPLE_RATE_HZ} Hz, in a phase at the same load before the window; ms, and "
+             "the share of its samples):", ""]  # fmt: skip
+
+    def cell(r: Row, name: str) -> str:
+        ms = r.profile_ms_per_it.get(name, 0.0)
+        return f"{ms:.2f} ({ms / r.main_ms_per_it * 100:.0f} %)" if r.main_ms_per_it else "–"
+
+    return lines + _table(
+        ["where", *(f"{r.vus} VUs" for r in profiled)],
+        [[name, *(cell(r, name) for r in profiled)] for name in names]
+        + [["samples", *(str(r.profile_samples) for r in profiled)]],
+    )
