@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from lab.harness import procs
 
@@ -92,8 +92,8 @@ class _StaticAuth(asyncio.Protocol):
     }
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's TCP transport writes like asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         self._buffer = b""
 
     def data_received(self, data: bytes) -> None:
