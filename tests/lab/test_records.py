@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from lab.experiments import bench
 from lab.reporting import ceiling, records
 from lab.reporting.results import Run
 
@@ -114,42 +113,6 @@ def test_forecast_warns_before_an_unsound_run() -> None:
     assert records.soundness_forecast(200, 10.0, 16.0) is not None
     assert records.soundness_forecast(200, 45.0, 16.0) is None
     assert records.soundness_forecast(50, 45.0, 2.0) is not None
-
-
-def test_default_plan_is_three_topologies_in_two_series() -> None:
-    series = bench.plan(bench.BenchConfig())
-    assert [s.name for s in series] == ["shared-host", "cpu-limited"]
-    assert [(r.topology, r.instances, r.balancer) for r in series[0].runs] == [
-        ("single", 1, False),
-        ("single+lb", 1, True),
-        ("scaled", 3, True),
-    ]
-    assert series[0].vus == 200
-    assert series[1].vus == 40
-    assert series[1].cpus_per_instance == 0.5
-
-
-def test_scale_plan_counts_instances_up() -> None:
-    (series,) = bench.plan(bench.BenchConfig(scale=True, scale_max=4, repeats=2))
-    assert [r.instances for r in series.runs] == [1, 1, 2, 2, 3, 3, 4, 4]
-    quota = series.cpus_per_instance
-    assert ceiling.usable_cores(quota, series.runs[-1].instances, 2) == 2.0
-    assert ceiling.usable_cores(quota, series.runs[0].instances, 2) == 0.5
-    assert ceiling.usable_cores(None, 3, 2) == 2.0
-
-
-def test_bad_options_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown topologies"):
-        bench.BenchConfig(topologies=("single", "triple"))
-    with pytest.raises(ValueError, match="repeats"):
-        bench.BenchConfig(repeats=0)
-    with pytest.raises(ValueError, match="at least 2 for the scaled topology"):
-        bench.BenchConfig(instances=1)
-    with pytest.raises(ValueError, match=r"4\.\.31"):
-        bench.BenchConfig(bcrypt_cost=3)
-    # Without the scaled topology, or counting up from one, a single instance is fine.
-    bench.BenchConfig(instances=1, topologies=("single", "single+lb"))
-    bench.BenchConfig(instances=1, scale=True)
 
 
 def _with_cpu(busy: float, components: dict[str, float]) -> Run:
