@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +17,7 @@ from typing import Any
 from lab.docker import stacksecrets
 from lab.docker.engine import Engine
 from lab.docker.errors import StackError
+from lab.harness import procs
 
 NAME = "authscale"
 LOOPBACK = "127.0.0.0/8"
@@ -57,12 +57,6 @@ class Endpoints:
     prometheus: str
     admin_token: str
     exempt: tuple[str, ...]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return int(sock.getsockname()[1])
 
 
 def deploy_environment(
@@ -159,7 +153,11 @@ class Stack:
         if cfg.limit_exemption:
             gateway = self.gateway_subnet()
             exempt = (LOOPBACK,) + ((gateway,) if gateway else ())
-        ports = {name: free_port() for name in ("balancer", "admin", "prometheus", "grafana")}
+        # Published in host mode, dockerd binds them on every address: ask for one free there.
+        ports = {
+            name: procs.free_port("0.0.0.0")
+            for name in ("balancer", "admin", "prometheus", "grafana")
+        }
         env = deploy_environment(
             cfg,
             images=images,
