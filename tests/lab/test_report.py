@@ -12,13 +12,12 @@ from typing import Any
 import pytest
 
 from lab.reporting import records
-from lab.reporting.page import change, figure, percent
 from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal
 from lab.reporting.results import Results, ResultsError, dump_results, load_results, median_runs
-from lab.reporting.sections import when
-from tests.lab.test_verdict import bench_scale_doc
 
 DATA = Path(__file__).parent / "data"
+
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -117,19 +116,6 @@ def test_median_of_even_repeats_and_of_one() -> None:
     assert pair.http_reqs in (runs[0].http_reqs, runs[1].http_reqs)
     with pytest.raises(ValueError, match="at least one"):
         median_runs([])
-
-
-def test_figures_are_cut_not_rounded() -> None:
-    assert figure(0.8996) == "0.89"
-    assert figure(14.4 / 16) == "0.90"
-    assert figure(2.987) == "2.98"
-    assert figure(-0.004) == "0.00"
-    assert figure(3.0, 1, "s") == "3.0 s"
-    assert figure(None) == figure(float("nan")) == "n/a"
-    assert change(125.76, 132.93) == "+5.7 %"
-    assert change(489.67, 406.03) == "-17.0 %"
-    assert change(0.0, 1.0) == "n/a"
-    assert percent(0.97549) == "97.5 %"
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -364,39 +350,6 @@ def test_runs_recorded_by_the_bench_parse_and_report(tmp_path: Path) -> None:
     assert "| req/s | 62.00 | 61.20 | -1.2 % |" in files.markdown.read_text()
 
 
-def test_bench_scale_report_compares_fewest_with_most_instances(tmp_path: Path) -> None:
-    files = build_report(Results.from_dict(bench_scale_doc()), tmp_path)
-    md = files.markdown.read_text()
-    assert "| metric | scale-1 | scale-2 | scale-3 | scale-4 | change |" in md
-    assert "_change: scale-4 vs scale-1_" in md
-    assert "\n## Scale-out curve\n" in md
-    assert "scale-out.png" in [p.name for p in files.charts]
-    assert "extrapolated" in md
-
-
-def test_a_series_without_runs_is_left_out(tmp_path: Path) -> None:
-    data = doc("scaling")
-    data["series"][1]["runs"] = []
-    results = Results.from_dict(data)
-    md = build_report(results, tmp_path).markdown.read_text()
-    assert "This machine, shared host" in md
-    assert "This machine, 0.5 CPU" not in md
-    assert "0.5 CPU per instance" not in render_terminal(results)
-
-
-@pytest.mark.parametrize(
-    ("timestamp", "shown"),
-    [
-        ("2026-11-25T19:00:00.123456Z", "2026-11-25 19:00:00 UTC"),
-        ("2026-11-25T20:30:00+01:00", "2026-11-25 19:30:00 UTC"),
-        ("2026-11-25T19:00:00", "2026-11-25 19:00:00"),
-        ("yesterday", "yesterday"),
-    ],
-)
-def test_timestamps_are_shown_in_utc(timestamp: str, shown: str) -> None:
-    assert when(timestamp) == shown
-
-
 def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
     data = doc("bcrypt_bound")
     files = build_report(data, tmp_path / "ok")
@@ -406,62 +359,6 @@ def test_a_raw_document_is_saved_before_it_is_read(tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match="no 'iterations'"):
         build_report(data, tmp_path / "bad")
     assert json.loads((tmp_path / "bad" / "results.json").read_text()) == data
-
-
-def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path: Path) -> None:
-    from lab.reporting.verdict.answer import answer
-    from tests.lab.test_breakdown import add_breakdown
-
-    results = Results.from_dict(add_breakdown(doc("scaling")))
-    lines = answer(results)
-    assert len(lines) == 3
-    assert lines[2].startswith("Where the time went, shared host (no CPU limits), single: of ")
-    assert "login's 6.65 s, 99.0 % was waiting for a hashing thread" in lines[2]
-    assert "not to Postgres or Redis" in lines[2]
-    md = build_report(results, tmp_path).markdown.read_text()
-    detail = md[md.index("## Shared host (no CPU limits): the detail") :]
-    assert "where the time went (average ms per request)" in detail
-    assert "| login (single) | 6655.90 | 6593.90 | 59.00 | 0.90 | 0.40 | 0.10 | 0.60 |" in detail
-    assert "![shared host (no CPU limits): where each step's time went" in detail
-    terminal = render_terminal(results)
-    assert terminal.index("The answer:") < terminal.index("The original experiment")
-    assert "\n  Where the time went, shared host" in terminal
-
-
-def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) -> None:
-    from lab.reporting import ceiling
-
-    data = doc("scaling")
-    found = [
-        ceiling.Ceiling(
-            bcrypt_cost=10,
-            hash_ms=59.2,
-            verify_ms=58.9,
-            threads=2,
-            pairs_per_s_parallel=pairs,
-            pairs_per_s_single_thread=8.4,
-            taken=taken,
-        )
-        for pairs, taken in (
-            (16.0, "before shared-host"),
-            (15.0, "after shared-host"),
-            (15.6, "after cpu-limited"),
-        )
-    ]
-    data["ceiling"] = ceiling.document(found)
-    data["series"][0]["ceiling_pairs_per_s"] = [16.0, 15.0]
-    data["series"][1]["ceiling_pairs_per_s"] = [15.0, 15.6]
-    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
-    assert "measured 3 times, before and after each series" in md
-    assert "the best (before shared-host) is kept. Their spread: 6.2 %" in md
-    assert "| after shared-host | 15.00 | 93.7 % | 8.40 | 59.20 | 58.90 |" in md
-    assert (
-        "_bcrypt ceiling before → after this series: 16.00 → 15.00 pairs/s (spread 6.2 %)._" in md
-    )
-    runs = md[md.index("**Every run, before medians**") :]
-    assert runs.count("| ✗ shared-host |") == 3
-    assert "disagree by 6.2 % (15.00–16.00 pairs/s), more than 5 %" in runs
-    assert "| cpu-limited | single | 1 | 60.0 | 4–6 | sound |" in runs
 
 
 REPO_RESULTS = sorted(
@@ -483,103 +380,3 @@ def test_committed_results_still_render(source: Path, tmp_path: Path) -> None:
         assert all(m["taken"] in md for m in bracketed)
     else:
         assert "measured once, at the start" in md
-
-
-def test_the_answer_says_when_added_cpu_did_not_bring_throughput() -> None:
-    from lab.reporting.verdict.answer import answer
-
-    data = doc("scaling")
-    scaled = data["series"][1]["runs"][2]
-    assert scaled["topology"] == "scaled"
-    scaled.update(req_per_s=20.0, iterations_per_s=5.0)
-    scaled["host"]["utilisation"] = 0.4
-    scaled["cpu_seconds"] = {k: v / 3 for k, v in scaled["cpu_seconds"].items()}
-    line = [x for x in answer(Results.from_dict(data)) if not x.startswith("Caution")][1]
-    assert "3 instances did 1.28× the req/s of 1 (15.60 → 20.00 req/s, 42.7 % of linear)" in line
-    assert "the added CPU was not what limited it" in line
-    assert "; the offered load (VUs) or waiting on something other than CPU was." in line
-
-
-def _opening(md: str) -> list[str]:
-    opening = md[md.index("## The answer") : md.index("## Verdict")]
-    return [x for x in opening.splitlines()[1:] if x]
-
-
-def test_unsound_runs_are_the_first_thing_the_answer_says(tmp_path: Path) -> None:
-    data = doc("scaling")
-    data["series"][0]["ceiling_pairs_per_s"] = [16.0, 9.65]
-    results = Results.from_dict(data)
-    caution = (
-        "Caution: 3 of 6 runs were unsound — the bcrypt ceilings measured before and after "
-        "its series disagree by 39.7 %; read these figures as indicative only."
-    )
-    assert _opening(build_report(results, tmp_path).markdown.read_text())[0] == caution
-    html = (tmp_path / "report.html").read_text()
-    assert html.index("Caution: 3 of 6 runs were unsound") < html.index("On one shared host")
-    terminal = render_terminal(results).splitlines()
-    assert terminal[terminal.index("The answer:") + 1] == f"  {caution}"
-
-
-def test_a_busy_host_is_named_in_the_answer(tmp_path: Path) -> None:
-    data = doc("scaling")
-    # Our components used 78.19 CPU seconds; something else took 20.94 more of a host whose
-    # capacity over the window was 100 CPU seconds.
-    data["series"][0]["runs"][0]["host"]["cpu_seconds_busy"] = 99.13
-    data["series"][0]["runs"][0]["host"]["utilisation"] = 0.9913
-    results = Results.from_dict(data)
-    first = _opening(build_report(results, tmp_path).markdown.read_text())[0]
-    assert first.startswith("Caution: 1 of 6 runs was unsound — other processes used 20.9 %")
-    assert "(the host was busy)" in first
-    runs = (tmp_path / "report.md").read_text()
-    assert "other processes used 20.9 % of the host's CPU capacity: the host was not quiet" in runs
-
-
-def test_a_sound_bench_opens_without_a_caution(tmp_path: Path) -> None:
-    lines = _opening(build_report(Results.from_dict(doc("scaling")), tmp_path).markdown.read_text())
-    assert lines[0].startswith("On one shared host")
-
-
-def test_a_ceiling_slower_on_two_threads_is_flagged(tmp_path: Path) -> None:
-    from lab.reporting import ceiling
-
-    data = doc("scaling")
-    found = [
-        ceiling.Ceiling(
-            bcrypt_cost=10,
-            hash_ms=59.2,
-            verify_ms=58.9,
-            threads=2,
-            pairs_per_s_parallel=pairs,
-            pairs_per_s_single_thread=8.4,
-            taken=taken,
-        )
-        for pairs, taken in ((16.0, "before shared-host"), (8.1, "after shared-host"))
-    ]
-    data["ceiling"] = ceiling.document(found)
-    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
-    assert "| ✗ after shared-host | 8.10 | 50.6 % | 8.40 | 59.20 | 58.90 |" in md
-    assert "| before shared-host | 16.00 | 100.0 % | 8.40 |" in md
-    assert "Flagged: 1 measured fewer pairs/s on several threads than on one" in md
-
-
-def test_host_utilisation_is_shown_at_most_100_percent(tmp_path: Path) -> None:
-    data = doc("scaling")
-    for run in data["series"][0]["runs"]:
-        run["host"]["utilisation"] = 1.0032
-    md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
-    assert "100.3 %" not in md
-    assert "100.0 %" in md[md.index("ceiling and efficiency") :]
-
-
-def test_parameters_of_a_series_that_did_not_run_are_left_out(tmp_path: Path) -> None:
-    data = doc("scaling")
-    data["parameters"].update(limited_vus=40, cpus_per_instance=0.5)
-    both = build_report(Results.from_dict(data), tmp_path / "both").markdown.read_text()
-    assert "| limited_vus | 40 |" in both
-    assert "| cpus_per_instance | 0.5 |" in both
-    data["series"][1]["runs"] = []
-    shared = build_report(Results.from_dict(data), tmp_path / "shared").markdown.read_text()
-    assert "limited_vus" not in shared
-    assert "cpus_per_instance" not in shared
-    assert "cpu_limited_vus" not in shared
-    assert "| vus | 200 |" in shared
