@@ -25,8 +25,9 @@ def ceiling_text(results: Results) -> str:
             f" It was measured {len(c.measurements)} times, before and after each series; "
             f"other work can only lower a measurement, so the best ({c.taken}) is kept. "
             f"Their spread: {percent(c.spread)}. A run is unsound when its efficiency "
-            "exceeds 1.0, the ceilings around its series differ by more than 5 %, or one it "
-            "was judged against did fewer pairs/s on several threads than on one."
+            "exceeds 1.0, the ceilings around its series differ by more than "
+            f"{percent(ceiling_rule.MAX_DISAGREEMENT, 0)}, or one it was judged against did "
+            "fewer pairs/s on several threads than on one."
         )
     else:
         text += " It was measured once, at the start, by the bench that wrote these results."
