@@ -27,11 +27,10 @@ from lab.docker.errors import StackError
 from lab.docker.stack import NAME, Endpoints, StackConfig, healthy_backends
 from lab.experiments import loadrun
 from lab.experiments.bench.config import BenchConfig
-from lab.experiments.bench.measure import RunPlace, measure_ceiling, measure_plan, measure_run
+from lab.experiments.bench.measure import PlannedRun, measure_ceiling, measure_plan, measure_run
 from lab.experiments.bench.plan import plan, run_folder
 from lab.experiments.bench.runner import Bench
 from lab.harness import config, cpuacct
-from lab.reporting import ceiling
 from lab.reporting.results import Run
 
 SERVICE = f"{NAME}_service"
@@ -194,7 +193,7 @@ class SwarmBench:
                 cfg,
                 series_plan,
                 first_ceiling,
-                one_run=lambda place, best: self.one_run(place, endpoints, best, run_root),
+                one_run=lambda planned: self.one_run(planned, endpoints, run_root),
                 status=self.status,
                 host_cores=self.process_bench.host_cores,
                 label=lambda spec: f"{spec.label}, Docker Swarm",
@@ -226,16 +225,10 @@ class SwarmBench:
             platform="swarm",
         )
 
-    def one_run(
-        self,
-        place: RunPlace,
-        endpoints: Endpoints,
-        best_ceiling: ceiling.Ceiling,
-        run_root: Path,
-    ) -> Run:
-        spec, run = place.spec, place.run
+    def one_run(self, planned: PlannedRun, endpoints: Endpoints, run_root: Path) -> Run:
+        spec, run = planned.spec, planned.run
         self.status.update(
-            f"{place.progress(self.cfg.repeats)}: {run.instances} replica(s) starting"
+            f"{planned.progress(self.cfg.repeats)}: {run.instances} replica(s) starting"
         )
         self.configure(run.instances, spec.cpus_per_instance, endpoints)
         target = endpoints.balancer if run.balancer else self.direct_url()
@@ -244,14 +237,10 @@ class SwarmBench:
         run_dir.mkdir(parents=True, exist_ok=True)
         return measure_run(
             self.cfg,
-            place,
+            planned,
             target=target,
             sampler=cgroup_sampler(lambda: files),
             run_dir=run_dir,
-            usable_cores=ceiling.usable_cores(
-                spec.cpus_per_instance, run.instances, self.process_bench.host_cores
-            ),
-            best_ceiling=best_ceiling,
             status=self.status,
         )
 

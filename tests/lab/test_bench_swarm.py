@@ -15,7 +15,7 @@ import pytest
 from lab.docker import swarmbench
 from lab.docker.stack import Endpoints, StackConfig
 from lab.experiments.bench import BenchConfig
-from lab.experiments.bench.measure import RunPlace
+from lab.experiments.bench.measure import PlannedRun
 from lab.harness import config
 from lab.reporting import ceiling, records
 from lab.reporting.results import Run
@@ -87,18 +87,18 @@ def test_every_run_is_measured_by_the_shared_step_with_the_swarm_target(
 ) -> None:
     asked: list[dict[str, Any]] = []
 
-    def measure_run(cfg: BenchConfig, place: RunPlace, **kw: Any) -> Run:
-        asked.append({"place": place, **kw})
+    def measure_run(cfg: BenchConfig, planned: PlannedRun, **kw: Any) -> Run:
+        asked.append({"usable_cores": planned.usable_cores, **kw})
         assert kw["run_dir"].is_dir()
         return records.measured_run(
-            loadgen_output(iterations=600, vus=place.spec.vus, least=3),
-            topology=place.run.topology,
-            instances=place.run.instances,
-            balancer=place.run.balancer,
-            repeat=place.run.repeat,
+            loadgen_output(iterations=600, vus=planned.spec.vus, least=3),
+            topology=planned.run.topology,
+            instances=planned.run.instances,
+            balancer=planned.run.balancer,
+            repeat=planned.run.repeat,
             cpu={"cpu_seconds": {"service_1": 30.0}, "host": {"utilisation": 0.5}},
-            ceiling_iterations_per_s=kw["best_ceiling"].iterations_per_s(kw["usable_cores"]),
-            usable_cores=kw["usable_cores"],
+            ceiling_iterations_per_s=planned.ceiling_iterations_per_s,
+            usable_cores=planned.usable_cores,
         )
 
     monkeypatch.setattr(swarmbench, "measure_run", measure_run)

@@ -20,13 +20,20 @@ from lab.reporting.results import Run, Series
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunPlace:
-    """A run, its series and where it stands among the bench's runs (`done` of `total`)."""
+class PlannedRun:
+    """A run about to be made: its series, where it stands among the bench's runs (`done`
+    of `total`), the cores its instances may use and the best ceiling measured so far."""
 
     spec: SeriesSpec
     run: RunSpec
     done: int
     total: int
+    usable_cores: float
+    best_ceiling: ceiling.Ceiling
+
+    @property
+    def ceiling_iterations_per_s(self) -> float:
+        return self.best_ceiling.iterations_per_s(self.usable_cores)
 
     def progress(self, repeats: int) -> str:
         return f"[{self.done}/{self.total}] {run_name(self.spec, self.run, repeats)}"
@@ -47,14 +54,15 @@ def measure_plan(
     series_plan: Sequence[SeriesSpec],
     first: ceiling.Ceiling,
     *,
-    one_run: Callable[[RunPlace, ceiling.Ceiling], Run],
+    one_run: Callable[[PlannedRun], Run],
     status: StatusLine,
     host_cores: int,
     label: Callable[[SeriesSpec], str],
     limit_method: str | None,
 ) -> Measurements:
     """Every planned run, made by `one_run` against the best ceiling measured so far, with
-    the ceiling measured again after each series; `first` was measured before the first."""
+    the ceiling measured again after each series; `first` was measured before the first.
+    A run that cannot be sound even at that ceiling is warned of before it starts."""
     found = Measurements(ceilings=[first])
     total = sum(len(s.runs) for s in series_plan)
     done = 0
@@ -63,8 +71,22 @@ def measure_plan(
         runs = []
         for run in spec.runs:
             done += 1
-            place = RunPlace(spec=spec, run=run, done=done, total=total)
-            runs.append(one_run(place, ceiling.best(found.ceilings)))
+            planned = PlannedRun(
+                spec=spec,
+                run=run,
+                done=done,
+                total=total,
+                usable_cores=ceiling.usable_cores(
+                    spec.cpus_per_instance, run.instances, host_cores
+                ),
+                best_ceiling=ceiling.best(found.ceilings),
+            )
+            forecast = records.soundness_forecast(
+                spec.vus, cfg.duration_s, planned.ceiling_iterations_per_s
+            )
+            if forecast:
+                status.done(f"warning [{run_name(spec, run, cfg.repeats)}]: {forecast}")
+            runs.append(one_run(planned))
         # A busy moment lowers a measurement: one after the series as well as the one
         # before it tells whether the machine stayed the same while it ran.
         after = measure_ceiling(cfg, status, f"after {spec.name}")
@@ -97,23 +119,17 @@ def measure_ceiling(cfg: BenchConfig, status: StatusLine, taken: str) -> ceiling
 
 def measure_run(
     cfg: BenchConfig,
-    place: RunPlace,
+    planned: PlannedRun,
     *,
     target: str,
     sampler: loadrun.SamplerFor,
     run_dir: Path,
-    usable_cores: float,
-    best_ceiling: ceiling.Ceiling,
     status: StatusLine,
 ) -> Run:
     """Load `target` for the warm-up and the window, and record the run; its efficiency is
     against the best ceiling measured so far."""
-    spec, run = place.spec, place.run
-    progress = place.progress(cfg.repeats)
-    run_ceiling = best_ceiling.iterations_per_s(usable_cores)
-    forecast = records.soundness_forecast(spec.vus, cfg.duration_s, run_ceiling)
-    if forecast:
-        status.done(f"warning [{run_name(spec, run, cfg.repeats)}]: {forecast}")
+    spec, run = planned.spec, planned.run
+    progress = planned.progress(cfg.repeats)
     span = cfg.warmup_s + cfg.duration_s
 
     def tick(elapsed: float) -> None:
@@ -150,9 +166,9 @@ def measure_run(
         balancer=run.balancer,
         repeat=run.repeat,
         cpu=usage.to_dict(),
-        ceiling_iterations_per_s=run_ceiling,
+        ceiling_iterations_per_s=planned.ceiling_iterations_per_s,
         cpu_timeline=timeline,
-        usable_cores=usable_cores,
+        usable_cores=planned.usable_cores,
     )
     # Efficiency and soundness are judged again against the best ceiling of the whole
     # run once it is over; this line says so rather than state a final verdict early.

@@ -15,7 +15,7 @@ from lab.experiments.bench.config import BenchConfig
 from lab.experiments.bench.machine import machine_description
 from lab.experiments.bench.measure import (
     Measurements,
-    RunPlace,
+    PlannedRun,
     measure_ceiling,
     measure_plan,
     measure_run,
@@ -71,7 +71,7 @@ class Bench:
                 cfg,
                 series_plan,
                 first_ceiling,
-                one_run=lambda place, best: self._one_run(place, running, best, run_root),
+                one_run=lambda planned: self._one_run(planned, running, run_root),
                 status=self.status,
                 host_cores=self.host_cores,
                 label=lambda spec: spec.label,
@@ -118,14 +118,8 @@ class Bench:
             self.status.done(line)
         return judged
 
-    def _one_run(
-        self,
-        place: RunPlace,
-        running: infra.Infra,
-        best_ceiling: ceiling.Ceiling,
-        run_root: Path,
-    ) -> Run:
-        cfg, spec, run = self.cfg, place.spec, place.run
+    def _one_run(self, planned: PlannedRun, running: infra.Infra, run_root: Path) -> Run:
+        cfg, spec, run = self.cfg, planned.spec, planned.run
         run_dir = run_root / run_folder(spec, run)
         limiter = self.limit_cpu(spec.cpus_per_instance) if spec.cpus_per_instance else None
         topology = Topology(
@@ -140,7 +134,7 @@ class Bench:
             ),
             limiter=limiter,
         )
-        self.status.update(f"{place.progress(cfg.repeats)}: starting {run.instances} instance(s)")
+        self.status.update(f"{planned.progress(cfg.repeats)}: starting {run.instances} instance(s)")
         with topology:
             infra_pids = running.component_pids()
 
@@ -149,14 +143,10 @@ class Bench:
 
             return measure_run(
                 cfg,
-                place,
+                planned,
                 target=topology.entry_url,
                 sampler=loadrun.process_sampler(pids),
                 run_dir=run_dir,
-                usable_cores=ceiling.usable_cores(
-                    spec.cpus_per_instance, run.instances, self.host_cores
-                ),
-                best_ceiling=best_ceiling,
                 status=self.status,
             )
 
