@@ -137,3 +137,12 @@ def test_a_ceiling_measurement_and_the_kept_one_are_one_class() -> None:
             {**fixture_bench(scale=False).to_dict(), "ceiling": ceiling.document(found)}
         ).to_dict()["ceiling"]
     )
+
+
+@pytest.mark.parametrize("name", ["bench", "swarm"])
+def test_a_committed_file_of_this_schema_is_rewritten_byte_for_byte(
+    name: str, tmp_path: Path
+) -> None:
+    committed = Path(__file__).parents[2] / "docs" / "results" / name / "results.json"
+    dump_results(load_results(committed), tmp_path / "results.json")
+    assert (tmp_path / "results.json").read_text() == committed.read_text()
