@@ -1,6 +1,7 @@
 """The authscale auth service: signup, login, refresh and logout on Postgres + Redis.
 
-Modules, one job each: ``config`` (settings from env/argv), ``errors`` (the exception tree),
+Modules, one job each: ``config`` (the settings, validated; built from ``environment``,
+the AUTH_* variables read, and ``flags``, the command line), ``errors`` (the exception tree),
 ``keys`` and ``tokens`` (signing keys, secret files, access JWTs), ``pepper`` (MACs under
 the server pepper), ``refresh_tokens`` and ``devices`` (the opaque tokens), ``emails`` and
 ``passwords`` (input rules, bcrypt), ``users`` (Postgres store and migrations),

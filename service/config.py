@@ -1,4 +1,5 @@
-"""Service configuration: one frozen dataclass, built from the environment and argv here only.
+"""Service configuration: one frozen dataclass, validated on construction, built from the
+environment (read by :mod:`service.environment`) and argv (:mod:`service.flags`) here only.
 
 Environment variables (flags override the ones they name):
 
@@ -48,12 +49,12 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from authscale.argparsing import ArgumentParser
 from service.addresses import parse_networks
+from service.environment import settings_from_env
 from service.errors import ConfigError
+from service.flags import LOG_FORMATS, build_parser, settings_from_args
 from service.keys import (
     MIN_PEPPER_BYTES,
     generate_pepper,
@@ -63,7 +64,6 @@ from service.keys import (
 )
 
 JWT_ALGORITHMS = ("EdDSA", "HS256")
-LOG_FORMATS = ("text", "json")
 MAX_LEEWAY = 30
 MIN_SECRET_BYTES = 32
 
@@ -250,111 +250,6 @@ def metrics_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value if value else None
-
-
-def _int(env: Mapping[str, str], name: str) -> int | None:
-    value = _text(env, name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-
-
-def _float(env: Mapping[str, str], name: str) -> float | None:
-    value = _text(env, name)
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-
-
-def _bool(env: Mapping[str, str], name: str) -> bool | None:
-    value = _text(env, name)
-    if value is None:
-        return None
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1/0, true/false, yes/no or on/off, got {value!r}")
-
-
-def _file(env: Mapping[str, str], name: str) -> bytes | None:
-    path = _text(env, name)
-    if path is None:
-        return None
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from exc
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...] | None:
-    value = _text(env, name)
-    if value is None:
-        return None
-    return tuple(item for item in (part.strip() for part in value.split(",")) if item)
-
-
-def _secret_file(env: Mapping[str, str], name: str) -> bytes | None:
-    # A trailing newline (``echo``, ``openssl rand -hex 32 > file``) is not part of a secret.
-    content = _file(env, name)
-    return None if content is None else content.rstrip(b"\r\n")
-
-
-def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    """The configuration fields the environment sets (unset variables are left out)."""
-    secret = _text(env, "AUTH_JWT_SECRET")
-    found: dict[str, Any] = {
-        "instance_id": _text(env, "AUTH_INSTANCE_ID"),
-        "dev": _bool(env, "AUTH_DEV"),
-        "database_url": _text(env, "DATABASE_URL"),
-        "redis_url": _text(env, "REDIS_URL"),
-        "redis_prefix": _text(env, "AUTH_REDIS_PREFIX"),
-        "jwt_algorithm": _text(env, "AUTH_JWT_ALG"),
-        "jwt_private_key_pem": _file(env, "AUTH_JWT_PRIVATE_KEY_FILE"),
-        "jwt_previous_public_key_pem": _file(env, "AUTH_JWT_PREVIOUS_PUBLIC_KEY_FILE"),
-        "jwt_secret": secret.encode("utf-8") if secret else None,
-        "jwt_issuer": _text(env, "AUTH_JWT_ISSUER"),
-        "jwt_audience": _text(env, "AUTH_JWT_AUDIENCE"),
-        "jwt_leeway": _int(env, "AUTH_JWT_LEEWAY"),
-        "access_ttl": _int(env, "AUTH_ACCESS_TTL"),
-        "refresh_ttl": _int(env, "AUTH_REFRESH_TTL"),
-        "bcrypt_rounds": _int(env, "AUTH_BCRYPT_ROUNDS"),
-        "bcrypt_threads": _int(env, "AUTH_BCRYPT_THREADS"),
-        "trusted_proxies": _int(env, "AUTH_TRUSTED_PROXIES"),
-        "trusted_proxy_addrs": _list(env, "AUTH_TRUSTED_PROXY_ADDRS"),
-        "rate_limit_exempt": _list(env, "AUTH_RATE_LIMIT_EXEMPT"),
-        "token_pepper": _secret_file(env, "AUTH_TOKEN_PEPPER_FILE"),
-        "session_max_age": _int(env, "AUTH_SESSION_MAX_AGE"),
-        "max_sessions_per_user": _int(env, "AUTH_MAX_SESSIONS_PER_USER"),
-        "metrics_listen": _text(env, "AUTH_METRICS_LISTEN"),
-        "db_pool_min": _int(env, "AUTH_DB_POOL_MIN"),
-        "db_pool_max": _int(env, "AUTH_DB_POOL_MAX"),
-        "io_timeout": _float(env, "AUTH_IO_TIMEOUT"),
-        "startup_timeout": _float(env, "AUTH_STARTUP_TIMEOUT"),
-        "login_max_failures": _int(env, "AUTH_LOGIN_MAX_FAILURES"),
-        "login_max_failures_per_address": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS"),
-        "login_window": _int(env, "AUTH_LOGIN_WINDOW"),
-        "login_max_failures_per_device": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_DEVICE"),
-        "signup_max_per_address": _int(env, "AUTH_SIGNUP_MAX_PER_ADDRESS"),
-        "signup_window": _int(env, "AUTH_SIGNUP_WINDOW"),
-        "log_format": _text(env, "AUTH_LOG_FORMAT"),
-        "access_log": _bool(env, "AUTH_ACCESS_LOG"),
-        "server_timing": _bool(env, "AUTH_SERVER_TIMING"),
-        "otlp_endpoint": _text(env, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-    }
-    return {key: value for key, value in found.items() if value is not None}
-
-
 def build_config(settings: Mapping[str, Any], *, interactive: bool = False) -> ServiceConfig:
     """Validate ``settings`` into a config; in dev mode, make up the missing signing key.
 
@@ -377,79 +272,6 @@ def config_from_environment(env: Mapping[str, str] | None = None) -> ServiceConf
     """The configuration the environment describes (``os.environ`` by default)."""
     source = os.environ if env is None else env
     return build_config(settings_from_env(source), interactive=sys.stderr.isatty())
-
-
-def build_parser(prog: str = "python -m service") -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog=prog,
-        description="authscale auth service: signup, login, refresh, logout on Postgres + Redis",
-        epilog="Other settings come from the environment: see `service/config.py`.",
-    )
-    parser.add_argument("--host", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (8001)")
-    parser.add_argument("--workers", type=int, help="worker processes (1)")
-    parser.add_argument(
-        "--dev",
-        action="store_true",
-        default=None,
-        help="generate an ephemeral signing key and token pepper when none is configured "
-        "(one instance only)",
-    )
-    parser.add_argument("--database-url", help="PostgreSQL URL (DATABASE_URL)")
-    parser.add_argument("--redis-url", help="Redis URL (REDIS_URL)")
-    parser.add_argument("--bcrypt-rounds", type=int, help="bcrypt cost (AUTH_BCRYPT_ROUNDS)")
-    parser.add_argument("--instance-id", help="name in logs (AUTH_INSTANCE_ID)")
-    parser.add_argument(
-        "--metrics-listen",
-        metavar="HOST:PORT",
-        help="serve /metrics and health details here, not on the public port (AUTH_METRICS_LISTEN)",
-    )
-    parser.add_argument("--log-format", choices=LOG_FORMATS, help="AUTH_LOG_FORMAT")
-    parser.add_argument(
-        "--access-log",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="one log line per request (AUTH_ACCESS_LOG)",
-    )
-    parser.add_argument(
-        "--server-timing",
-        choices=("on", "off"),
-        help="Server-Timing header and phase recording (AUTH_SERVER_TIMING, on)",
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    keygen = commands.add_parser("keygen", help="write a new Ed25519 private key (PEM) to PATH")
-    keygen.add_argument("path", type=Path)
-    pepper = commands.add_parser(
-        "pepper", help="write a new token pepper (AUTH_TOKEN_PEPPER_FILE) to PATH"
-    )
-    pepper.add_argument("path", type=Path)
-    revoke = commands.add_parser(
-        "revoke-devices",
-        help="revoke every device token of the account EMAIL (DATABASE_URL, REDIS_URL)",
-    )
-    revoke.add_argument("email", metavar="EMAIL")
-    return parser
-
-
-def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The configuration fields given on the command line."""
-    names = (
-        "host",
-        "port",
-        "workers",
-        "dev",
-        "database_url",
-        "redis_url",
-        "bcrypt_rounds",
-        "instance_id",
-        "metrics_listen",
-        "log_format",
-        "access_log",
-    )
-    found = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    if args.server_timing is not None:
-        found["server_timing"] = args.server_timing == "on"
-    return found
 
 
 def config_from_argv(

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 import asyncpg
 from redis.asyncio import Redis
 
-from service.config import ServiceConfig, settings_from_env
+from service.config import ServiceConfig
 from service.emails import parse_email
+from service.environment import settings_from_env
 from service.errors import ConfigError, InvalidEmail, ServiceError
 from service.throttle import revoke_devices
 

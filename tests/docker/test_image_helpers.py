@@ -205,7 +205,7 @@ def test_keygen_never_replaces_existing_files(tmp_path: Path) -> None:
 
 
 def test_keygen_writes_a_pepper_the_service_accepts(tmp_path: Path) -> None:
-    config = pytest.importorskip("service.config")
+    config = pytest.importorskip("service.environment")
     pepper_path = tmp_path / "keys" / "token_pepper"
     result = keygen(f"--pepper={pepper_path}")
     assert result.returncode == 0, result.stderr

@@ -22,7 +22,7 @@ from loadgen import tracing as loadgen_tracing
 from loadgen.config import LoadConfig, config_from_args
 from loadgen.runner import run_load
 from service import tracing as service_tracing
-from service.config import settings_from_env
+from service.environment import settings_from_env
 
 ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
