@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from balancer.backends import Backend
+from balancer.backends import AdminState, Backend
 from balancer.errors import AdminError
 from balancer.metrics import make_registry, render
 from balancer.selection import IGNORES_WEIGHTS
@@ -253,7 +253,7 @@ def make_app(
         backend = ctx.backends.remove(request.match_info["id"])
         return _json(describe(ctx, backend), 202)
 
-    def set_state(state: str) -> Handler:
+    def set_state(state: AdminState) -> Handler:
         async def handler(request: web.Request) -> web.Response:
             backend = ctx.backends.set_admin_state(request.match_info["id"], state)
             return _json(describe(ctx, backend))
@@ -272,8 +272,8 @@ def make_app(
     app.router.add_post("/backends", add_backend)
     app.router.add_patch("/backends/{id}", update_backend)
     app.router.add_delete("/backends/{id}", delete_backend)
-    app.router.add_post("/backends/{id}/drain", set_state("draining"))
-    app.router.add_post("/backends/{id}/enable", set_state("enabled"))
-    app.router.add_post("/backends/{id}/disable", set_state("disabled"))
+    app.router.add_post("/backends/{id}/drain", set_state(AdminState.DRAINING))
+    app.router.add_post("/backends/{id}/enable", set_state(AdminState.ENABLED))
+    app.router.add_post("/backends/{id}/disable", set_state(AdminState.DISABLED))
     app.router.add_get("/metrics", metrics)
     return app

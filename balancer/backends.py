@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left
 from collections.abc import Callable
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,28 @@ logger = logging.getLogger("balancer.backends")
 
 # Request duration buckets (seconds) for the per-backend histogram.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class AdminState(StrEnum):
+    """What the operator decided for a backend (admin API: enable, drain, disable). The
+    values are the API's words, so the JSON and the logs show them unchanged."""
+
+    ENABLED = "enabled"  # takes new requests while healthy
+    DRAINING = "draining"  # finishes its requests and takes no new ones
+    DISABLED = "disabled"  # as draining, and not health-checked either
+
+
+class BackendState(StrEnum):
+    """What a backend reports (admin API, metrics, status page): its admin state, or, when
+    enabled, its health."""
+
+    UP = "up"
+    DOWN = "down"
+    DRAINING = "draining"
+    DISABLED = "disabled"
+
+
+ENABLED, DRAINING, DISABLED = AdminState.ENABLED, AdminState.DRAINING, AdminState.DISABLED
 
 
 def parse_backend_url(url: str) -> tuple[str, int]:
@@ -66,7 +89,7 @@ class Backend:
         self.host, self.port = parse_backend_url(url)
         self.weight = weight
         self.health = health
-        self.admin_state = "enabled"
+        self.admin_state: AdminState = ENABLED
         self.removing = False
         self.active = 0
         self.total = 0
@@ -85,14 +108,14 @@ class Backend:
         self.duration_counts[bisect_left(DURATION_BUCKETS, elapsed)] += 1
 
     @property
-    def state(self) -> str:
-        if self.admin_state != "enabled":
-            return self.admin_state
-        return "up" if self.health.up else "down"
+    def state(self) -> BackendState:
+        if self.admin_state is not ENABLED:
+            return BackendState(self.admin_state)
+        return BackendState.UP if self.health.up else BackendState.DOWN
 
     @property
     def available(self) -> bool:
-        return self.admin_state == "enabled" and self.health.up
+        return self.admin_state is ENABLED and self.health.up
 
     @property
     def is_idle(self) -> bool:
@@ -180,10 +203,10 @@ class BackendSet:
             raise AdminError(404, "backend_not_found", f"no backend {backend_id!r}")
         return backend
 
-    def set_admin_state(self, backend_id: str, state: str) -> Backend:
-        """``enabled``, ``draining`` (no new requests) or ``disabled`` (also no checks)."""
+    def set_admin_state(self, backend_id: str, state: AdminState) -> Backend:
+        """Enable, drain (no new requests) or disable (also no checks) a backend."""
         backend = self.get(backend_id)
-        if backend.removing and state == "enabled":
+        if backend.removing and state is ENABLED:
             raise AdminError(409, "backend_removing", f"{backend_id} is being removed")
         if backend.admin_state != state:
             previous = backend.state
@@ -224,8 +247,8 @@ class BackendSet:
         """Drain the backend, then remove it once its in-flight requests are done."""
         backend = self.get(backend_id)
         backend.removing = True
-        if backend.admin_state == "enabled":
-            backend.admin_state = "draining"
+        if backend.admin_state is ENABLED:
+            backend.admin_state = DRAINING
             self.refresh()
             self._emit("changed", backend)
         self.check_idle(backend)
@@ -233,7 +256,7 @@ class BackendSet:
 
     def check_idle(self, backend: Backend) -> None:
         """Called when a backend may have become idle; finishes a pending removal."""
-        if not backend.is_idle or backend.admin_state == "enabled":
+        if not backend.is_idle or backend.admin_state is ENABLED:
             return
         self._emit("idle", backend)
         if backend.removing and self.backends.get(backend.id) is backend:
@@ -252,7 +275,7 @@ class BackendSet:
         if change is None:
             return
         previous = "down" if change == "up" else "up"
-        if backend.admin_state == "enabled":
+        if backend.admin_state is ENABLED:
             self.refresh()
         level = logging.INFO if change == "up" else logging.WARNING
         logger.log(

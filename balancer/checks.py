@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 
-from balancer.backends import Backend, BackendSet
+from balancer.backends import AdminState, Backend, BackendSet
 from balancer.health import CheckResult
 
 
@@ -106,7 +106,7 @@ class HealthMonitor:
         while True:
             await asyncio.sleep(delay)
             delay = next_delay(self.interval, self.jitter, self.rng)
-            if backend.admin_state == "disabled":
+            if backend.admin_state is AdminState.DISABLED:
                 continue
             result = await check_http(backend.host, backend.port, self.path, self.timeout)
             self.apply(backend, result)

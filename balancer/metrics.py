@@ -17,13 +17,13 @@ from prometheus_client.core import (
     Metric,
 )
 
-from balancer.backends import DURATION_BUCKETS
+from balancer.backends import DURATION_BUCKETS, BackendState
 
 if TYPE_CHECKING:
     from balancer.context import ProxyContext
 
 PREFIX = "authscale_balancer_"
-STATES = ("up", "down", "draining", "disabled")
+STATES = tuple(BackendState)
 
 
 class BalancerCollector:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from time import perf_counter
 
-from balancer.backends import Backend, BackendSet
+from balancer.backends import ENABLED, Backend, BackendSet
 from balancer.errors import ConnectFailed, ConnectTimeout, QueueFull
 from balancer.upstream import BackendPool, UpstreamConnection
 
@@ -134,6 +134,8 @@ class Pool:
         self, backend: Backend, conn: UpstreamConnection | None, *, reusable: bool, now: float
     ) -> None:
         """Return a slot, and the connection if it can carry another request."""
+        # A connection knows its part of the pool: no lookup on the hot path.
+        home = conn.home if conn is not None else self.of(backend)
         if conn is not None:
             conn.user = None
             conn.parser.sink = None
@@ -144,7 +146,6 @@ class Pool:
                 # A slow client may have paused reading for its response; whoever takes
                 # the connection next must read its own.
                 conn.transport.resume_reading()
-        home = self.of(backend)
         waiters = home.waiters
         while waiters:
             waiter = waiters.popleft()
@@ -153,12 +154,12 @@ class Pool:
                 return
         backend.active -= 1
         if conn is not None:
-            if backend.admin_state == "enabled":
+            if backend.admin_state is ENABLED:
                 conn.idle_since = now
                 home.idle.append(conn)
             else:
                 conn.close()
-        if backend.active == 0 and backend.admin_state != "enabled":
+        if backend.active == 0 and backend.admin_state is not ENABLED:
             self.backends.check_idle(backend)
 
     def close_idle(self, backend: Backend, older_than: float | None = None) -> None:

@@ -17,7 +17,7 @@ import sys
 from aiohttp import web
 
 from balancer.admin import make_app
-from balancer.backends import Backend, BackendSet
+from balancer.backends import AdminState, Backend, BackendSet
 from balancer.checks import HealthMonitor, restore_ejected
 from balancer.config import Address, BalancerConfig
 from balancer.context import ProxyContext
@@ -80,7 +80,7 @@ class Balancer:
         self.admin_address: Address | None = None
 
     def _on_backend_event(self, event: str, backend: Backend) -> None:
-        if event == "changed" and backend.admin_state != "enabled":
+        if event == "changed" and backend.admin_state is not AdminState.ENABLED:
             self.pool.close_idle(backend)
         elif event == "removed":
             self.pool.forget(backend)
