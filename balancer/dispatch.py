@@ -12,8 +12,8 @@ from time import perf_counter
 from balancer.backends import Backend
 from balancer.context import BODY_WAIT, ClientSide, ProxyContext
 from balancer.errors import ConnectFailed, HttpError, NoBackend, QueueFull
-from balancer.exchange import CONNECTING, DISPATCH, ExchangeState
-from balancer.http11 import RequestHead
+from balancer.exchange import CONNECTING, DISPATCH, Action, ExchangeState
+from balancer.http11 import RequestHead, ResponseHead
 from balancer.rewrite import server_timing
 from balancer.upstream import UpstreamConnection
 
@@ -21,13 +21,19 @@ from balancer.upstream import UpstreamConnection
 class Dispatching(ExchangeState):
     """The upstream half of an exchange's executor (see the module docstring)."""
 
+    # The client side's fields too (request_id … chunk_out): one __init__ per request
+    # instead of a chain of three.
     __slots__ = (
         "body",
+        "chunk_out",
         "conn",
         "connect_time",
         "ctx",
         "dispatched_at",
+        "informational",
         "queue_time",
+        "request_id",
+        "response",
         "sent_at",
         "started",
         "task",
@@ -49,6 +55,10 @@ class Dispatching(ExchangeState):
         self.queue_time = 0.0
         self.connect_time = 0.0
         self.body: list[bytes] = []
+        self.request_id = b""
+        self.response: ResponseHead | None = None
+        self.informational = False
+        self.chunk_out = False
 
     def fail(self, error: HttpError) -> None:
         """End the exchange with ``error`` (the client side's job)."""
@@ -98,10 +108,7 @@ class Dispatching(ExchangeState):
                 budget=ctx.retry_budget,
                 in_flight=ctx.in_flight,
             )
-            if action is DISPATCH:
-                self.dispatch()
-            else:
-                self.fail(exc)
+            self.carry_out(action, exc)
             return
         except QueueFull as exc:
             self.task = None
@@ -151,11 +158,17 @@ class Dispatching(ExchangeState):
         ctx = self.ctx
         ctx.pool.release(backend, None, reusable=False, now=ctx.clock)
         ctx.pool.close_idle(backend)
-        if self.write_failed(backend) is DISPATCH:
+        self.carry_out(self.write_failed(backend))
+
+    def carry_out(self, action: Action, error: HttpError | None = None) -> None:
+        """What the rules answered a failure: DISPATCH again, or FAIL with ``error`` (by
+        default the one the rules set)."""
+        if action is DISPATCH:
             self.dispatch()
-        else:
-            assert self.error is not None
-            self.fail(self.error)
+            return
+        error = error or self.error
+        assert error is not None
+        self.fail(error)
 
     def _release(self, *, reusable: bool) -> None:
         upstream = self.upstream

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from time import perf_counter
 
-from balancer.context import BODY_WAIT, UPSTREAM_FULL, ClientSide, ProxyContext
+from balancer.context import BODY_WAIT, UPSTREAM_FULL
 from balancer.dispatch import Dispatching
 from balancer.errors import BadResponse, HttpError
 from balancer.exchange import DISPATCH, DONE, FAIL, FINISH, QUEUED, REPLAY_LIMIT
-from balancer.http11 import RequestHead, ResponseHead
+from balancer.http11 import ResponseHead
 from balancer.logs import log_request
 from balancer.rewrite import (
     CONTINUE,
@@ -34,14 +34,7 @@ _LAST_CHUNK = b"0\r\n\r\n"
 class Exchange(Dispatching):
     """One request on a client connection, from its parsed head to its last response byte."""
 
-    __slots__ = ("chunk_out", "informational", "request_id", "response")
-
-    def __init__(self, conn: ClientSide, ctx: ProxyContext, head: RequestHead | None) -> None:
-        super().__init__(conn, ctx, head)
-        self.request_id = b""
-        self.response: ResponseHead | None = None
-        self.informational = False
-        self.chunk_out = False
+    __slots__ = ()
 
     def bind(self, upstream: UpstreamConnection) -> None:
         upstream.user = self
@@ -219,11 +212,7 @@ class Exchange(Dispatching):
             budget=ctx.retry_budget,
             in_flight=ctx.in_flight,
         )
-        if action is DISPATCH:
-            self.dispatch()
-        else:
-            assert self.error is not None
-            self.fail(self.error)
+        self.carry_out(action)
 
     def upstream_failed(self, exc: BadResponse) -> None:
         backend = self.backend

@@ -125,19 +125,22 @@ class ClientConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.writing_paused = True
-        exchange = self.active
-        if exchange is not None and exchange.upstream is not None:
-            transport = exchange.upstream.transport
-            if transport is not None:
-                transport.pause_reading()
+        transport = self._upstream_transport()
+        if transport is not None:
+            transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
+        transport = self._upstream_transport()
+        if transport is not None:
+            transport.resume_reading()
+
+    def _upstream_transport(self) -> asyncio.Transport | None:
+        """The backend connection the current response comes from, if any."""
         exchange = self.active
-        if exchange is not None and exchange.upstream is not None:
-            transport = exchange.upstream.transport
-            if transport is not None:
-                transport.resume_reading()
+        if exchange is None or exchange.upstream is None:
+            return None
+        return exchange.upstream.transport
 
     # --- RequestParser sink -----------------------------------------------------------
 
