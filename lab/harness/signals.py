@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType, TracebackType
 
 from lab.errors import LabError
@@ -57,3 +59,22 @@ class Foreground:
             self.exit_code = 1
             return True
         return False
+
+
+def report_command(
+    work: Callable[[], Path], *, expected: tuple[type[Exception], ...], who: str
+) -> int:
+    """The exit code of a command that writes a report: ``report: PATH`` and 0; an error it
+    expects (its own, a bad option found late) as one ``error:`` line and 1; Ctrl-C or
+    SIGTERM as 130, after ``work``'s own ``finally`` blocks stopped what it started."""
+    interrupt_on_sigterm()
+    try:
+        out = work()
+    except expected as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every process {who} started has been stopped", file=sys.stderr)
+        return 130
+    print(f"report: {out}")
+    return 0

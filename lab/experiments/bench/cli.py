@@ -14,10 +14,10 @@ from lab.errors import LabError
 from lab.experiments.bench.config import BenchConfig
 from lab.experiments.bench.runner import Bench
 from lab.harness import procs
-from lab.harness.signals import interrupt_on_sigterm
+from lab.harness.signals import report_command
 from lab.harness.topology import add_exemption_flag, describe_exemption, limit_exemption
-from loadgen.config import parse_duration
 from loadgen.errors import LoadgenError
+from loadgen.schedule import parse_duration
 
 #: The --help texts; they name no program, since the same parser serves `authscale lab bench`
 #: and `python -m lab bench`.
@@ -166,23 +166,16 @@ def _main(argv: list[str], *, scale: bool, prog: str) -> int:
             f"--cpus-per-instance {bench_config.cpus_per_instance:g} exceeds the "
             f"{len(procs.usable_cpus())} usable cores"
         )
-    interrupt_on_sigterm()
-    try:
+
+    def work() -> Path:
         print(describe_exemption(limit_exemption(bench_config.limit_exemption)), file=sys.stderr)
         if not scale and args.platform == "swarm":
             from lab.docker import swarmbench
 
-            out = swarmbench.main(bench_config)
-        else:
-            out = Bench(bench_config).run()
-    except (LabError, LoadgenError, ValueError) as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process the bench started has been stopped", file=sys.stderr)
-        return 130
-    print(f"report: {out}")
-    return 0
+            return swarmbench.main(bench_config)
+        return Bench(bench_config).run()
+
+    return report_command(work, expected=(LabError, LoadgenError, ValueError), who="the bench")
 
 
 def main(argv: list[str], prog: str = "python -m lab bench") -> int:

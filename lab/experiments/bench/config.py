@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import flags
+from lab.reporting import mission
 
 TOPOLOGIES: dict[str, tuple[int | None, bool]] = {
     # name: (instances — None means the --instances option —, behind the balancer)
@@ -18,15 +19,15 @@ TOPOLOGIES: dict[str, tuple[int | None, bool]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class BenchConfig:
-    vus: int = 200
+    vus: int = mission.ORIGINAL_VUS  # the original's load
     limited_vus: int = 40
     duration_s: float = 60.0
     warmup_s: float = 15.0
     graceful_stop_s: float = 30.0
     ramp: bool = True
-    bcrypt_cost: int = 10
+    bcrypt_cost: int = mission.ORIGINAL_BCRYPT_COST
     repeats: int = 1
-    instances: int = 3
+    instances: int = mission.ORIGINAL_CONTAINERS[1]
     cpus_per_instance: float = 0.5
     series: tuple[str, ...] = ("shared", "limited")
     topologies: tuple[str, ...] = ("single", "single+lb", "scaled")

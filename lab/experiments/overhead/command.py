@@ -37,11 +37,11 @@ from lab.experiments.overhead.settings import OverheadConfig
 from lab.experiments.overhead.strace import STRACE_MISSING
 from lab.experiments.overhead.table import render
 from lab.harness import config, infra
-from lab.harness.signals import interrupt_on_sigterm
+from lab.harness.signals import report_command
 from lab.harness.topology import add_exemption_flag
 from lab.reporting import ceiling
-from loadgen.config import parse_duration
 from loadgen.errors import LoadgenError
+from loadgen.schedule import parse_duration
 
 
 def run(cfg: OverheadConfig, *, command: str) -> Path:
@@ -110,8 +110,8 @@ def main(argv: list[str], prog: str = "python -m lab bench-overhead") -> int:
     add("--out", default="reports", help="folder for reports (default reports/)")
     add_exemption_flag(p)
     args = p.parse_args(argv)
-    interrupt_on_sigterm()
-    try:
+
+    def work() -> Path:
         cfg = OverheadConfig(
             vus=tuple(int(v) for v in args.vus.split(",") if v.strip()),
             bcrypt_cost=args.bcrypt_rounds,
@@ -123,15 +123,11 @@ def main(argv: list[str], prog: str = "python -m lab bench-overhead") -> int:
             out_dir=Path(args.out),
             limit_exemption=not args.no_limit_exemption,
         )
-        out = run(cfg, command=" ".join([*prog.split(), *argv]))
-    except (LabError, LoadgenError, ValueError, psutil.Error) as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted: every process it started has been stopped", file=sys.stderr)
-        return 130
-    print(f"report: {out}")
-    return 0
+        return run(cfg, command=" ".join([*prog.split(), *argv]))
+
+    return report_command(
+        work, expected=(LabError, LoadgenError, ValueError, psutil.Error), who="it"
+    )
 
 
 if __name__ == "__main__":
