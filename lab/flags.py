@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from lab.harness import procs
-from loadgen.config import parse_duration
 from loadgen.errors import ConfigError
+from loadgen.schedule import parse_duration
 
 
 def duration(text: str) -> float:

@@ -26,7 +26,8 @@ a negative remainder counts as 0), and so are their averages, not their percenti
 summary prints them as WHERE THE TIME WENT; a target without the header adds nothing and
 a malformed entry is skipped.
 
-Modules: ``config`` (options), ``scenario`` (the auth flow and its checks), ``client``
+Modules: ``config`` (the run's options, validated), ``flags`` (the command line),
+``schedule`` (durations, rates, stages), ``scenario`` (the auth flow and its checks), ``client``
 (the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and
 ``series`` (measurements), ``servertiming`` (the Server-Timing parser), ``thresholds``,
 ``monitor`` (the generator's own CPU and loop lag), ``interrupt`` (stopping early on a

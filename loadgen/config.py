@@ -2,9 +2,8 @@
 
 Flags override the environment (``LOADGEN_TARGET``, ``LOADGEN_VUS``, ``LOADGEN_DURATION``,
 ``LOADGEN_PROCESSES``); ``OTEL_EXPORTER_OTLP_ENDPOINT`` turns tracing on when the ``otel``
-extra is installed. This is the only module that reads the environment. Durations are written like
-k6's (``10s``, ``1m30s``, ``500ms``, ``2h``; a bare number means seconds) and rates as
-``50/s``, ``600/m`` or ``50``.
+extra is installed. This is the only module that reads the environment. The flags are
+:mod:`loadgen.flags`; durations, rates and stages are written k6's way (:mod:`loadgen.schedule`).
 
 With ``--warmup W`` the load runs W + duration; metrics, thresholds and the window block
 describe only what ended after the warm-up, the time series covers the whole run.
@@ -16,8 +15,6 @@ The executor follows from the options, like k6's CLI shortcuts: ``--rate`` selec
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import re
 import secrets
@@ -25,78 +22,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from authscale.argparsing import ArgumentParser
 from loadgen.errors import ConfigError
+from loadgen.flags import build_parser
+from loadgen.schedule import DROP, QUEUE, Stage, parse_duration, parse_rate, parse_stage
 from loadgen.thresholds import Threshold, parse_threshold
 
 CONSTANT_VUS = "constant-vus"
 RAMPING_VUS = "ramping-vus"
 CONSTANT_ARRIVAL_RATE = "constant-arrival-rate"
-
-DROP, QUEUE = "drop", "queue"
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """``'1m30s'`` -> 90.0 seconds; a bare number is seconds."""
-    text = text.strip()
-    try:
-        return _non_negative(float(text), text)
-    except ValueError:
-        pass
-    position, seconds = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != position:
-            break
-        seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if not text or position != len(text):
-        raise ConfigError(f"invalid duration {text!r} (examples: 10s, 1m30s, 500ms)")
-    return seconds
-
-
-def _non_negative(value: float, text: str) -> float:
-    if value < 0 or not math.isfinite(value):
-        raise ConfigError(f"invalid duration {text!r}")
-    return value
-
-
-def parse_rate(text: str) -> float:
-    """``'50/s'`` -> 50.0 iterations per second; also ``/m``, ``/h``, ``/2s``."""
-    number, _, unit = text.strip().partition("/")
-    try:
-        value = float(number)
-        per = 1.0 if not unit else _rate_unit(unit)
-    except (ValueError, KeyError):
-        raise ConfigError(f"invalid rate {text!r} (examples: 50/s, 600/m)") from None
-    if value <= 0 or per <= 0:
-        raise ConfigError(f"rate must be positive, got {text!r}")
-    return value / per
-
-
-def _rate_unit(unit: str) -> float:
-    if unit in _RATE_UNITS:
-        return _RATE_UNITS[unit]
-    return parse_duration(unit)
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """Ramp linearly to ``target`` VUs over ``duration_s`` (k6 ``stages``)."""
-
-    duration_s: float
-    target: int
-
-
-def parse_stage(text: str) -> Stage:
-    """``'30s:200'`` -> Stage(30.0, 200)."""
-    duration, sep, target = text.partition(":")
-    if not sep or not target.strip().isdigit():
-        raise ConfigError(f"invalid stage {text!r} (expected DURATION:TARGET, e.g. 30s:200)")
-    return Stage(parse_duration(duration), int(target))
 
 
 def new_run_id() -> str:
@@ -280,85 +213,6 @@ def part_of(total: int, index: int, count: int) -> int:
 
 
 _OPEN_ONLY = frozenset({"http_req_duration_corrected", "iteration_duration_corrected"})
-
-
-def build_parser(prog: str = "python -m loadgen") -> argparse.ArgumentParser:
-    parser = ArgumentParser(
-        prog=prog,
-        description=(
-            "Run the auth scenario (signup -> login -> refresh -> logout, a fresh user per "
-            "iteration) against an authscale service and report k6-named metrics."
-        ),
-        epilog=(
-            "Executors: constant-vus (default, closed model); ramping-vus with --stage; "
-            "constant-arrival-rate with --rate (open model, latency also measured from each "
-            "request's intended start). Environment: LOADGEN_TARGET, LOADGEN_VUS, "
-            "LOADGEN_DURATION, LOADGEN_PROCESSES (flags win). Exit codes: 0 ok, 99 a threshold "
-            "failed, 105 stopped early by SIGINT/SIGTERM (summary still written), 2 invalid "
-            "options, 1 run error."
-        ),
-    )
-    parser.add_argument("--target", help="base URL of the service or balancer [LOADGEN_TARGET]")
-    parser.add_argument(
-        "--vus",
-        "--pre-allocated-vus",
-        type=int,
-        dest="vus",
-        help="VUs; with --stage the starting VUs, with --rate the pre-allocated VUs [1]",
-    )
-    parser.add_argument(
-        "--duration", help="measured window (after --warmup), e.g. 10s, 1m30s [10s]"
-    )
-    parser.add_argument(
-        "--warmup",
-        default="0s",
-        help="load before the measured window opens; what ends during it is only in the time "
-        "series [0s] (with --stage: the first part of the stages)",
-    )
-    parser.add_argument(
-        "--stage",
-        action="append",
-        default=[],
-        metavar="DURATION:TARGET",
-        help="ramp to TARGET VUs over DURATION (repeatable; selects ramping-vus)",
-    )
-    parser.add_argument("--rate", help="iterations started per time unit, e.g. 50/s (open model)")
-    parser.add_argument("--max-vus", type=int, help="with --rate: VUs allowed at most [--vus]")
-    parser.add_argument(
-        "--when-busy",
-        choices=(DROP, QUEUE),
-        default=DROP,
-        help="with --rate, an arrival finding no free VU is dropped and counted in "
-        "dropped_iterations (k6), or queued until a VU frees up (the wait shows in the "
-        "corrected latency) [drop]",
-    )
-    parser.add_argument(
-        "--graceful-stop", default="30s", help="time in-flight iterations may finish [30s]"
-    )
-    parser.add_argument("--think-time", default="0s", help="pause between steps [0s]")
-    parser.add_argument("--timeout", default="60s", help="per-request timeout [60s]")
-    parser.add_argument(
-        "--threshold",
-        action="append",
-        default=[],
-        metavar="EXPR",
-        help="k6 threshold, e.g. 'http_req_duration:p(95)<500' or "
-        "'http_req_failed{step:login}:rate<0.01' (repeatable; exit 99 when one fails)",
-    )
-    parser.add_argument("--out", metavar="FILE", help="write the summary data as JSON")
-    parser.add_argument("--quiet", action="store_true", help="no live progress output")
-    parser.add_argument("--no-summary", action="store_true", help="no end-of-test summary")
-    parser.add_argument(
-        "--processes",
-        type=int,
-        help="generator processes sharing the VUs or the rate; histograms merge exactly "
-        "[1, LOADGEN_PROCESSES]",
-    )
-    parser.add_argument(
-        "--email-domain", default="example.com", help="domain of the users' emails [example.com]"
-    )
-    parser.add_argument("--run-id", help="prefix making the users unique [time + random]")
-    return parser
 
 
 def config_from_args(

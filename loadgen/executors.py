@@ -28,9 +28,10 @@ from collections.abc import Coroutine, Sequence
 from time import perf_counter_ns
 from typing import Any
 
-from loadgen.config import QUEUE, LoadConfig, Stage
+from loadgen.config import LoadConfig
 from loadgen.interrupt import Interrupt
 from loadgen.scenario import VU, AuthScenario
+from loadgen.schedule import QUEUE, Stage
 from loadgen.stats import Recorder
 
 _TICK_S = 0.05

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from loadgen.__main__ import main
-from loadgen.config import build_parser
+from loadgen.flags import build_parser
 from tests.loadgen.fakeauth import FakeAuth, serve
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,14 +5,11 @@ from loadgen.config import (
     CONSTANT_VUS,
     RAMPING_VUS,
     LoadConfig,
-    Stage,
     config_from_args,
     new_run_id,
-    parse_duration,
-    parse_rate,
-    parse_stage,
 )
 from loadgen.errors import ConfigError, ThresholdError
+from loadgen.schedule import Stage, parse_duration, parse_rate, parse_stage
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from lab.harness.procs import free_port
-from loadgen.config import QUEUE, LoadConfig, Stage
+from loadgen.config import LoadConfig
 from loadgen.runner import run_load, run_processes
+from loadgen.schedule import QUEUE, Stage
 from loadgen.summary import render_summary
 from tests.loadgen.fakeauth import FakeAuth, serve
 

@@ -3,11 +3,11 @@ import io
 import orjson
 import pytest
 
-from loadgen.config import Stage
 from loadgen.executors import arrival_time, vus_at
 from loadgen.monitor import bottleneck_warnings, contention_notes, own_share_of_lateness
 from loadgen.progress import Progress, format_progress
 from loadgen.scenario import Tokens, check_response
+from loadgen.schedule import Stage
 from loadgen.stats import Snapshot
 
 
