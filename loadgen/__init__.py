@@ -27,14 +27,15 @@ summary prints them as WHERE THE TIME WENT; a target without the header adds not
 a malformed entry is skipped.
 
 Modules: ``config`` (the run's options, validated), ``flags`` (the command line),
-``schedule`` (durations, rates, stages), ``scenario`` (the auth flow and its checks), ``client``
-(the aiohttp session), ``executors`` (when iterations start), ``histogram``, ``stats`` and
-``series`` (measurements), ``servertiming`` (the Server-Timing parser), ``thresholds``,
-``monitor`` (the generator's own CPU and loop lag), ``interrupt`` (stopping early on a
-signal), ``runner`` (one or N processes), ``measurements`` (what a run measured),
-``output`` (the JSON built from them), ``result`` (the run's outcome: that JSON and the
-verdicts), ``summary`` (terminal text), ``progress`` (live line). The generator's own cost
-is measured by the lab (``lab.experiments.loadgenbench``).
+``schedule`` (durations, rates, stages), ``scenario`` (the auth flow and its checks),
+``client`` (the aiohttp session), ``executors`` (when iterations start), ``histogram``,
+``stats``, ``stepstats``, ``series`` and ``snapshot`` (measurements), ``metrics`` (their k6
+names), ``servertiming`` (the Server-Timing parser), ``thresholds``, ``monitor`` (the
+generator's own CPU and loop lag), ``interrupt`` (stopping early on a signal), ``runner``
+(one or N processes), ``measurements`` (what a run measured), ``output`` (the JSON built
+from them), ``result`` (the run's outcome: that JSON and the verdicts), ``summary``
+(terminal text), ``progress`` (live line). The generator's own cost is measured by the lab
+(``lab.experiments.loadgenbench``).
 """
 
 from loadgen.config import LoadConfig, config_from_args

@@ -87,8 +87,10 @@ from typing import Any
 
 from loadgen.histogram import Histogram
 from loadgen.measurements import Measurements
+from loadgen.metrics import SERVER_TIMING_PREFIX, metric_kind
 from loadgen.servertiming import ordered
-from loadgen.stats import SERVER_TIMING_PREFIX, STEPS, Recorder, StepStats, metric_kind
+from loadgen.stats import STEPS, Recorder
+from loadgen.stepstats import StepStats
 
 TREND_STATS = ("avg", "min", "med", "max", "p(90)", "p(95)", "p(99)")
 _DEFAULT_PERCENTILES = {"med": 50.0, "p(90)": 90.0, "p(95)": 95.0, "p(99)": 99.0}

@@ -1,7 +1,7 @@
 """Live progress: one rewritten line on a terminal, plain periodic lines otherwise.
 
 :func:`format_progress` is pure; :class:`Progress` decides when and how to write. It is fed
-:class:`~loadgen.stats.Snapshot` objects (about twice a second) by the runner.
+:class:`~loadgen.snapshot.Snapshot` objects (about twice a second) by the runner.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from loadgen.stats import Snapshot
+from loadgen.snapshot import Snapshot
 
 PLAIN_INTERVAL_S = 5.0
 

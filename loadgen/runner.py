@@ -36,7 +36,8 @@ from loadgen.interrupt import Interrupt
 from loadgen.monitor import Monitor, MonitorReport
 from loadgen.result import RunResult
 from loadgen.scenario import AuthScenario
-from loadgen.stats import Recorder, Snapshot, merge_recorders
+from loadgen.snapshot import Snapshot
+from loadgen.stats import Recorder, merge_recorders
 
 SnapshotSink = Callable[[Snapshot], None]
 T = TypeVar("T")

@@ -5,7 +5,8 @@ A :class:`Recorder` lives in each generator process. The scenario calls
 once per iteration; both are plain attribute arithmetic plus histogram records, so the hot
 path stays cheap. :meth:`Recorder.to_wire` / :meth:`Recorder.from_wire` and
 :meth:`Recorder.merge` combine the recorders of several processes exactly (HDR histograms are
-added bucket by bucket, never averaged).
+added bucket by bucket, never averaged). Per step it keeps a
+:class:`~loadgen.stepstats.StepStats`; the metrics' k6 names are in :mod:`loadgen.metrics`.
 
 Times are recorded as integer microseconds; the time series is indexed by whole seconds since
 the test start (``t0``), using each request's *end* time.
@@ -14,181 +15,14 @@ the test start (``t0``), using each request's *end* time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from loadgen.histogram import Histogram
 from loadgen.series import SecondStats
-from loadgen.servertiming import REMAINDER, outermost_ms, parse
+from loadgen.snapshot import Snapshot
+from loadgen.stepstats import StepStats
 
 STEPS: tuple[str, ...] = ("signup", "login", "refresh", "logout")
-
-TREND, COUNTER, RATE, GAUGE = "trend", "counter", "rate", "gauge"
-
-METRICS: dict[str, tuple[str, str]] = {
-    "checks": (RATE, "default"),
-    "data_received": (COUNTER, "data"),
-    "data_sent": (COUNTER, "data"),
-    "dropped_iterations": (COUNTER, "default"),
-    "http_req_connecting": (TREND, "time"),
-    "http_req_duration": (TREND, "time"),
-    "http_req_duration_corrected": (TREND, "time"),
-    "http_req_failed": (RATE, "default"),
-    "http_req_waiting": (TREND, "time"),
-    "http_reqs": (COUNTER, "default"),
-    "iteration_duration": (TREND, "time"),
-    "iteration_duration_corrected": (TREND, "time"),
-    "iterations": (COUNTER, "default"),
-    "iterations_failed": (COUNTER, "default"),
-    "vus": (GAUGE, "default"),
-    "vus_max": (GAUGE, "default"),
-}
-"""Metric name -> (k6 type, k6 ``contains``)."""
-
-SERVER_TIMING_PREFIX = "server_timing_"
-"""Trend metrics ``server_timing_<phase>`` (ms), one per phase the target reports; see
-:mod:`loadgen.servertiming`."""
-
-
-def metric_kind(name: str) -> tuple[str, str] | None:
-    """(k6 type, ``contains``) of a metric name without tags, None when unknown."""
-    kind = METRICS.get(name)
-    if kind is None and name.startswith(SERVER_TIMING_PREFIX) and name != SERVER_TIMING_PREFIX:
-        return (TREND, "time")
-    return kind
-
-
-STEP_METRICS = frozenset(
-    {
-        "http_req_connecting",
-        "http_req_duration",
-        "http_req_duration_corrected",
-        "http_req_failed",
-        "http_req_waiting",
-        "http_reqs",
-    }
-)
-"""Metrics that also exist per step, as ``name{step:<step>}`` sub-metrics."""
-
-
-class StepStats:
-    """Per-step request statistics; the overall figures are the merge of all steps."""
-
-    __slots__ = (
-        "bytes_received",
-        "bytes_sent",
-        "connecting",
-        "corrected",
-        "duration",
-        "failed",
-        "requests",
-        "server_timing",
-        "waiting",
-    )
-
-    def __init__(self) -> None:
-        self.duration = Histogram()
-        self.waiting = Histogram()
-        self.connecting = Histogram()
-        self.corrected = Histogram()
-        self.requests = 0
-        self.failed = 0
-        self.bytes_sent = 0
-        self.bytes_received = 0
-        # Server-Timing key (and REMAINDER) -> ms as µs, created as the target reports them
-        self.server_timing: dict[str, Histogram] = {}
-
-    def merge(self, other: StepStats) -> None:
-        self.duration.merge(other.duration)
-        self.waiting.merge(other.waiting)
-        self.connecting.merge(other.connecting)
-        self.corrected.merge(other.corrected)
-        self.requests += other.requests
-        self.failed += other.failed
-        self.bytes_sent += other.bytes_sent
-        self.bytes_received += other.bytes_received
-        for key, histogram in other.server_timing.items():
-            mine = self.server_timing.get(key)
-            if mine is None:
-                mine = self.server_timing[key] = Histogram(histogram.significant_figures)
-            mine.merge(histogram)
-
-    def record_server_timing(self, header: str, duration_us: int) -> None:
-        """The phases of one response's ``Server-Timing`` and what the server did not see.
-
-        The remainder is the client-measured ``duration_us`` minus the outermost server
-        time (floored at 0); a header without ``app`` or balancer entries gives none.
-        """
-        phases = parse(header)
-        if not phases:
-            return
-        histograms = self.server_timing
-        for key, ms in phases.items():
-            histogram = histograms.get(key)
-            if histogram is None:
-                histogram = histograms[key] = Histogram()
-            histogram.record(int(ms * 1000.0 + 0.5))
-        outermost = outermost_ms(phases)
-        if outermost is not None:
-            remainder = histograms.get(REMAINDER)
-            if remainder is None:
-                remainder = histograms[REMAINDER] = Histogram()
-            remainder.record(duration_us - int(outermost * 1000.0 + 0.5))
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "duration": self.duration.to_wire(),
-            "waiting": self.waiting.to_wire(),
-            "connecting": self.connecting.to_wire(),
-            "corrected": self.corrected.to_wire(),
-            "requests": self.requests,
-            "failed": self.failed,
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "server_timing": {key: h.to_wire() for key, h in self.server_timing.items()},
-        }
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> StepStats:
-        stats = cls()
-        stats.duration = Histogram.from_wire(wire["duration"])
-        stats.waiting = Histogram.from_wire(wire["waiting"])
-        stats.connecting = Histogram.from_wire(wire["connecting"])
-        stats.corrected = Histogram.from_wire(wire["corrected"])
-        stats.requests = int(wire["requests"])
-        stats.failed = int(wire["failed"])
-        stats.bytes_sent = int(wire["bytes_sent"])
-        stats.bytes_received = int(wire["bytes_received"])
-        stats.server_timing = {
-            key: Histogram.from_wire(h) for key, h in wire.get("server_timing", {}).items()
-        }
-        return stats
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Snapshot:
-    """Running totals for the progress line (summed over processes)."""
-
-    elapsed_s: float = 0.0
-    vus: int = 0
-    vus_max: int = 0
-    iterations: int = 0
-    iterations_failed: int = 0
-    requests: int = 0
-    requests_failed: int = 0
-    dropped: int = 0
-
-    def __add__(self, other: Snapshot) -> Snapshot:
-        return Snapshot(
-            elapsed_s=max(self.elapsed_s, other.elapsed_s),
-            vus=self.vus + other.vus,
-            vus_max=self.vus_max + other.vus_max,
-            iterations=self.iterations + other.iterations,
-            iterations_failed=self.iterations_failed + other.iterations_failed,
-            requests=self.requests + other.requests,
-            requests_failed=self.requests_failed + other.requests_failed,
-            dropped=self.dropped + other.dropped,
-        )
 
 
 class Recorder:

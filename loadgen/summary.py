@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadgen.stats import SERVER_TIMING_PREFIX, STEPS
+from loadgen.metrics import SERVER_TIMING_PREFIX
+from loadgen.stats import STEPS
 
 _NAME_WIDTH = 40
 _PER_STEP = ("http_req_duration", "http_req_duration_corrected", "http_req_failed", "http_reqs")

@@ -28,18 +28,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from loadgen.errors import ThresholdError
-from loadgen.servertiming import ORDER, REMAINDER
-from loadgen.stats import (
+from loadgen.metrics import (
     COUNTER,
     GAUGE,
     METRICS,
     RATE,
     SERVER_TIMING_PREFIX,
     STEP_METRICS,
-    STEPS,
     TREND,
     metric_kind,
 )
+from loadgen.servertiming import ORDER, REMAINDER
+from loadgen.stats import STEPS
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

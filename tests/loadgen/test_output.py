@@ -1,7 +1,7 @@
 import orjson
 
+from loadgen.metrics import METRICS
 from loadgen.result import THRESHOLDS_FAILED_EXIT_CODE
-from loadgen.stats import METRICS
 from tests.loadgen.samples import synthetic_result
 
 

@@ -8,7 +8,7 @@ from loadgen.monitor import bottleneck_warnings, contention_notes, own_share_of_
 from loadgen.progress import Progress, format_progress
 from loadgen.scenario import Tokens, check_response
 from loadgen.schedule import Stage
-from loadgen.stats import Snapshot
+from loadgen.snapshot import Snapshot
 
 
 @pytest.mark.parametrize(

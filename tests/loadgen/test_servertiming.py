@@ -12,7 +12,7 @@ from loadgen.servertiming import (
     parse,
     phase_key,
 )
-from loadgen.stats import StepStats
+from loadgen.stepstats import StepStats
 
 SERVICE = (
     "hash-wait;dur=12.31, hash;dur=58.02, db;dur=0.91, redis;dur=0.40, jwt;dur=0.15, app;dur=72.10"

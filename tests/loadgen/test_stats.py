@@ -1,6 +1,7 @@
 import pickle
 
-from loadgen.stats import Recorder, Snapshot, merge_recorders
+from loadgen.snapshot import Snapshot
+from loadgen.stats import Recorder, merge_recorders
 from tests.loadgen.samples import synthetic_recorder
 
 
