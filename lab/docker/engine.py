@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -303,3 +304,14 @@ def _reap(pid: int) -> None:
 
 def ipvs_available() -> bool:
     return IPVS_PROC.exists()
+
+
+@dataclass
+class OnEngine:
+    """What works through an engine on the project's files (the images, the stack): the
+    engine, the repository, its state folder, and where it says what it does."""
+
+    engine: Engine
+    repo: Path
+    dir: Path
+    say: Callable[[str], None] = print

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from lab.docker.engine import Engine
+from lab.docker.engine import OnEngine
 from lab.docker.errors import ImageError
 
 SUITE = "bookworm"
@@ -103,15 +103,7 @@ def machine_mirror() -> str:
     return mirror
 
 
-class Images:
-    def __init__(
-        self, engine: Engine, repo: Path, state_dir: Path, say: Callable[[str], None] = print
-    ) -> None:
-        self.engine = engine
-        self.repo = repo
-        self.dir = state_dir
-        self.say = say
-
+class Images(OnEngine):
     @property
     def variables_path(self) -> Path:
         return self.dir / "images.json"

@@ -9,13 +9,11 @@ import os
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lab.docker import stacksecrets
-from lab.docker.engine import Engine
+from lab.docker.engine import OnEngine
 from lab.docker.errors import StackError
 from lab.harness import procs
 
@@ -90,15 +88,7 @@ def healthy_backends(payload: dict[str, Any]) -> int:
     return sum(1 for b in payload.get("backends", []) if b.get("state") == "up")
 
 
-class Stack:
-    def __init__(
-        self, engine: Engine, repo: Path, state_dir: Path, say: Callable[[str], None] = print
-    ) -> None:
-        self.engine = engine
-        self.repo = repo
-        self.dir = state_dir
-        self.say = say
-
+class Stack(OnEngine):
     # ---- swarm ---------------------------------------------------------------------------
 
     def ensure_swarm(self) -> bool:
