@@ -42,7 +42,8 @@ class Dispatching(ExchangeState):
     )
 
     def __init__(self, conn: ClientSide, ctx: ProxyContext, head: RequestHead | None) -> None:
-        super().__init__(head)
+        # Named, not super(): this runs once per request, and super() builds an object.
+        ExchangeState.__init__(self, head)
         self.conn = conn
         self.ctx = ctx
         self.started = ctx.loop.time()
@@ -129,7 +130,8 @@ class Dispatching(ExchangeState):
         # A fresh connection reports how long it took to open, once; a pooled one took 0.
         connect = self.connect_time = upstream.connect_time
         upstream.connect_time = 0.0
-        self.queue_time = max(now - self.dispatched_at - connect, 0.0)
+        queued = now - self.dispatched_at - connect
+        self.queue_time = queued if queued > 0.0 else 0.0
         backend.total += 1
         transport = upstream.transport
         assert transport is not None
