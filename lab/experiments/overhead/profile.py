@@ -26,7 +26,9 @@ PROFILER_MISSING = (
     "py-spy is not on PATH nor beside this Python: the event-loop thread's profile is skipped "
     "(pip install py-spy)"
 )
-SAMPLE_RATE_HZ = 100
+#: Samples per second: the event-loop thread is busy a few per cent of the time, so a high
+#: rate gives a few hundred of its samples in a phase of seconds.
+SAMPLE_RATE_HZ = 400
 
 EVENT_LOOP = "event loop (uvloop: epoll, callbacks, socket reads)"
 #: category → path prefixes of the frames that belong to it, in the order they are tried.
