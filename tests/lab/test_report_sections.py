@@ -48,9 +48,10 @@ def test_timestamps_are_shown_in_utc(timestamp: str, shown: str) -> None:
     assert when(timestamp) == shown
 
 
-def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) -> None:
-    data = doc("scaling")
-    found = [
+def measured(*taken: tuple[float, str]) -> list[ceiling.Ceiling]:
+    """Ceiling measurements of one machine (hash 59.2 ms, one thread 8.4 pairs/s), each with
+    its pairs/s on two threads and when it was taken."""
+    return [
         ceiling.Ceiling(
             bcrypt_cost=10,
             hash_ms=59.2,
@@ -58,14 +59,17 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
             threads=2,
             pairs_per_s_parallel=pairs,
             pairs_per_s_single_thread=8.4,
-            taken=taken,
+            taken=when_taken,
         )
-        for pairs, taken in (
-            (16.0, "before shared-host"),
-            (15.0, "after shared-host"),
-            (15.6, "after cpu-limited"),
-        )
+        for pairs, when_taken in taken
     ]
+
+
+def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) -> None:
+    data = doc("scaling")
+    found = measured(
+        (16.0, "before shared-host"), (15.0, "after shared-host"), (15.6, "after cpu-limited")
+    )
     data["ceiling"] = ceiling.document(found)
     data["series"][0]["ceiling_pairs_per_s"] = [16.0, 15.0]
     data["series"][1]["ceiling_pairs_per_s"] = [15.0, 15.6]
@@ -84,18 +88,7 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
 
 def test_a_ceiling_slower_on_two_threads_is_flagged(tmp_path: Path) -> None:
     data = doc("scaling")
-    found = [
-        ceiling.Ceiling(
-            bcrypt_cost=10,
-            hash_ms=59.2,
-            verify_ms=58.9,
-            threads=2,
-            pairs_per_s_parallel=pairs,
-            pairs_per_s_single_thread=8.4,
-            taken=taken,
-        )
-        for pairs, taken in ((16.0, "before shared-host"), (8.1, "after shared-host"))
-    ]
+    found = measured((16.0, "before shared-host"), (8.1, "after shared-host"))
     data["ceiling"] = ceiling.document(found)
     md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
     assert "| ✗ after shared-host | 8.10 | 50.6 % | 8.40 | 59.20 | 58.90 |" in md
