@@ -29,8 +29,8 @@ class NoSuchAccount(ServiceError):
     """The address names no account."""
 
 
-def _setting(env: Mapping[str, str], name: str) -> str:
-    value = settings_from_env(env).get(name)
+def _setting(settings: Mapping[str, object], name: str) -> str:
+    value = settings.get(name)
     if value is None:
         value = ServiceConfig.__dataclass_fields__[name].default
     if not isinstance(value, str):
@@ -48,8 +48,12 @@ async def revoke_account_devices(email: str, env: Mapping[str, str]) -> int:
         canonical = parse_email(email).canonical
     except InvalidEmail as exc:
         raise ConfigError(f"{email!r} is not an email address: {exc.message}") from None
+    # Read once: the environment's settings include files (the signing key, the pepper).
+    settings = settings_from_env(env)
     try:
-        connection = await asyncpg.connect(_setting(env, "database_url"), timeout=CONNECT_TIMEOUT)
+        connection = await asyncpg.connect(
+            _setting(settings, "database_url"), timeout=CONNECT_TIMEOUT
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         raise ServiceError(f"cannot reach Postgres: {exc}") from exc
     try:
@@ -61,13 +65,13 @@ async def revoke_account_devices(email: str, env: Mapping[str, str]) -> int:
     if found is None:
         raise NoSuchAccount(f"no account has the address {email!r}")
     redis = Redis.from_url(
-        _setting(env, "redis_url"),
+        _setting(settings, "redis_url"),
         socket_timeout=CONNECT_TIMEOUT,
         socket_connect_timeout=CONNECT_TIMEOUT,
     )
     try:
         return await revoke_devices(
-            redis, prefix=_setting(env, "redis_prefix"), email_canonical=canonical
+            redis, prefix=_setting(settings, "redis_prefix"), email_canonical=canonical
         )
     finally:
         await redis.aclose()
