@@ -48,7 +48,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 def describe(ctx: ProxyContext, backend: Backend) -> dict[str, Any]:
     """One backend as the API and the status page show it."""
     check = backend.last_check
-    home = ctx.pool.of(backend)
+    home = ctx.pool.peek(backend)
     return {
         "id": backend.id,
         "url": backend.url,

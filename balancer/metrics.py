@@ -84,7 +84,7 @@ class BalancerCollector:
                 responses.add_metric([*values, f"{index}xx"], backend.statuses[index])
             failures.add_metric(values, backend.failures)
             active.add_metric(values, backend.active)
-            home = ctx.pool.of(backend)
+            home = ctx.pool.peek(backend)
             queued.add_metric(values, len(home.waiters))
             idle = len(home.idle)
             connections.add_metric([*values, "idle"], idle)

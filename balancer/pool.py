@@ -48,6 +48,11 @@ class Pool:
             home = self._homes[backend] = BackendPool(backend)
         return home
 
+    def peek(self, backend: Backend) -> BackendPool:
+        """``backend``'s part of the pool to report on: an empty one, not kept, when it has
+        none, so describing a backend removed a moment ago does not bring its part back."""
+        return self._homes.get(backend) or BackendPool(backend)
+
     def forget(self, backend: Backend) -> None:
         """A removed backend: close its idle connections, fail its queue, drop its part."""
         self.close_idle(backend)

@@ -124,3 +124,14 @@ async def test_a_removed_backend_fails_its_queue() -> None:
     pool.forget(backend)
     with pytest.raises(QueueFull, match="was removed"):
         await waiting
+
+
+def test_reporting_on_a_removed_backend_does_not_bring_its_part_back() -> None:
+    pool = make_pool()
+    backend = pool.backends.backends["b1"]
+    idle_connection(pool)
+    pool.forget(backend)
+    home = pool.peek(backend)
+    assert not home.idle
+    assert not home.waiters
+    assert "backends=0" in repr(pool)
