@@ -149,21 +149,16 @@ def open_redis(config: ServiceConfig) -> Redis:
 
 async def _wait_for_redis(redis: Redis, *, patience: float, where: str) -> None:
     loop = asyncio.get_running_loop()
-    began = loop.time()
-    notice = stores.Notice()
+    wait = stores.StartupWait("Redis", where, patience=patience, began=loop.time())
     while True:
         try:
             await redis.ping()
             return
         except (RedisConnectionError, OSError) as exc:
-            waited = loop.time() - began
-            if waited >= patience:
-                raise Unavailable(
-                    f"Redis did not answer at {where} within {patience:g} s: {exc}"
-                ) from exc
-            if notice.due(loop.time()):
-                SERVICE.warning("waiting for Redis at %s (%.0f s): %s", where, waited, exc)
-            await asyncio.sleep(0.5)
+            warning = wait.failed(loop.time(), exc)
+            if warning is not None:
+                SERVICE.warning("%s", warning)
+            await asyncio.sleep(stores.RETRY_DELAY)
 
 
 async def _open_stores(app: ServiceApp) -> None:

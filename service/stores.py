@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from service.errors import Unavailable
+
+#: Seconds between attempts to reach a store that does not answer at start.
+RETRY_DELAY = 0.5
+
 
 def postgres_location(url: str) -> str:
     """`host:port/db` of a Postgres URL (libpq's defaults where it names none)."""
@@ -57,3 +62,29 @@ class Notice:
             return False
         self._last = now
         return True
+
+
+class StartupWait:
+    """Waiting at start for one store (``Redis``, ``PostgreSQL``) at ``where``: after each
+    failed attempt, :class:`Unavailable` once ``patience`` seconds are spent, else the
+    warning to log (at most one a second)."""
+
+    def __init__(self, store: str, where: str, *, patience: float, began: float) -> None:
+        self._store = store
+        self._where = where
+        self._patience = patience
+        self._began = began
+        self._notice = Notice()
+
+    def failed(self, now: float, exc: Exception) -> str | None:
+        """The attempt that ended at ``now`` failed with ``exc``: raises :class:`Unavailable`
+        when the patience is spent; otherwise the line to log, None when one was said less
+        than a second ago."""
+        waited = now - self._began
+        if waited >= self._patience:
+            raise Unavailable(
+                f"{self._store} did not answer at {self._where} within {self._patience:g} s: {exc}"
+            ) from exc
+        if not self._notice.due(now):
+            return None
+        return f"waiting for {self._store} at {self._where} ({waited:.0f} s): {exc}"

@@ -216,9 +216,12 @@ async def open_pool(
 ) -> asyncpg.Pool:
     """Connect (retrying until ``startup_timeout``), apply migrations, return the pool."""
     loop = asyncio.get_running_loop()
-    began = loop.time()
-    where = stores.postgres_location(database_url)
-    notice = stores.Notice()
+    wait = stores.StartupWait(
+        "PostgreSQL",
+        stores.postgres_location(database_url),
+        patience=startup_timeout,
+        began=loop.time(),
+    )
     while True:
         try:
             pool = await asyncpg.create_pool(
@@ -231,14 +234,10 @@ async def open_pool(
             )
             break
         except (*UNAVAILABLE_ERRORS, asyncpg.exceptions.CannotConnectNowError) as exc:
-            waited = loop.time() - began
-            if waited >= startup_timeout:
-                raise Unavailable(
-                    f"PostgreSQL did not answer at {where} within {startup_timeout:g} s: {exc}"
-                ) from exc
-            if notice.due(loop.time()):
-                log.warning("waiting for PostgreSQL at %s (%.0f s): %s", where, waited, exc)
-            await asyncio.sleep(0.5)
+            warning = wait.failed(loop.time(), exc)
+            if warning is not None:
+                log.warning("%s", warning)
+            await asyncio.sleep(stores.RETRY_DELAY)
         except asyncpg.PostgresError as exc:
             raise ServiceError(f"cannot connect to PostgreSQL: {exc}") from exc
     try:
