@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 import bcrypt
 
 from lab.harness import procs
-from lab.reporting.codec import Doc, encode
+from lab.reporting.codec import Doc
 
 _PASSWORD = b"correct horse battery staple"
 #: Ceilings measured around one series that differ by more than this share of the best
@@ -209,9 +209,3 @@ def kept(measurements: Sequence[Ceiling]) -> Ceiling:
         spread=round(spread([m.pairs_per_s_parallel for m in measurements]), 4),
         measurements=tuple(m.rounded() for m in measurements),
     )
-
-
-def document(measurements: Sequence[Ceiling]) -> dict[str, object]:
-    """`kept` as the `ceiling` object of results.json."""
-    doc: dict[str, object] = encode(kept(measurements))
-    return doc

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from lab.reporting import breakdown, ceiling
-from lab.reporting.codec import encode
 from lab.reporting.results import Host, Latency, Run, Step, StepTime, TimePoint
 from lab.reporting.soundness import (
     MEAN_ITERATIONS_PER_VU,
@@ -162,12 +161,6 @@ def measured_run(
     )
     reasons = unsound_reasons(run, bottleneck=bool(loadgen.get("bottleneck")))
     return dataclasses.replace(run, unsound_reasons=tuple(reasons), sound=not reasons)
-
-
-def run_record(result: Mapping[str, Any], **run: Any) -> dict[str, Any]:
-    """`measured_run` as it is written into results.json."""
-    record: dict[str, Any] = encode(measured_run(result, **run))
-    return record
 
 
 def judged_against_ceiling(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lab.reporting import breakdown, records
+from lab.reporting.codec import encode
 from lab.reporting.results import StepTime
 from tests.lab.test_records import loadgen_output
 
@@ -99,11 +100,11 @@ def test_the_run_record_carries_the_breakdown_and_old_output_gives_none() -> Non
         cpu={},
         ceiling_iterations_per_s=16.0,
     )
-    assert records.run_record(plain, **kwargs)["where_the_time_went"] == {}
+    assert encode(records.measured_run(plain, **kwargs))["where_the_time_went"] == {}
     plain["metrics"].update(
         trend_metrics("login", {"hash_wait": 400.0, "hash": 59.0, "app": 462.0})
     )
-    record = records.run_record(plain, **kwargs)
+    record = encode(records.measured_run(plain, **kwargs))
     login = record["where_the_time_went"]["login"]
     assert login["duration_ms"] == 480.0  # the client's average, from http_req_duration
     assert sum(login["segments_ms"].values()) == pytest.approx(480.0)

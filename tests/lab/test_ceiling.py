@@ -11,6 +11,7 @@ import pytest
 
 from lab.reporting import ceiling, records
 from lab.reporting.ceiling import Ceiling
+from lab.reporting.codec import encode
 from lab.reporting.results import Results
 from tests.lab.test_records import loadgen_output
 
@@ -62,7 +63,7 @@ def test_unsound_rule(efficiency: float | None, pairs: list[float], why: list[st
 
 
 def test_the_document_keeps_every_measurement_and_the_spread() -> None:
-    doc = ceiling.document([measured(15.2, "before shared-host"), measured(16.0, "after x")])
+    doc = encode(ceiling.kept([measured(15.2, "before shared-host"), measured(16.0, "after x")]))
     assert doc["pairs_per_s_parallel"] == 16.0
     assert doc["taken"] == "after x"
     assert doc["spread"] == pytest.approx(0.05)
@@ -112,7 +113,7 @@ def test_an_older_results_file_with_efficiency_above_one_reads_unsound() -> None
 
 def test_results_carry_the_measurements_and_each_series_its_ceilings() -> None:
     data = _doc()
-    data["ceiling"] = ceiling.document([measured(15.0, "before"), measured(16.0, "after")])
+    data["ceiling"] = encode(ceiling.kept([measured(15.0, "before"), measured(16.0, "after")]))
     data["series"][0]["ceiling_pairs_per_s"] = [15.0, 16.0]
     results = Results.from_dict(data)
     assert results.ceiling is not None

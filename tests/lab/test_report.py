@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lab.reporting import records
+from lab.reporting.codec import encode
 from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal
 from lab.reporting.results import Results, ResultsError, dump_results, load_results, median_runs
 
@@ -331,14 +332,16 @@ def test_runs_recorded_by_the_bench_parse_and_report(tmp_path: Path) -> None:
         "host": {"cpu_seconds_busy": 78.4, "utilisation": 0.98},
     }
     data["series"][0]["runs"] = [
-        records.run_record(
-            _loadgen_window(iterations),
-            topology=topology,
-            instances=instances,
-            balancer=instances > 1,
-            repeat=0,
-            cpu=usage,
-            ceiling_iterations_per_s=16.0,
+        encode(
+            records.measured_run(
+                _loadgen_window(iterations),
+                topology=topology,
+                instances=instances,
+                balancer=instances > 1,
+                repeat=0,
+                cpu=usage,
+                ceiling_iterations_per_s=16.0,
+            )
         )
         for topology, instances, iterations in (("single", 1, 620), ("scaled", 3, 612))
     ]

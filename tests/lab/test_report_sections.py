@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.reporting import ceiling
+from lab.reporting.codec import encode
 from lab.reporting.report import build_report, render_terminal
 from lab.reporting.results import Results
 from lab.reporting.sections import when
@@ -70,7 +71,7 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
     found = measured(
         (16.0, "before shared-host"), (15.0, "after shared-host"), (15.6, "after cpu-limited")
     )
-    data["ceiling"] = ceiling.document(found)
+    data["ceiling"] = encode(ceiling.kept(found))
     data["series"][0]["ceiling_pairs_per_s"] = [16.0, 15.0]
     data["series"][1]["ceiling_pairs_per_s"] = [15.0, 15.6]
     md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
@@ -89,7 +90,7 @@ def test_every_ceiling_measurement_and_its_verdict_are_reported(tmp_path: Path) 
 def test_a_ceiling_slower_on_two_threads_is_flagged(tmp_path: Path) -> None:
     data = doc("scaling")
     found = measured((16.0, "before shared-host"), (8.1, "after shared-host"))
-    data["ceiling"] = ceiling.document(found)
+    data["ceiling"] = encode(ceiling.kept(found))
     md = build_report(Results.from_dict(data), tmp_path).markdown.read_text()
     assert "| ✗ after shared-host | 8.10 | 50.6 % | 8.40 | 59.20 | 58.90 |" in md
     assert "| before shared-host | 16.00 | 100.0 % | 8.40 |" in md
