@@ -65,12 +65,17 @@ def account_key(email_canonical: str) -> str:
     return hashlib.sha256(email_canonical.encode("utf-8")).hexdigest()[:32]
 
 
+def devices_key(prefix: str, account: str) -> str:
+    """The sorted set of an account's remembered devices (device id -> last login)."""
+    return f"{prefix}devices:{account}"
+
+
 async def revoke_devices(redis: Redis, *, prefix: str, email_canonical: str) -> int:
     """Forget every device of an account (their tokens count as none from now on);
     returns how many it had."""
     with translate_redis_errors():
         revoked: Any = await redis.eval(
-            REVOKE_ALL_SCRIPT, 1, f"{prefix}devices:{account_key(email_canonical)}"
+            REVOKE_ALL_SCRIPT, 1, devices_key(prefix, account_key(email_canonical))
         )
     return int(revoked)
 
@@ -116,14 +121,8 @@ class LoginThrottle:
         """Whether ``address`` skips the per-address limits."""
         return bool(self._exempt) and in_networks(address, self._exempt)
 
-    def _devices_key(self, account: str) -> str:
-        return f"{self._prefix}devices:{account}"
-
-    def _address_key(self, address: str) -> str:
-        return f"{self._prefix}throttle:address:{limit_key(address)}"
-
-    def _in_flight_key(self, address: str) -> str:
-        return f"{self._prefix}throttle:in-flight:{limit_key(address)}"
+    def _in_flight_key(self, bucket: str) -> str:
+        return f"{self._prefix}throttle:in-flight:{bucket}"
 
     async def begin(
         self, *, email_canonical: str, address: str, device_token: object = None
@@ -136,12 +135,13 @@ class LoginThrottle:
         account = account_key(email_canonical)
         device_id = devices.device_id_of(self._pepper, account, device_token)
         exempt = self.exempt(address)
+        bucket = limit_key(address)
         keys = [
             f"{self._prefix}throttle:account:{account}",
-            self._address_key(address),
+            f"{self._prefix}throttle:address:{bucket}",
             f"{self._prefix}throttle:device:{device_id or ''}",
-            self._devices_key(account),
-            self._in_flight_key(address),
+            devices_key(self._prefix, account),
+            self._in_flight_key(bucket),
         ]
         attempt_id = secrets.token_hex(8)
         max_account, max_address, max_device = self._limits
@@ -203,7 +203,7 @@ class LoginThrottle:
             await self._success(
                 keys=[
                     attempt.counted_key,
-                    self._devices_key(attempt.account),
+                    devices_key(self._prefix, attempt.account),
                     attempt.in_flight_key or self._in_flight_key(""),
                 ],
                 args=[
@@ -220,13 +220,15 @@ class LoginThrottle:
         """Whether ``device_id`` is a remembered (not revoked, not expired) device of
         ``account`` (an account key)."""
         with translate_redis_errors():
-            seen: float | None = await self._redis.zscore(self._devices_key(account), device_id)
+            seen: float | None = await self._redis.zscore(
+                devices_key(self._prefix, account), device_id
+            )
         return seen is not None and seen > time.time() - devices.DEVICE_TTL
 
     async def revoke_device(self, account: str, device_id: str) -> bool:
         """Forget one device of an account; False when it was not remembered."""
         with translate_redis_errors():
-            removed: int = await self._redis.zrem(self._devices_key(account), device_id)
+            removed: int = await self._redis.zrem(devices_key(self._prefix, account), device_id)
         return removed == 1
 
 
