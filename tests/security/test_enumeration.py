@@ -9,6 +9,7 @@ import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -24,17 +25,18 @@ pytestmark = pytest.mark.integration
 VOLATILE_HEADERS = {"date", "x-request-id", "retry-after", "content-length"}
 
 
-@pytest.fixture(scope="module")
-def costly(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+def one_instance(
+    directory: Path, database_url: str, redis_url: str, bcrypt_rounds: int
 ) -> Iterator[Topology]:
+    """One instance, no balancer, one hashing thread and no account lockout in the way of
+    the many timed logins."""
     topology = start_stack(
-        tmp_path_factory.mktemp("costly-stack"),
+        directory,
         database_url,
         redis_url,
         instances=1,
         balancer=False,
-        bcrypt_rounds=9,
+        bcrypt_rounds=bcrypt_rounds,
         AUTH_LOGIN_MAX_FAILURES="1000",
         AUTH_BCRYPT_THREADS="1",
     )
@@ -42,6 +44,13 @@ def costly(
         yield topology
     finally:
         topology.stop()
+
+
+@pytest.fixture(scope="module")
+def costly(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str
+) -> Iterator[Topology]:
+    yield from one_instance(tmp_path_factory.mktemp("costly-stack"), database_url, redis_url, 9)
 
 
 async def test_unknown_and_wrong_password_answer_alike_through_the_balancer(
@@ -125,20 +134,7 @@ def cheap(
 ) -> Iterator[Topology]:
     """Cost 4 for new hashes: the instance AUTH_BCRYPT_ROUNDS was lowered on (or an old
     instance after it was raised), with costlier hashes still stored."""
-    topology = start_stack(
-        tmp_path_factory.mktemp("cheap-stack"),
-        database_url,
-        redis_url,
-        instances=1,
-        balancer=False,
-        bcrypt_rounds=4,
-        AUTH_LOGIN_MAX_FAILURES="1000",
-        AUTH_BCRYPT_THREADS="1",
-    )
-    try:
-        yield topology
-    finally:
-        topology.stop()
+    yield from one_instance(tmp_path_factory.mktemp("cheap-stack"), database_url, redis_url, 4)
 
 
 @pytest.fixture
