@@ -190,7 +190,6 @@ class AuthScenario:
         timer = vu.timer
         timer.connect_ns = 0
         server_timing = None
-        cause = None
         sent = self._sent_overhead[step] + len(body)
         t_send = perf_counter_ns()
         try:
@@ -223,7 +222,7 @@ class AuthScenario:
             t_end,
             intended,
             connect_ns,
-            200 <= status < 400,
+            cause is None,
             sent,
             received,
             server_timing,
