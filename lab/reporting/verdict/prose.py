@@ -196,7 +196,7 @@ def balancer_cost_text(single: Run, behind: Run) -> str:
     seconds = behind.cpu_seconds.get("balancer")
     if seconds is None or not behind.http_reqs:
         return text + "; its CPU was not measured."
-    share = seconds / behind.window_s if behind.window_s else 0.0
+    share = cores(behind, "balancer")
     # At tens of requests per second its fixed costs (health checks, timers, wake-ups)
     # would dominate a per-request figure, so the share of a core is the one to read.
     return text + (
