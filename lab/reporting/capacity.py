@@ -39,7 +39,7 @@ def ceiling_tables(results: Results) -> tuple[Table, ...]:
     tables = [efficiency_table(s, results.machine.cores) for s in measured]
     c = results.ceiling
     if c is not None and c.measurements:
-        best = max(m.pairs_per_s_parallel for m in c.measurements)
+        best = ceiling_rule.best(c.measurements).pairs_per_s_parallel
         slower = [i for i, m in enumerate(c.measurements) if ceiling_rule.slower_in_parallel(m)]
         note = f"Spread (highest − lowest) ÷ highest: {percent(c.spread)}."
         if slower:
