@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from lab import flags
 from lab.docker import stacksecrets
 from lab.docker.engine import OnEngine
 from lab.docker.errors import StackError
@@ -36,7 +37,7 @@ class StackConfig:
             raise ValueError("--replicas must be at least 1")
         if self.cpus_per_replica is not None and self.cpus_per_replica <= 0:
             raise ValueError("--cpus-per-replica must be positive")
-        if not 4 <= self.bcrypt_rounds <= 31:
+        if self.bcrypt_rounds not in flags.BCRYPT_COSTS:
             raise ValueError("--bcrypt-rounds must be within 4..31")
         if self.ready_timeout <= 0:
             raise ValueError("the ready timeout must be positive")

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lab import flags
 from lab.errors import TopologyError
 from lab.harness import procs
 from lab.harness.adminclient import AdminClient, AdminError
@@ -50,7 +51,7 @@ class TopologyConfig:
     def __post_init__(self) -> None:
         if self.instances < 1:
             raise ValueError("a topology needs at least one instance")
-        if self.bcrypt_rounds < 4 or self.bcrypt_rounds > 31:
+        if self.bcrypt_rounds not in flags.BCRYPT_COSTS:
             raise ValueError("bcrypt rounds must be within 4..31")
 
 

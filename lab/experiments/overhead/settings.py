@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import flags
+
 #: strace (and then py-spy) attaches this long after its phase begins (the load generator
 #: takes ~1 s to start) and detaches this long before it ends, so the service settles first.
 STRACE_MARGIN_S = 1.0
@@ -25,7 +27,7 @@ class OverheadConfig:
     def __post_init__(self) -> None:
         if not self.vus or min(self.vus) < 1:
             raise ValueError("--vus takes VU counts of at least 1, e.g. 10,200")
-        if not 4 <= self.bcrypt_cost <= 31:
+        if self.bcrypt_cost not in flags.BCRYPT_COSTS:
             raise ValueError("--bcrypt-rounds must be within 4..31")
         if self.duration_s <= 0 or self.warmup_s < 0 or self.graceful_stop_s < 0:
             raise ValueError("the window must be longer than 0 s, the others at least 0 s")
