@@ -32,6 +32,22 @@ REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "long enough and unusual"
 
 
+def run_service(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    """``python -m service ARGS`` to its end, with ``env`` over this environment less its
+    ``AUTH_*`` variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env={**base, **(env or {})},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def http_status(url: str, timeout: float = 1.0) -> int:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import stat
 import subprocess
 import sys
@@ -15,23 +14,18 @@ import asyncpg
 import pytest
 
 from service.keys import load_private_key
-from tests.service.conftest import REPO, Api, ServiceProcess, start_service, unique_email
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    return subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env={**base, **(env or {})},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+from tests.service.conftest import (
+    REPO,
+    Api,
+    ServiceProcess,
+    run_service,
+    start_service,
+    unique_email,
+)
 
 
 def test_without_key_material_it_refuses_to_start() -> None:
-    result = run("--port", "1")
+    result = run_service("--port", "1")
     assert result.returncode == 2
     assert "AUTH_JWT_PRIVATE_KEY_FILE" in result.stderr
     assert "keygen" in result.stderr
@@ -39,13 +33,13 @@ def test_without_key_material_it_refuses_to_start() -> None:
 
 
 def test_invalid_setting_is_named() -> None:
-    result = run("--dev", env={"AUTH_BCRYPT_ROUNDS": "many"})
+    result = run_service("--dev", env={"AUTH_BCRYPT_ROUNDS": "many"})
     assert result.returncode == 2
     assert "AUTH_BCRYPT_ROUNDS" in result.stderr
 
 
 def test_trusted_proxy_addresses_without_trusted_hops_are_refused() -> None:
-    result = run("--dev", env={"AUTH_TRUSTED_PROXY_ADDRS": "10.0.0.0/8"})
+    result = run_service("--dev", env={"AUTH_TRUSTED_PROXY_ADDRS": "10.0.0.0/8"})
     assert result.returncode == 2
     assert "AUTH_TRUSTED_PROXY_ADDRS" in result.stderr
     assert "AUTH_TRUSTED_PROXIES" in result.stderr
@@ -54,7 +48,7 @@ def test_trusted_proxy_addresses_without_trusted_hops_are_refused() -> None:
 
 def test_keygen_writes_a_private_pem_only_its_owner_reads(tmp_path: Path) -> None:
     path = tmp_path / "jwt.pem"
-    result = run("keygen", str(path))
+    result = run_service("keygen", str(path))
     assert result.returncode == 0, result.stderr
     assert load_private_key(path.read_bytes()) is not None
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -65,7 +59,7 @@ def test_keygen_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path)
     target.write_bytes(b"not yours to overwrite")
     link = tmp_path / "jwt.pem"
     link.symlink_to(target)
-    result = run("keygen", str(link))
+    result = run_service("keygen", str(link))
     assert result.returncode == 0, result.stderr
     assert target.read_bytes() == b"not yours to overwrite"
     assert not link.is_symlink()
@@ -77,7 +71,7 @@ def test_keygen_over_a_loose_file_leaves_a_0600_file(tmp_path: Path) -> None:
     path = tmp_path / "jwt.pem"
     path.write_bytes(b"old")
     path.chmod(0o644)
-    result = run("keygen", str(path))
+    result = run_service("keygen", str(path))
     assert result.returncode == 0, result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_private_key(path.read_bytes()) is not None
@@ -86,14 +80,14 @@ def test_keygen_over_a_loose_file_leaves_a_0600_file(tmp_path: Path) -> None:
 
 def test_pepper_writes_256_secret_bits_only_its_owner_reads(tmp_path: Path) -> None:
     path = tmp_path / "pepper"
-    result = run("pepper", str(path))
+    result = run_service("pepper", str(path))
     assert result.returncode == 0, result.stderr
     assert len(path.read_bytes().strip()) == 64  # hex
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_help_lists_the_options() -> None:
-    result = run("--help")
+    result = run_service("--help")
     assert result.returncode == 0
     for option in (
         "--host",

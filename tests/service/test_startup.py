@@ -4,9 +4,6 @@ Postgres does not answer, a line a second while it waits, then one line and exit
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.stores import Notice, postgres_location, redis_location
-from tests.service.conftest import REPO, start_service
+from tests.service.conftest import run_service, start_service
 
 
 @pytest.mark.parametrize(
@@ -51,22 +48,13 @@ def test_a_notice_is_due_at_most_once_per_interval() -> None:
 
 
 def test_unanswered_postgres_is_one_line_a_second_then_one_line_and_exit_1() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    env.update(
-        DATABASE_URL="postgresql://auth:s3cret@127.0.0.1:1/auth",
-        REDIS_URL="redis://127.0.0.1:1/0",
-        AUTH_STARTUP_TIMEOUT="2.5",
-        AUTH_LOG_FORMAT="text",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "--dev", "--host", "127.0.0.1", "--port", "0"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {
+        "DATABASE_URL": "postgresql://auth:s3cret@127.0.0.1:1/auth",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "AUTH_STARTUP_TIMEOUT": "2.5",
+        "AUTH_LOG_FORMAT": "text",
+    }
+    done = run_service("--dev", "--host", "127.0.0.1", "--port", "0", env=env, timeout=60)
     assert done.returncode == 1
     lines = done.stderr.splitlines()
     assert "Traceback" not in done.stderr
@@ -108,15 +96,7 @@ def test_unanswered_redis_is_named_too(service_env: Callable[..., dict[str, str]
         AUTH_STARTUP_TIMEOUT="1.5",
         AUTH_LOG_FORMAT="text",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "--host", "127.0.0.1", "--port", "0"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_service("--host", "127.0.0.1", "--port", "0", env=env, timeout=60)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "s3cret" not in done.stderr
