@@ -11,9 +11,7 @@ changes nothing: it is never an error.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -26,7 +24,7 @@ from lab.harness.topology import Topology
 from service.emails import parse_email
 from service.throttle import account_key
 from tests.security.conftest import start_stack
-from tests.service.conftest import PASSWORD, REPO, Api, unique_email
+from tests.service.conftest import PASSWORD, Api, run_service, unique_email
 
 pytestmark = pytest.mark.integration
 
@@ -188,16 +186,8 @@ async def test_a_device_is_limited_on_its_own(
 def revoke_devices_command(
     email: str, database_url: str, redis_url: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTH_")}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, AUTH_REDIS_PREFIX=PREFIX)
-    return subprocess.run(
-        [sys.executable, "-m", "service", "revoke-devices", email],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "AUTH_REDIS_PREFIX": PREFIX}
+    return run_service("revoke-devices", email, env=env, timeout=60)
 
 
 async def test_revoke_devices_revokes_every_device_of_the_account(
