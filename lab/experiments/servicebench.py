@@ -66,28 +66,20 @@ def main(argv: list[str], prog: str = "python -m lab bench-service") -> int:
                 procs.wait_until(lambda: procs.port_open("127.0.0.1", bare_port), timeout=20)
                 base = topology.entry_url
                 access, refresh = servicerun.sessions(base, args.connections * 2)
-                (work / "tokens.txt").write_text("\n".join(refresh) + "\n")
-                (work / "refresh.lua").write_text(
-                    servicerun.REFRESH_LUA % {"tokens": work / "tokens.txt"}
-                )
+                refresh_lua = servicerun.refresh_script(work, refresh)
                 (work / "me.lua").write_text(servicerun.ME_LUA % {"access": access})
                 service_pid = servicerun.instance_pid(topology)
                 targets = {
                     "bare Sanic GET /": (f"http://127.0.0.1:{bare_port}/", None, bare.pid),
                     "GET /auth/me": (f"{base}/auth/me", work / "me.lua", service_pid),
-                    "POST /auth/refresh": (
-                        f"{base}/auth/refresh",
-                        work / "refresh.lua",
-                        service_pid,
-                    ),
+                    "POST /auth/refresh": (f"{base}/auth/refresh", refresh_lua, service_pid),
                 }
                 infra_pids = running.component_pids()
                 for repeat in range(args.repeats):
                     for name, (url, script, pid) in targets.items():
                         if name == "POST /auth/refresh" and repeat:
                             # Each run leaves its tokens rotated; start from fresh sessions.
-                            _, refresh = servicerun.sessions(base, args.connections * 2)
-                            (work / "tokens.txt").write_text("\n".join(refresh) + "\n")
+                            servicerun.refresh_run(base, work, args.connections)
                         sample = servicerun.measure(name, url, script, pid, infra_pids, args)
                         samples.append(sample)
                         servicerun.progress(sample, repeat, args.repeats)

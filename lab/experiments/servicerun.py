@@ -76,14 +76,19 @@ def sessions(base: str, count: int) -> tuple[str, list[str]]:
     return access, [tokens.refresh_token for tokens in opened]
 
 
-def refresh_run(base: str, work: Path, connections: int) -> tuple[str, Path]:
-    """URL and wrk script of a refresh run, from fresh sessions (a run rotates its tokens)."""
-    _, refresh = sessions(base, connections * 2)
+def refresh_script(work: Path, refresh: list[str]) -> Path:
+    """The wrk script of a refresh run, rotating the refresh tokens ``refresh``."""
     tokens = work / "tokens.txt"
     tokens.write_text("\n".join(refresh) + "\n")
     script = work / "refresh.lua"
     script.write_text(REFRESH_LUA % {"tokens": tokens})
-    return f"{base}/auth/refresh", script
+    return script
+
+
+def refresh_run(base: str, work: Path, connections: int) -> tuple[str, Path]:
+    """URL and wrk script of a refresh run, from fresh sessions (a run rotates its tokens)."""
+    _, refresh = sessions(base, connections * 2)
+    return f"{base}/auth/refresh", refresh_script(work, refresh)
 
 
 def measure(
