@@ -9,7 +9,7 @@ retries every half second but says so at most once a second.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from service.errors import Unavailable
 
@@ -22,7 +22,7 @@ def postgres_location(url: str) -> str:
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     host = parts.hostname or query.get("host", ["localhost"])[0]
-    port = _port(url) or query.get("port", ["5432"])[0]
+    port = _port(parts) or query.get("port", ["5432"])[0]
     database = parts.path.lstrip("/") or query.get("dbname", [parts.username or "postgres"])[0]
     return f"{_bracketed(host)}:{port}/{database}"
 
@@ -34,13 +34,13 @@ def redis_location(url: str) -> str:
     if parts.scheme == "unix":
         return f"unix:{parts.path}/{query.get('db', ['0'])[0]}"
     database = parts.path.lstrip("/") or query.get("db", ["0"])[0]
-    port = _port(url) or "6379"
+    port = _port(parts) or "6379"
     return f"{_bracketed(parts.hostname or 'localhost')}:{port}/{database}"
 
 
-def _port(url: str) -> str | None:
+def _port(parts: SplitResult) -> str | None:
     try:
-        port = urlsplit(url).port
+        port = parts.port
     except ValueError:  # not a number: shown as absent rather than failing a log line
         return None
     return None if port is None else str(port)
