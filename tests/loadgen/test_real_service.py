@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from lab.harness.topology import LOOPBACK_CIDRS, Topology, TopologyConfig
+from loadgen.servertiming import SERVICE
 from tests.loadgen.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
@@ -19,8 +20,6 @@ pytestmark = pytest.mark.integration
 #: Each Server-Timing entry is rounded to 10 µs (service) or 1 µs (balancer) and each
 #: sample is truncated to 1 µs, so averages of per-response identities agree this closely.
 AGREEMENT_MS = 0.02
-#: What the service's handler does, one after the other, inside its ``app`` phase.
-SERVICE_PHASES = ("hash_wait", "hash", "db", "redis", "jwt")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +61,7 @@ def check_agreement(data: dict[str, Any], outermost: tuple[str, ...]) -> None:
         remainder = phases["remainder"]["avg"]
         assert server + remainder == pytest.approx(duration, abs=AGREEMENT_MS), step
         assert 0 < remainder < duration, step
-        inner = sum(phases[name]["avg"] for name in SERVICE_PHASES if name in phases)
+        inner = sum(phases[name]["avg"] for name in SERVICE if name in phases)
         assert inner <= phases["app"]["avg"] + AGREEMENT_MS, step
 
 
