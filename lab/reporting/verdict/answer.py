@@ -14,7 +14,13 @@ from __future__ import annotations
 from lab.reporting import mission
 from lab.reporting.page import change, figure, percent
 from lab.reporting.results import Results, Series
-from lab.reporting.verdict.classify import CORE_BOUND, classify, compared, quota_use, timed_step
+from lab.reporting.verdict.classify import (
+    CORE_BOUND,
+    classify,
+    quota_use,
+    scale_out,
+    timed_step,
+)
 from lab.reporting.verdict.prose import COMPONENT_NAMES
 from lab.reporting.verdict.timing import time_answer
 
@@ -72,14 +78,12 @@ def _cause(reason: str) -> str:
 
 
 def _scale_line(series: Series, host_cores: int) -> str | None:
-    medians = series.medians()
-    pair = compared(medians)
-    if pair is None or not medians[pair[0]].req_per_s:
+    found = scale_out(series, series.medians(), host_cores)
+    if found is None:
         return None
-    one, more = medians[pair[0]], medians[pair[1]]
-    ratio = more.req_per_s / one.req_per_s
+    one, more = found.one, found.more
     figures = (
-        f"{more.instances} instances did {figure(ratio)}× the req/s of {one.instances} "
+        f"{more.instances} instances did {figure(found.ratio)}× the req/s of {one.instances} "
         f"({figure(one.req_per_s)} → {figure(more.req_per_s)} req/s"
     )
     if series.cpus_per_instance is None:
@@ -98,17 +102,15 @@ def _scale_line(series: Series, host_cores: int) -> str | None:
         else:
             why = f"one instance was limited by {_LIMITS.get(limit, limit)}"
         return f"On one shared host, {figures}: {why}."
-    linear = ratio / (more.instances / one.instances)
-    figures += f", {percent(linear)} of linear)"
+    figures += f", {percent(found.linear)} of linear)"
     used = quota_use(series, more, host_cores)
-    limit = classify(series, more, host_cores)
-    if linear >= mission.NEAR_LINEAR:
+    if found.linear >= mission.NEAR_LINEAR:
         why = "scale-out works when each instance brings its own CPU"
     else:
         why = "the added CPU was not what limited it"
         if used is not None:
             why += f" ({percent(used)} of the quotas used)"
-        why += f"; {_LIMITS.get(limit, limit)} was"
+        why += f"; {_LIMITS.get(found.limit, found.limit)} was"
     return (
         f"With {figure(series.cpus_per_instance)} CPU per instance, as if each were its own "
         f"machine, {figures}: {why}."
