@@ -173,12 +173,9 @@ def port_of(url: str) -> int:
 
 
 def listener_pid(port: int) -> int:
-    for conn in psutil.net_connections(kind="tcp"):
-        address = conn.laddr
-        if conn.status != psutil.CONN_LISTEN or not address or conn.pid is None:
-            continue
-        if address.port == port:
-            return conn.pid
+    pid = procs.port_listener(port)
+    if pid is not None:
+        return pid
     raise RollingError(f"no process listens on port {port} (or it is not visible to this user)")
 
 

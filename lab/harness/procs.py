@@ -131,18 +131,25 @@ def cmdline_mentions(pid: int, needle: str) -> bool:
         return False
 
 
+def port_listener(port: int) -> int | None:
+    """The pid listening on TCP ``port``, if this user may see it; psutil's errors (no right
+    to list sockets) are the caller's."""
+    for conn in psutil.net_connections(kind="tcp"):
+        listens = conn.status == psutil.CONN_LISTEN and conn.pid is not None
+        if listens and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
+
+
 def loopback_listener(url: str) -> int | None:
     """The pid listening on a loopback URL's port, if this user may see it."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.hostname not in ("127.0.0.1", "localhost", "::1") or parsed.port is None:
         return None
     try:
-        for conn in psutil.net_connections(kind="tcp"):
-            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == parsed.port:
-                return conn.pid
+        return port_listener(parsed.port)
     except (psutil.Error, OSError):
         return None
-    return None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
