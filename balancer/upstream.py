@@ -48,7 +48,6 @@ class UpstreamConnection(asyncio.Protocol):
 
     def __init__(self, home: BackendPool) -> None:
         self.home = home
-        self.backend = home.backend
         self.transport: asyncio.Transport | None = None
         self.parser = ResponseParser()
         self.user: UpstreamUser | None = None
@@ -112,4 +111,4 @@ class UpstreamConnection(asyncio.Protocol):
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("busy" if self.user is not None else "idle")
-        return f"<UpstreamConnection {self.backend.id} {state}>"
+        return f"<UpstreamConnection {self.home.backend.id} {state}>"
