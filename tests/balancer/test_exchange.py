@@ -9,9 +9,9 @@ from balancer.backends import Backend
 from balancer.errors import ConnectFailed, NoBackend, UpstreamReset, UpstreamTimeout
 from balancer.exchange import Action, ExchangeState, Phase, RetryBudget
 from balancer.health import HealthState
-from balancer.http11 import RequestHead, RequestParser
+from balancer.http11 import RequestHead
 from balancer.timeouts import Expiry, backend_silent, client_expiry
-from tests.balancer.test_http11 import Events
+from tests.balancer.test_http11 import parse
 
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
 POST_SMALL = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
@@ -21,9 +21,7 @@ PUT_SMALL = b"PUT / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"
 
 
 def head_of(raw: bytes) -> RequestHead:
-    sink = Events()
-    RequestParser(sink, max_header_size=8192).feed(raw)
-    (head,) = sink.heads()
+    (head,) = parse(raw).heads()
     return head
 
 
