@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -18,8 +17,8 @@ from loadgen import failures
 from loadgen.stats import Recorder
 from loadgen.summary import _errors
 from tests.loadgen.fakeauth import FakeAuth, serve
+from tests.loadgen.test_cli import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
 _KEY = ConnectionKey("127.0.0.1", 1, False, True, None, None, None)
 
 
@@ -84,26 +83,11 @@ def test_the_summary_lists_the_causes() -> None:
 
 
 async def _loadgen(target: str, out: Path) -> tuple[int, str, dict[str, object]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "loadgen",
-        "--duration",
-        "1s",
-        "--vus",
-        "2",
-        "--target",
-        target,
-        "--out",
-        str(out),
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    code, stdout, _ = await run_cli(
+        "--duration", "1s", "--vus", "2", "--target", target, "--out", str(out)
     )
-    stdout, _ = await process.communicate()
-    assert process.returncode is not None
     written = await asyncio.to_thread(out.read_bytes)
-    return process.returncode, stdout.decode(), orjson.loads(written)
+    return code, stdout, orjson.loads(written)
 
 
 async def test_a_target_where_nothing_listens_is_named_and_sends_nothing(tmp_path: Path) -> None:
