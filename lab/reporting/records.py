@@ -13,11 +13,8 @@ from lab.reporting.soundness import (
     MEAN_ITERATIONS_PER_VU,
     MIN_ITERATIONS_PER_VU,
     host_noise_reason,
-    soundness_forecast,
 )
 from loadgen.stats import STEPS
-
-__all__ = ["STEPS", "soundness_forecast"]
 
 
 def _metric(result: Mapping[str, Any], name: str) -> Mapping[str, Any]:

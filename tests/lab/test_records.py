@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from lab.reporting import ceiling, records
+from lab.reporting import ceiling, records, soundness
 from lab.reporting.results import Run
+from loadgen.stats import STEPS
 
 
 def loadgen_output(
@@ -33,7 +34,7 @@ def loadgen_output(
         "iteration_duration": {"type": "trend", "values": {k: v * 4 for k, v in trend.items()}},
         "iterations_failed": {"type": "counter", "values": {"count": 0}},
     }
-    for step in records.STEPS:
+    for step in STEPS:
         metrics[f"http_reqs{{step:{step}}}"] = {"values": {"count": iterations}}
         metrics[f"http_req_failed{{step:{step}}}"] = {"values": {"rate": 0.0, "passes": 0}}
         metrics[f"http_req_duration{{step:{step}}}"] = {"values": trend}
@@ -110,9 +111,9 @@ def test_a_bottlenecked_generator_makes_the_run_unsound() -> None:
 
 
 def test_forecast_warns_before_an_unsound_run() -> None:
-    assert records.soundness_forecast(200, 10.0, 16.0) is not None
-    assert records.soundness_forecast(200, 45.0, 16.0) is None
-    assert records.soundness_forecast(50, 45.0, 2.0) is not None
+    assert soundness.soundness_forecast(200, 10.0, 16.0) is not None
+    assert soundness.soundness_forecast(200, 45.0, 16.0) is None
+    assert soundness.soundness_forecast(50, 45.0, 2.0) is not None
 
 
 def _with_cpu(busy: float, components: dict[str, float]) -> Run:

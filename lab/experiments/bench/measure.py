@@ -15,7 +15,7 @@ from lab.experiments.bench import assembly
 from lab.experiments.bench.config import BenchConfig
 from lab.experiments.bench.plan import RunSpec, SeriesSpec, run_name
 from lab.harness.progress import StatusLine
-from lab.reporting import ceiling, records
+from lab.reporting import ceiling, records, soundness
 from lab.reporting.results import Run, Series
 
 
@@ -81,7 +81,7 @@ def measure_plan(
                 ),
                 best_ceiling=ceiling.best(found.ceilings),
             )
-            forecast = records.soundness_forecast(
+            forecast = soundness.soundness_forecast(
                 spec.vus, cfg.duration_s, planned.ceiling_iterations_per_s
             )
             if forecast:
