@@ -11,6 +11,7 @@ from typing import Any
 import bcrypt
 
 from lab.experiments import loadrun
+from lab.experiments.overhead.attached import AttachedTool
 from lab.experiments.overhead.profile import Profiler
 from lab.experiments.overhead.rows import iterations_between
 from lab.experiments.overhead.settings import STRACE_MARGIN_S, OverheadConfig
@@ -73,7 +74,7 @@ def measure(
     with topology:
         pid = topology.component_pids()["service_1"]
         samples, tracer, profiler = [sample(pid)], Strace(pid, run_dir), Profiler(pid, run_dir)
-        phases: list[tuple[Strace | Profiler, float, float]] = [
+        phases: list[tuple[AttachedTool, float, float]] = [
             (tracer, cfg.warmup_s, strace_s),
             (profiler, cfg.warmup_s + strace_s, profile_s),
         ]

@@ -11,15 +11,13 @@ coroutines from C, so many of them start at a coroutine, not at ``main``).
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
+from lab.experiments.overhead.attached import AttachedTool
 from lab.harness import procs
 
 PROFILER_MISSING = (
@@ -102,35 +100,23 @@ def shares(raw: str) -> tuple[dict[str, float], int]:
     return ({name: n / total for name, n in counts.most_common()} if total else {}), total
 
 
-@dataclass
-class Profiler:
-    """``py-spy record`` of the service from start() to stop() (SIGINT: it writes and exits)."""
+class Profiler(AttachedTool):
+    """``py-spy record`` of the service from start() to stop()."""
 
-    pid: int
-    run_dir: Path
-    proc: subprocess.Popen[bytes] | None = None
-    began: float = 0.0
-    ended: float = 0.0
+    tool: ClassVar[str] = "py-spy"
 
     @property
     def out(self) -> Path:
         return self.run_dir / "py-spy.txt"
 
-    def start(self) -> None:
-        argv = [py_spy() or "py-spy", "record", "--pid", str(self.pid),
+    def argv(self) -> list[str]:
+        return [py_spy() or "py-spy", "record", "--pid", str(self.pid),
                 "--rate", str(SAMPLE_RATE_HZ), "--nonblocking",
                 "--format", "raw", "--output", str(self.out)]  # fmt: skip
-        self.proc = procs.spawn(argv, log_path=self.run_dir / "py-spy.log")
-        self.began = time.time()
-
-    def stop(self) -> None:
-        if self.proc is not None and not self.ended:
-            self.ended = time.time()
-            procs.stop(self.proc, sig=signal.SIGINT, timeout=15)
 
     def result(self) -> tuple[dict[str, float], int]:
         found = shares(self.out.read_text()) if self.ended and self.out.exists() else ({}, 0)
         if self.ended and not found[1]:
-            log = procs.log_tail(self.run_dir / "py-spy.log", 3)
+            log = procs.log_tail(self.log, 3)
             print(f"py-spy sampled nothing for pid {self.pid}: {log}", file=sys.stderr)
         return found

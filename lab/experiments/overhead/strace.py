@@ -3,13 +3,10 @@ every call, so this runs in a phase of its own, never in the measured window).""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import ClassVar
 
+from lab.experiments.overhead.attached import AttachedTool
 from lab.harness import procs
 
 STRACE_MISSING = "strace is not on PATH: system calls per iteration are skipped"
@@ -30,31 +27,18 @@ def parse_strace(text: str) -> dict[str, int]:
     return counts
 
 
-@dataclass
-class Strace:
-    """``strace -c -f -p PID`` from start() to stop(); SIGINT makes it detach and write its
-    summary."""
+class Strace(AttachedTool):
+    """``strace -c -f -p PID`` from start() to stop()."""
 
-    pid: int
-    run_dir: Path
-    proc: subprocess.Popen[bytes] | None = None
-    began: float = 0.0
-    ended: float = 0.0
+    tool: ClassVar[str] = "strace"
 
-    def start(self) -> None:
-        argv = ["strace", "-c", "-f", "-o", str(self.run_dir / "strace.txt"), "-p", str(self.pid)]
-        self.proc = procs.spawn(argv, log_path=self.run_dir / "strace.log")
-        self.began = time.time()
-
-    def stop(self) -> None:
-        if self.proc is not None and not self.ended:
-            self.ended = time.time()
-            procs.stop(self.proc, sig=signal.SIGINT, timeout=15)
+    def argv(self) -> list[str]:
+        return ["strace", "-c", "-f", "-o", str(self.run_dir / "strace.txt"), "-p", str(self.pid)]
 
     def counts(self) -> dict[str, int] | None:
         out = self.run_dir / "strace.txt"
         found = parse_strace(out.read_text()) if self.ended and out.exists() else {}
         if self.ended and not found:
-            log = procs.log_tail(self.run_dir / "strace.log", 3)
+            log = procs.log_tail(self.log, 3)
             print(f"strace counted nothing for pid {self.pid}: {log}", file=sys.stderr)
         return found or None
