@@ -143,8 +143,8 @@ def openapi_document(*, server_url: str | None = None) -> dict[str, Any]:
                 "requestBody": _body("RefreshRequest"),
                 "responses": {
                     "200": {
-                        "description": "rotated; device_token is left out when the device "
-                        "the session was opened from has been revoked since",
+                        "description": "rotated; device_token is null when the device the "
+                        "session was opened from has been revoked since",
                         "content": _json(_ref("RefreshedTokens")),
                     },
                     "401": _error("invalid_token or token_reused"),
