@@ -8,9 +8,9 @@ from collections import Counter
 import aiohttp
 import orjson
 
-from balancer.upstream import UpstreamConnection
 from tests.balancer.backend_double import ScriptedBackend
 from tests.balancer.conftest import JSON, StartBalancer, admin_url, url, wait_for
+from tests.balancer.test_pool import QuietTransport, idle_connection
 
 
 async def test_killed_backend_is_ejected_and_no_get_fails(
@@ -270,31 +270,16 @@ async def test_graceful_shutdown_finishes_in_flight(
     assert refused
 
 
-class DeadTransport:
+class DeadTransport(QuietTransport):
     """A pooled connection whose peer is already gone: the first write fails."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.written = b""
-        self.closing = False
 
     def write(self, data: bytes) -> None:
         self.written += data
-        self.closing = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
+        self.closed = True
 
 
 async def test_post_on_a_dead_pooled_connection_is_sent_on_a_fresh_one(
@@ -302,11 +287,9 @@ async def test_post_on_a_dead_pooled_connection_is_sent_on_a_fresh_one(
 ) -> None:
     balancer = await start_balancer([backends[0].url])
     backend = balancer.backends.backends["b1"]
-    home = balancer.pool.of(backend)
-    stale = UpstreamConnection(home)
     dead = DeadTransport()
-    stale.connection_made(dead)  # type: ignore[arg-type]
-    home.idle.append(stale)
+    stale = idle_connection(balancer.pool, dead)
+    home = stale.home
     async with session.post(url(balancer, "/echo"), data=b"exactly once") as response:
         assert response.status == 200
         assert await response.read() == b"exactly once"

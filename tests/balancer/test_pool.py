@@ -49,10 +49,11 @@ def make_pool(*, maxconn: int = 1, maxqueue: int = 2, queue_timeout: float = 1.0
     )
 
 
-def idle_connection(pool: Pool) -> UpstreamConnection:
+def idle_connection(pool: Pool, transport: QuietTransport | None = None) -> UpstreamConnection:
+    """An open connection to backend b1, idle in the pool, over ``transport`` (a quiet one)."""
     home = pool.of(pool.backends.backends["b1"])
     conn = UpstreamConnection(home)
-    conn.connection_made(QuietTransport())  # type: ignore[arg-type]
+    conn.connection_made(transport or QuietTransport())  # type: ignore[arg-type]
     home.idle.append(conn)
     return conn
 
