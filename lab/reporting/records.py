@@ -4,7 +4,7 @@ the judgement whether that run was a sound measurement."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lab.reporting import breakdown, ceiling
@@ -177,7 +177,8 @@ def judged_against_ceiling(
         r for r in run.unsound_reasons if not r.startswith(("efficiency ", "the bcrypt ceiling"))
     ]
     reasons += ceiling.unsound_reasons(efficiency, series_pairs_per_s)
-    reasons += _unique(
+    # Each reason once: the kept ceiling is also one of the measurements around the series.
+    reasons += dict.fromkeys(
         ceiling.slower_in_parallel_reason(c) for c in ceilings if ceiling.slower_in_parallel(c)
     )
     return dataclasses.replace(
@@ -210,7 +211,3 @@ def unsound_reasons(run: Run, *, bottleneck: bool = False) -> list[str]:
     if noisy is not None:
         reasons.append(noisy)
     return reasons
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
