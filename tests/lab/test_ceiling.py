@@ -13,21 +13,13 @@ from lab.reporting import ceiling, records
 from lab.reporting.ceiling import Ceiling
 from lab.reporting.codec import encode
 from lab.reporting.results import Results
-from tests.lab.test_records import loadgen_output
+from tests.lab.test_records import loadgen_output, measured_ceiling
 
 DATA = Path(__file__).parent / "data"
 
 
 def measured(pairs_per_s: float, taken: str) -> Ceiling:
-    return Ceiling(
-        bcrypt_cost=10,
-        hash_ms=59.0,
-        verify_ms=59.0,
-        threads=2,
-        pairs_per_s_parallel=pairs_per_s,
-        pairs_per_s_single_thread=8.4,
-        taken=taken,
-    )
+    return measured_ceiling(pairs_per_s, 8.4, taken)
 
 
 def test_the_best_measurement_is_kept_because_other_work_only_lowers_it() -> None:
