@@ -272,3 +272,23 @@ def test_the_profile_table_gives_ms_per_iteration_and_shares() -> None:
     assert f"| {EVENT_LOOP} | 6.00 (75 %) |" in text
     assert "| samples | 400 |" in text
     assert "py-spy" not in render([a_row()], OverheadConfig())
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--duration", "soon"], "argument --duration: invalid duration"),
+        (["--bcrypt-rounds", "3"], "bcrypt takes a cost of 4..31"),
+        (["--vus", "0"], "--vus takes VU counts of at least 1"),
+        (["--strace-duration", "2s"], "--strace-duration must be 0"),
+    ],
+)
+def test_options_that_cannot_be_measured_are_usage_errors_before_anything_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lab.experiments.overhead.command import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

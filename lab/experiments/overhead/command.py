@@ -29,6 +29,7 @@ from pathlib import Path
 import psutil
 
 from authscale.argparsing import ArgumentParser
+from lab import flags
 from lab.errors import LabError
 from lab.experiments.overhead.measure import lone_hash_cpu_ms, measure
 from lab.experiments.overhead.profile import PROFILER_MISSING, py_spy
@@ -41,7 +42,6 @@ from lab.harness.signals import report_command
 from lab.harness.topology import add_exemption_flag
 from lab.reporting import ceiling
 from loadgen.errors import LoadgenError
-from loadgen.schedule import parse_duration
 
 
 def run(cfg: OverheadConfig, *, command: str) -> Path:
@@ -101,33 +101,55 @@ def main(argv: list[str], prog: str = "python -m lab bench-overhead") -> int:
     )
     add = p.add_argument
     add("--vus", default="10,200", help="VU counts, one run each (10,200)")
-    add("--bcrypt-rounds", type=int, default=10, help="bcrypt cost of the instance (10)")
-    add("--warmup", default="10s", help="ramp before the window; VUs start one by one (10s)")
-    add("--duration", default="30s", help="measured window per VU count (30s)")
-    add("--strace-duration", default="8s", help="strace phase before the window; 0: none (8s)")
-    add("--profile-duration", default="8s", help="py-spy phase before the window; 0: none (8s)")
-    add("--graceful-stop", default="30s", help="time in-flight iterations may finish (30s)")
+    add("--bcrypt-rounds", type=flags.bcrypt_cost, default=10, help="bcrypt cost (10)")
+    add(
+        "--warmup",
+        type=flags.duration,
+        default="10s",
+        help="ramp before the window; VUs start one by one (10s)",
+    )
+    add("--duration", type=flags.duration, default="30s", help="measured window per VU count (30s)")
+    add(
+        "--strace-duration",
+        type=flags.duration,
+        default="8s",
+        help="strace phase before the window; 0: none (8s)",
+    )
+    add(
+        "--profile-duration",
+        type=flags.duration,
+        default="8s",
+        help="py-spy phase before the window; 0: none (8s)",
+    )
+    add(
+        "--graceful-stop",
+        type=flags.duration,
+        default="30s",
+        help="time in-flight iterations may finish (30s)",
+    )
     add("--out", default="reports", help="folder for reports (default reports/)")
     add_exemption_flag(p)
     args = p.parse_args(argv)
-
-    def work() -> Path:
+    try:
         cfg = OverheadConfig(
             vus=tuple(int(v) for v in args.vus.split(",") if v.strip()),
             bcrypt_cost=args.bcrypt_rounds,
-            warmup_s=parse_duration(args.warmup),
-            duration_s=parse_duration(args.duration),
-            strace_s=parse_duration(args.strace_duration),
-            profile_s=parse_duration(args.profile_duration),
-            graceful_stop_s=parse_duration(args.graceful_stop),
+            warmup_s=args.warmup,
+            duration_s=args.duration,
+            strace_s=args.strace_duration,
+            profile_s=args.profile_duration,
+            graceful_stop_s=args.graceful_stop,
             out_dir=Path(args.out),
             limit_exemption=not args.no_limit_exemption,
         )
-        return run(cfg, command=" ".join([*prog.split(), *argv]))
-
+    except ValueError as exc:  # options that parse but cannot be measured: a usage error
+        p.error(str(exc))
+    command = " ".join([*prog.split(), *argv])
     return report_command(
-        work, expected=(LabError, LoadgenError, ValueError, psutil.Error), who="it"
-    )
+        lambda: run(cfg, command=command),
+        expected=(LabError, LoadgenError, ValueError, psutil.Error),
+        who="it",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
