@@ -20,6 +20,14 @@ PACKAGES = ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http")
 """What the ``otel`` extra brings that tracing needs."""
 
 TRACES_PATH = "v1/traces"
+ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+
+def endpoint_problem(endpoint: str | None) -> str | None:
+    """Why an OTLP endpoint setting cannot be used (it must be an http(s) URL), or None."""
+    if endpoint is None or endpoint.startswith(("http://", "https://")):
+        return None
+    return f"{ENDPOINT_VARIABLE} must be an http(s) URL, got {endpoint!r}"
 
 
 def installed() -> bool:

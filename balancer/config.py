@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 
+from authscale import otel
 from balancer.backends import parse_backend_url
 from balancer.errors import ConfigError
 from balancer.flags import build_parser
@@ -141,7 +142,7 @@ class BalancerConfig:
     def _rules(self) -> list[tuple[bool, str]]:
         """Every rule as (broken, message), in the order a broken one is reported."""
         admin_open = self.admin is not None and not is_loopback(self.admin.host)
-        otlp = self.otlp_endpoint
+        otlp_problem = otel.endpoint_problem(self.otlp_endpoint)
         return [
             # Off loopback the token must be one the operator chose (and can hand to
             # Prometheus); on loopback a missing one is generated at start unless
@@ -151,10 +152,7 @@ class BalancerConfig:
                 f"the admin API would listen on {self.admin} without authentication: set "
                 "BALANCER_ADMIN_TOKEN, or bind it to loopback",
             ),
-            (
-                otlp is not None and not otlp.startswith(("http://", "https://")),
-                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otlp!r}",
-            ),
+            (otlp_problem is not None, otlp_problem or ""),
             (
                 not self.health_path.startswith("/"),
                 f"health_path must start with '/', got {self.health_path!r}",

@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from authscale import otel
 from loadgen.errors import ConfigError
 from loadgen.flags import build_parser
 from loadgen.schedule import DROP, QUEUE, Stage, parse_duration, parse_rate, parse_stage
@@ -83,16 +84,13 @@ class LoadConfig:
     def _rules(self) -> list[tuple[bool, str]]:
         """Every rule as (broken, message), in the order a broken one is reported."""
         http = ("http://", "https://")
-        otlp = self.otlp_endpoint
+        otlp_problem = otel.endpoint_problem(self.otlp_endpoint)
         return [
             (
                 not self.target.startswith(http),
                 f"--target must be an http(s) URL, got {self.target!r}",
             ),
-            (
-                otlp is not None and not otlp.startswith(http),
-                f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got {otlp!r}",
-            ),
+            (otlp_problem is not None, otlp_problem or ""),
             (
                 self.vus < 0 or (self.rate is None and not self.stages and self.vus == 0),
                 "--vus must be at least 1",

@@ -51,6 +51,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from authscale import otel
 from service.addresses import parse_networks
 from service.environment import settings_from_env
 from service.errors import ConfigError
@@ -190,11 +191,8 @@ class ServiceConfig:
         )
         if self.metrics_listen:
             metrics_address(self.metrics_listen)
-        self._check(
-            self.otlp_endpoint is None or self.otlp_endpoint.startswith(("http://", "https://")),
-            f"OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, "
-            f"got {self.otlp_endpoint!r}",
-        )
+        otlp_problem = otel.endpoint_problem(self.otlp_endpoint)
+        self._check(otlp_problem is None, otlp_problem or "")
         self._check(
             0 <= self.db_pool_min <= self.db_pool_max and self.db_pool_max >= 1,
             "need 0 <= AUTH_DB_POOL_MIN <= AUTH_DB_POOL_MAX and AUTH_DB_POOL_MAX >= 1",
