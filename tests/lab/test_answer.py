@@ -9,7 +9,7 @@ from lab.reporting.report import build_report, render_terminal
 from lab.reporting.results import Results
 from lab.reporting.verdict.answer import answer
 from tests.lab.test_breakdown import add_breakdown
-from tests.lab.test_report import doc
+from tests.lab.test_verdict import doc
 
 
 def test_the_answer_says_where_the_time_went_when_timings_were_recorded(tmp_path: Path) -> None:

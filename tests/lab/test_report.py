@@ -15,16 +15,12 @@ from lab.reporting import records
 from lab.reporting.codec import encode
 from lab.reporting.report import ReportFiles, build_report, main_report, render_terminal
 from lab.reporting.results import Results, ResultsError, dump_results, load_results, median_runs
+from tests.lab.test_verdict import doc
 
 DATA = Path(__file__).parent / "data"
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def doc(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((DATA / f"{name}.json").read_text())
-    return loaded
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,7 @@ from lab.reporting.report import build_report, render_terminal
 from lab.reporting.results import Results
 from lab.reporting.sections import when
 from tests.lab.test_records import measured_ceiling
-from tests.lab.test_report import doc
-from tests.lab.test_verdict import bench_scale_doc
+from tests.lab.test_verdict import bench_scale_doc, doc
 
 
 def test_bench_scale_report_compares_fewest_with_most_instances(tmp_path: Path) -> None:
