@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from lab.experiments.overhead.profile import SAMPLE_RATE_HZ
 from lab.experiments.overhead.rows import Row
 from lab.experiments.overhead.settings import OverheadConfig
+from loadgen import servertiming
 
 TOP_SYSCALLS = 8
-#: Server-Timing phases as they happen in the handler (`app` holds them); others follow.
-PHASE_ORDER = ("hash_wait", "hash", "db", "redis", "jwt", "app")
+#: Server-Timing phases as they happen (the handler's, `app`, the balancer's); others follow.
+PHASE_ORDER = servertiming.ORDER
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], left: int = 1) -> list[str]:
