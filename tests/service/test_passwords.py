@@ -175,9 +175,13 @@ async def test_a_wrong_password_on_a_cheaper_hash_lasts_a_dummy_verification(
     cheap = await hasher.hash("the right password")
     hasher.expect_cost(8)
     assert await hasher.check("whatever password", None) is False  # makes the dummy
-    started = time.perf_counter()
-    assert await hasher.check("whatever password", None) is False
-    unknown_s = time.perf_counter() - started
+    # The quickest of three unknown-email checks: other work on the machine only ever
+    # lengthens one, and the comparison is with what a verification costs.
+    unknown_s = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        assert await hasher.check("whatever password", None) is False
+        unknown_s = min(unknown_s, time.perf_counter() - started)
     started = time.perf_counter()
     assert await hasher.check("a wrong password", cheap) is False
     wrong_s = time.perf_counter() - started
