@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("balancer.proxy")
 
 PIPELINE_DEPTH = 16
+#: How long a client that is still sending when its connection is closed gets to read the
+#: answer: the balancer half-closes, discards what arrives, and closes at the client's EOF
+#: or after this (nginx's lingering close). Closing at once with unread input makes the
+#: kernel send a reset, which can destroy the 408/413 the client has not read yet.
+LINGER_S = 2.0
 
 
 class ClientConnection(asyncio.Protocol):
@@ -49,6 +54,7 @@ class ClientConnection(asyncio.Protocol):
         self.writing_paused = False
         self.closed = False
         self.eof = False
+        self.lingering = False
 
     @property
     def active(self) -> Exchange | None:
@@ -104,6 +110,8 @@ class ClientConnection(asyncio.Protocol):
         # whose body it broke off can never complete, so the connection ends with it
         # (else the backend would hold a slot waiting for the rest until its own timeout).
         self.eof = True
+        if self.lingering:
+            return False  # the client has read the answer and is done: close now
         return bool(self.exchanges) and self.parsing is None
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -235,8 +243,19 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self) -> None:
         self.flush()
-        if self.transport is not None and not self.closed:
-            self.transport.close()
+        transport = self.transport
+        if transport is None or self.closed or self.lingering:
+            return
+        if self.eof or not transport.can_write_eof():
+            transport.close()
+            return
+        # The client may still be sending (a body cut off by a 408 or 413): half-close so
+        # it reads the answer and our EOF, throw away what it sends, close at its EOF.
+        self.lingering = True
+        self.pause_reading(STOPPED)
+        transport.write_eof()
+        transport.resume_reading()
+        self.ctx.loop.call_later(LINGER_S, transport.close)
 
     def abort(self) -> None:
         self.out.clear()

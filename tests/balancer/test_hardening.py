@@ -157,3 +157,27 @@ async def test_one_header_over_the_limit_is_431_and_reaches_no_backend(
         assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), answer[:60]
         assert b'"code":"header_too_large"' in answer
     assert backends[0].served == 0
+
+
+async def test_a_client_still_sending_when_refused_reads_the_refusal(
+    backends: list[ScriptedBackend], start_balancer: StartBalancer
+) -> None:
+    # The 413 goes out while the client is still sending its body. Closing at once would
+    # answer the next bytes with a reset, and a client that meets it while writing (asyncio's
+    # streams among them) loses the answer it has not read yet; the balancer half-closes,
+    # discards what arrives, and closes at the client's EOF.
+    balancer = await start_balancer([backends[0].url], max_body_size=1000)
+    assert balancer.listen_address is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", balancer.listen_address.port)
+    try:
+        writer.write(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(5):
+            await asyncio.sleep(0.1)
+            writer.write(b"x" * 1000)
+        writer.write_eof()
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"code":"body_too_large"' in answer
+    assert backends[0].served == 0
