@@ -119,18 +119,29 @@ class Stack(OnEngine):
             self.engine.run("network", "rm", "docker_gwbridge", check=False)
             self.engine.note(swarm_created=False)
 
-    def gateway_subnet(self) -> str | None:
-        """Where host-mode published ports see host clients come from (docker-proxy)."""
-        done = self.engine.run(
-            "network",
-            "inspect",
-            "docker_gwbridge",
-            "--format",
-            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
-            check=False,
-        )
-        subnets = done.stdout.split()
-        return subnets[0] if done.returncode == 0 and subnets else None
+    def gateway_subnet(self, patience_s: float = 15.0) -> str | None:
+        """Where host-mode published ports see host clients come from (docker-proxy).
+
+        The bridge comes with the swarm, but a fresh engine may report it a moment after
+        ``swarm init`` returns; without it the host's load generator would not be exempt
+        from the per-address limits, so it is asked for again for a while."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            done = self.engine.run(
+                "network",
+                "inspect",
+                "docker_gwbridge",
+                "--format",
+                "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+                check=False,
+            )
+            subnets = done.stdout.split()
+            if done.returncode == 0 and subnets:
+                return subnets[0]
+            if time.monotonic() > deadline:
+                self.say("docker_gwbridge not found: only loopback is exempt from the limits")
+                return None
+            time.sleep(0.5)
 
     # ---- deploy --------------------------------------------------------------------------
 
