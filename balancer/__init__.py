@@ -21,10 +21,18 @@ Its rooms, from the wire inwards (no two modules import each other, even for typ
 - ``config`` / ``flags`` / ``server`` / ``__main__``: configuration, its command-line flags,
   lifecycle and the program;
   ``errors``: the exception tree.
+
+The modules a request runs through are compiled with mypyc when the package is built where
+a C compiler is present (``setup.py``); ``_build`` decides at import which build runs, and
+``BUILD`` says which did.
 """
 
-from balancer.config import BalancerConfig, load_config
-from balancer.errors import BalancerError
-from balancer.server import Balancer, run
+from balancer import _build
 
-__all__ = ["Balancer", "BalancerConfig", "BalancerError", "load_config", "run"]
+BUILD = _build.select()
+
+from balancer.config import BalancerConfig, load_config  # noqa: E402
+from balancer.errors import BalancerError  # noqa: E402
+from balancer.server import Balancer, run  # noqa: E402
+
+__all__ = ["BUILD", "Balancer", "BalancerConfig", "BalancerError", "load_config", "run"]
