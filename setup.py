@@ -20,11 +20,15 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
+# Read by path, not imported: importing the package would need its dependencies. A tree
+# without it (the Docker image's dependency layer) builds a package with nothing compiled.
 sys.path.insert(0, str(HERE / "balancer"))
-# Read by path, not imported: importing the package would need its dependencies.
-from _build import COMPILED_MODULES, manifest_name, source_digests  # noqa: E402
-
-sys.path.pop(0)
+try:
+    import _build
+except ImportError:
+    _build = None
+finally:
+    sys.path.pop(0)
 
 MODE = os.environ.get("AUTHSCALE_COMPILE", "auto").strip().lower()
 if MODE not in {"auto", "0", "1"}:
@@ -37,8 +41,9 @@ def _why_not_compiled() -> str | None:
         return "AUTHSCALE_COMPILE=0"
     if platform.python_implementation() != "CPython":
         return f"mypyc needs CPython, not {platform.python_implementation()}"
-    missing = [m for m in COMPILED_MODULES if not (HERE / "balancer" / f"{m}.py").is_file()]
-    if missing:
+    if _build is None or not all(
+        (HERE / "balancer" / f"{m}.py").is_file() for m in _build.COMPILED_MODULES
+    ):
         return "the balancer's sources are not all here"
     try:
         import mypyc.build  # noqa: F401
@@ -72,9 +77,11 @@ class OptionalBuildExt(build_ext):
     def _write_manifest(self) -> None:
         """Record which sources were compiled, so a changed source is noticed at import
         (the compiled module would otherwise shadow it)."""
+        assert _build is not None
         package = Path(self.get_ext_fullpath("balancer.http11")).parent
-        digests = source_digests(HERE / "balancer")
-        (package / manifest_name()).write_text("\n".join(f"{k} {v}" for k, v in digests.items()))
+        digests = _build.source_digests(HERE / "balancer")
+        manifest = "\n".join(f"{name} {digest}" for name, digest in digests.items())
+        (package / _build.manifest_name()).write_text(manifest)
 
 
 def _ext_modules() -> list[object]:
@@ -84,13 +91,15 @@ def _ext_modules() -> list[object]:
         return []
     from mypyc.build import mypycify
 
+    assert _build is not None
+
     try:
         return list(
             mypycify(
                 # Third-party packages may be absent from an isolated build environment:
                 # their types become Any, which compiles to the same generic calls.
                 ["--ignore-missing-imports"]
-                + [f"balancer/{module}.py" for module in COMPILED_MODULES],
+                + [f"balancer/{module}.py" for module in _build.COMPILED_MODULES],
                 group_name="balancer",
                 opt_level="3",
             )

@@ -16,6 +16,7 @@ import sys
 
 from aiohttp import web
 
+from balancer import _build
 from balancer.admin import make_app
 from balancer.backends import AdminState, Backend, BackendSet
 from balancer.checks import HealthMonitor, restore_ejected
@@ -129,16 +130,18 @@ class Balancer:
             logger.warning("no backends configured: add some with POST /backends")
         admin = f" admin http://{self.admin_address}" if self.admin_address else ""
         logger.info(
-            "listening on http://%s%s, %d backends, %s",
+            "listening on http://%s%s, %d backends, %s, request path %s",
             self.listen_address,
             admin,
             len(self.backends.backends),
             config.algorithm,
+            _build.chosen().describe(),
             extra={
                 "fields": {
                     "event": "listening",
                     "listen": str(self.listen_address),
                     "admin": str(self.admin_address),
+                    "build": _build.chosen().kind,
                 }
             },
         )

@@ -29,6 +29,8 @@ BASE_TAG = f"authscale-base:{SUITE}"
 OFFICIAL_BASE = f"python:3.11-slim-{SUITE}"
 SERVICE_TAG = "authscale:latest"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+#: What the builder stage installs on the local base to compile the balancer (setup.py).
+LOCAL_COMPILERS = "gcc libc6-dev python3-dev"
 #: variable of stack.yml → (official image, stand-in Dockerfile in docker/standins)
 STANDINS = {
     "POSTGRES_IMAGE": ("postgres:18-alpine", "postgres"),
@@ -228,8 +230,9 @@ class Images(OnEngine):
     def _service(self, base: str, local: bool) -> None:
         args = ["build", "--network", "host", "--build-arg", f"BASE_IMAGE={base}"]
         if local:
-            # Every base dependency ships a wheel for the base's Python 3.11: no compiler.
-            args += ["--build-arg", "COMPILERS=none"]
+            # Every base dependency ships a wheel for the base's Python 3.11; the compiler
+            # and Debian's Python headers are for the balancer's compiled request path.
+            args += ["--build-arg", f"COMPILERS={LOCAL_COMPILERS}"]
         if CA_BUNDLE.is_file():
             # A secret mount: pip inside the build trusts the host's CA bundle (a package
             # index behind a TLS-inspecting proxy) and no layer keeps the file.

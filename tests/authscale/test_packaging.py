@@ -4,6 +4,7 @@ programs and nothing that only the lab needs."""
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -116,3 +117,23 @@ def test_the_version_and_a_clear_word_about_the_lab(plain_install: Path) -> None
 
 def test_the_running_python_is_a_supported_one() -> None:
     assert (3, 11) <= sys.version_info[:2] <= (3, 14)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler here")
+def test_the_install_compiles_the_balancers_request_path(plain_install: Path) -> None:
+    done = subprocess.run(
+        [
+            str(plain_install / "bin" / "python"),
+            "-c",
+            "import balancer, balancer.forward as f; print(balancer.BUILD.kind, f.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=plain_install,
+    )
+    kind, path = done.stdout.split()
+    assert kind == "compiled", done.stderr
+    assert "site-packages" in path
+    assert not path.endswith(".py")

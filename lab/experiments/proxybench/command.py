@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import balancer
 from authscale.argparsing import ArgumentParser
 from lab.experiments.proxybench.peers import Processes, Targets, start_targets
 from lab.experiments.proxybench.table import ProxyRun, settings_of, write_reports
@@ -33,6 +34,11 @@ def build_parser(prog: str = "python -m lab bench-proxy") -> argparse.ArgumentPa
     parser.add_argument("--warmup", type=duration, default=2.0, help="unmeasured first (2s)")
     parser.add_argument("--skip-nginx", action="store_true")
     parser.add_argument("--skip-haproxy", action="store_true")
+    parser.add_argument(
+        "--skip-pure",
+        action="store_true",
+        help="where the balancer is compiled, do not also measure it as pure Python",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="reports folder")
     return parser
 
@@ -41,6 +47,12 @@ def build_parser(prog: str = "python -m lab bench-proxy") -> argparse.ArgumentPa
 def _workspace() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="proxybench-") as folder:
         yield Path(folder)
+
+
+def balancer_build() -> balancer._build.Build:
+    """The build the balancer started by this command runs: the one this process imports
+    (same interpreter, same files)."""
+    return balancer._build.chosen()
 
 
 def _wanted_and_installed(name: str, *, skipped: bool, notes: list[str]) -> bool:
@@ -99,6 +111,7 @@ def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = args.out / f"proxy-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
+    build = balancer_build()
     load_before = os.getloadavg()
     for note in notes:
         print(note, file=sys.stderr)
@@ -106,7 +119,11 @@ def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
         processes = Processes(folder)
         try:
             targets, backend_pid = start_targets(
-                work, processes, third_party=third_party, notes=notes
+                work,
+                processes,
+                third_party=third_party,
+                notes=notes,
+                pure_too=build.compiled and not args.skip_pure,
             )
             runs = _measure(targets, backend_pid, args)
         except (RuntimeError, subprocess.CalledProcessError, ValueError) as exc:
@@ -121,6 +138,7 @@ def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
         duration=args.duration,
         repeats=args.repeats,
         loadavg_before=load_before[0],
+        balancer_build=build.describe(),
     )
     table = write_reports(folder, settings, runs, notes)
     print(table, end="")

@@ -4,12 +4,17 @@ thread, keep-alive upstream; the configurations of reference/perf.md)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from balancer._build import PURE_ENV
 from lab.harness import procs
+
+#: The balancer run as pure Python beside the compiled one: what compiling it buys.
+PURE_TARGET = "balancer-py"
 
 SANIC_APP = """
 import sys
@@ -82,8 +87,10 @@ class Processes:
         self.logs = logs
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
-        process = procs.spawn(argv, log_path=self.logs / f"{name}.log")
+    def start(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        process = procs.spawn(argv, log_path=self.logs / f"{name}.log", env=env)
         self.started.append(process)
         return process
 
@@ -115,10 +122,15 @@ def start_backend(work: Path, processes: Processes) -> tuple[int, subprocess.Pop
     return port, backend
 
 
-def start_balancer(backend_port: int, processes: Processes) -> tuple[int, int]:
+def start_balancer(
+    backend_port: int, processes: Processes, *, pure: bool = False
+) -> tuple[int, int]:
+    """authscale's balancer in front of the backend: as installed, or (``pure``) with its
+    request path run from the Python sources even where it is compiled."""
     port, admin_port = procs.free_port(), procs.free_port()
+    env = {**os.environ, PURE_ENV: "1"} if pure else None
     balancer = processes.start(
-        "balancer",
+        PURE_TARGET if pure else "balancer",
         [
             sys.executable, "-m", "balancer",
             "--listen", f"127.0.0.1:{port}",
@@ -126,6 +138,7 @@ def start_balancer(backend_port: int, processes: Processes) -> tuple[int, int]:
             "--backend", f"http://127.0.0.1:{backend_port}",
             "--health-path", "/",
         ],
+        env=env,
     )  # fmt: skip
     wait_for_port(port, balancer)
     return port, balancer.pid
@@ -153,13 +166,21 @@ def start_third_party(
 
 
 def start_targets(
-    work: Path, processes: Processes, *, third_party: Sequence[str], notes: list[str]
+    work: Path,
+    processes: Processes,
+    *,
+    third_party: Sequence[str],
+    notes: list[str],
+    pure_too: bool = False,
 ) -> tuple[Targets, int]:
-    """Start the backend, the balancer and the third-party proxies named; returns the targets
-    (direct first) and the backend's pid. A proxy that does not start gets a note instead."""
+    """Start the backend, the balancer (``pure_too``: a second one running its request path
+    as Python) and the third-party proxies named; returns the targets (direct first) and
+    the backend's pid. A proxy that does not start gets a note instead."""
     backend_port, backend = start_backend(work, processes)
     targets: Targets = {"direct": (backend_port, None)}
     targets["balancer"] = start_balancer(backend_port, processes)
+    if pure_too:
+        targets[PURE_TARGET] = start_balancer(backend_port, processes, pure=True)
     for name in third_party:
         started = start_third_party(name, work, backend_port, processes, logs=processes.logs)
         if isinstance(started, str):

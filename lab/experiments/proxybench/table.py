@@ -158,13 +158,22 @@ def write_reports(
 
 
 def settings_of(
-    *, threads: int, connections: int, duration: float, repeats: int, loadavg_before: float
+    *,
+    threads: int,
+    connections: int,
+    duration: float,
+    repeats: int,
+    loadavg_before: float,
+    balancer_build: str = "",
 ) -> dict[str, object]:
     """The conditions a report states beside its table."""
-    return {
+    settings: dict[str, object] = {
         "wrk": f"-t{threads} -c{connections}",
         "duration_s": duration,
         "repeats": repeats,
         "cpus": os.cpu_count(),
         "loadavg_before": round(loadavg_before, 2),
     }
+    if balancer_build:
+        settings["balancer"] = balancer_build
+    return settings
