@@ -116,10 +116,25 @@ class _SourcesFirst(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, self.package / f"{name}.py")
 
 
+_chosen: Build | None = None
+
+
+def chosen() -> Build:
+    """The build :func:`select` chose for this process."""
+    if _chosen is None:
+        raise RuntimeError("balancer._build.select() has not run")
+    return _chosen
+
+
 def select(package: Path = PACKAGE) -> Build:
     """Decide which build runs; call before any module of the request path is imported."""
-    present = _compiled_present(package)
-    if not present:
+    global _chosen
+    _chosen = _decide(package)
+    return _chosen
+
+
+def _decide(package: Path) -> Build:
+    if not _compiled_present(package):
         return Build("python", "not compiled")
     if os.environ.get(PURE_ENV, "") not in {"", "0"}:
         reason = f"{PURE_ENV} is set"
