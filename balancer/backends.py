@@ -12,7 +12,7 @@ import logging
 from bisect import bisect_left
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from balancer.errors import AdminError
@@ -22,7 +22,9 @@ from balancer.selection import Selector
 logger = logging.getLogger("balancer.backends")
 
 # Request duration buckets (seconds) for the per-backend histogram.
-DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DURATION_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
 
 
 class AdminState(StrEnum):
@@ -44,7 +46,9 @@ class BackendState(StrEnum):
     DISABLED = "disabled"
 
 
-ENABLED, DRAINING, DISABLED = AdminState.ENABLED, AdminState.DRAINING, AdminState.DISABLED
+ENABLED: Final = AdminState.ENABLED
+DRAINING: Final = AdminState.DRAINING
+DISABLED: Final = AdminState.DISABLED
 
 
 def parse_backend_url(url: str) -> tuple[str, int]:

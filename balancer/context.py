@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sized
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from balancer import tracing
 from balancer.backends import Backend, BackendSet
@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from balancer.config import BalancerConfig
 
 # Why a client connection stopped reading (bits of ClientSide.paused).
-PIPELINE_FULL, BODY_WAIT, UPSTREAM_FULL, STOPPED = 1, 2, 4, 8
+PIPELINE_FULL: Final = 1
+BODY_WAIT: Final = 2
+UPSTREAM_FULL: Final = 4
+STOPPED: Final = 8
 
 
 class ClientSide(Protocol):

@@ -26,15 +26,16 @@ request written to a pooled connection that turned out dead went nowhere and is 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Final
 
 from balancer.backends import Backend
 from balancer.errors import ConnectFailed, HttpError, NoBackend, UpstreamReset, UpstreamTimeout
 from balancer.http11 import RequestHead
 
 # Request bodies up to this size are kept so an idempotent request can be replayed.
-REPLAY_LIMIT = 64 * 1024
+REPLAY_LIMIT: Final = 64 * 1024
 # A pooled connection found dead on writing: how many times the request is sent again.
-MAX_UNSENT = 3
+MAX_UNSENT: Final = 3
 
 
 class Phase(Enum):
@@ -47,7 +48,7 @@ class Phase(Enum):
 
 
 #: Phases in which the exchange is its connection's current one and counts as in flight.
-IN_FLIGHT = frozenset({Phase.BUFFERING, Phase.CONNECTING, Phase.SENT, Phase.RESPONDING})
+IN_FLIGHT: Final = frozenset({Phase.BUFFERING, Phase.CONNECTING, Phase.SENT, Phase.RESPONDING})
 
 
 class Action(Enum):
@@ -61,10 +62,19 @@ class Action(Enum):
 
 # The members under plain names, for the hot path: an Enum member looked up on its class
 # costs several times a global name, and a set lookup calls Enum's Python-level __hash__.
-QUEUED, BUFFERING, CONNECTING = Phase.QUEUED, Phase.BUFFERING, Phase.CONNECTING
-SENT, RESPONDING, DONE = Phase.SENT, Phase.RESPONDING, Phase.DONE
-WAIT, DISPATCH, FAIL = Action.WAIT, Action.DISPATCH, Action.FAIL
-ABORT, FINISH, DROP = Action.ABORT, Action.FINISH, Action.DROP
+# Final: compiled, they are read from a C static instead of the module's dictionary.
+QUEUED: Final = Phase.QUEUED
+BUFFERING: Final = Phase.BUFFERING
+CONNECTING: Final = Phase.CONNECTING
+SENT: Final = Phase.SENT
+RESPONDING: Final = Phase.RESPONDING
+DONE: Final = Phase.DONE
+WAIT: Final = Action.WAIT
+DISPATCH: Final = Action.DISPATCH
+FAIL: Final = Action.FAIL
+ABORT: Final = Action.ABORT
+FINISH: Final = Action.FINISH
+DROP: Final = Action.DROP
 
 
 class RetryBudget:

@@ -11,6 +11,7 @@ request, subclassing the rules' state, so the hot path allocates nothing more.
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Final
 
 from balancer.context import BODY_WAIT, UPSTREAM_FULL
 from balancer.dispatch import Dispatching
@@ -28,7 +29,7 @@ from balancer.rewrite import (
 )
 from balancer.upstream import UpstreamConnection
 
-_LAST_CHUNK = b"0\r\n\r\n"
+_LAST_CHUNK: Final = b"0\r\n\r\n"
 
 
 class Exchange(Dispatching):

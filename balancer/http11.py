@@ -12,7 +12,7 @@ HTX does, so the rewriter compares them without further work.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Final, Protocol
 
 import httptools
 
@@ -20,7 +20,7 @@ from balancer.errors import BadResponse, ProtocolError
 
 Headers = list[tuple[bytes, bytes]]
 
-_IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
+_IDEMPOTENT: Final = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 
 
 class RequestHead:

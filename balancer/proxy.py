@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from balancer.context import PIPELINE_FULL, STOPPED, ProxyContext
 from balancer.errors import HttpError, ProtocolError
@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("balancer.proxy")
 
-PIPELINE_DEPTH = 16
+PIPELINE_DEPTH: Final = 16
 #: How long a client that is still sending when its connection is closed gets to read the
 #: answer: the balancer half-closes, discards what arrives, and closes at the client's EOF
 #: or after this (nginx's lingering close). Closing at once with unread input makes the
 #: kernel send a reset, which can destroy the 408/413 the client has not read yet.
-LINGER_S = 2.0
+LINGER_S: Final = 2.0
 
 
 class ClientConnection(asyncio.Protocol):

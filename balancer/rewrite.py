@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import re
 from http import HTTPStatus
+from typing import Final
 
 import orjson
 
 from balancer.http11 import Headers, RequestHead, ResponseHead
 
-HOP_BY_HOP = frozenset(
+HOP_BY_HOP: Final = frozenset(
     {
         b"connection",
         b"keep-alive",
@@ -30,11 +31,16 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-_REQUEST_DROP = HOP_BY_HOP | {b"expect", b"x-forwarded-for", b"x-forwarded-proto", b"x-request-id"}
-_RESPONSE_DROP = HOP_BY_HOP | {b"x-request-id"}
-_MAX_REQUEST_ID = 200
+_REQUEST_DROP: Final = HOP_BY_HOP | {
+    b"expect",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"x-request-id",
+}
+_RESPONSE_DROP: Final = HOP_BY_HOP | {b"x-request-id"}
+_MAX_REQUEST_ID: Final = 200
 
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class RequestIds:
@@ -53,7 +59,7 @@ class RequestIds:
 
 
 # Connection values that name no extra header to drop (nearly all of them in practice).
-_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
+_PLAIN_CONNECTION: Final = frozenset({b"keep-alive", b"close", b"Keep-Alive", b"Close"})
 
 
 def _connection_tokens(headers: Headers) -> frozenset[bytes]:
@@ -80,7 +86,7 @@ def _without_listed(
     return parts
 
 
-_valid_request_id = re.compile(rb"[\x21-\x7e]{1,%d}" % _MAX_REQUEST_ID).fullmatch
+_valid_request_id: Final = re.compile(rb"[\x21-\x7e]{1,%d}" % _MAX_REQUEST_ID).fullmatch
 
 
 def upstream_request_head(
@@ -127,7 +133,7 @@ def upstream_request_head(
     return request_id, b"".join(parts)
 
 
-_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_STATUS_LINES: Final[dict[tuple[int, bytes], bytes]] = {}
 
 
 def _status_line(status: int, reason: bytes) -> bytes:
