@@ -147,7 +147,7 @@ class Dispatching(ExchangeState):
             body.clear()
         conn = self.conn
         if conn.writing_paused:
-            transport.pause_reading()
+            upstream.pause_reading()
         if conn.paused & BODY_WAIT:
             conn.resume_reading(BODY_WAIT)
 

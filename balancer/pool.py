@@ -147,10 +147,10 @@ class Pool:
             if not reusable or conn.closed:
                 conn.close()
                 conn = None
-            elif conn.transport is not None:
+            else:
                 # A slow client may have paused reading for its response; whoever takes
                 # the connection next must read its own.
-                conn.transport.resume_reading()
+                conn.resume_reading()
         waiters = home.waiters
         while waiters:
             waiter = waiters.popleft()

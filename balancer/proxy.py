@@ -19,6 +19,7 @@ from balancer.forward import Exchange
 from balancer.http11 import RequestHead, RequestParser
 from balancer.rewrite import error_response
 from balancer.timeouts import Expiry, backend_silent, client_expiry
+from balancer.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
     from balancer.config import BalancerConfig
@@ -133,22 +134,20 @@ class ClientConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.writing_paused = True
-        transport = self._upstream_transport()
-        if transport is not None:
-            transport.pause_reading()
+        upstream = self._upstream()
+        if upstream is not None:
+            upstream.pause_reading()
 
     def resume_writing(self) -> None:
         self.writing_paused = False
-        transport = self._upstream_transport()
-        if transport is not None:
-            transport.resume_reading()
+        upstream = self._upstream()
+        if upstream is not None:
+            upstream.resume_reading()
 
-    def _upstream_transport(self) -> asyncio.Transport | None:
+    def _upstream(self) -> UpstreamConnection | None:
         """The backend connection the current response comes from, if any."""
         exchange = self.active
-        if exchange is None or exchange.upstream is None:
-            return None
-        return exchange.upstream.transport
+        return None if exchange is None else exchange.upstream
 
     # --- RequestParser sink -----------------------------------------------------------
 

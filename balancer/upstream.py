@@ -57,6 +57,9 @@ class UpstreamConnection(asyncio.Protocol):
         # Seconds it took to open; the first exchange on it reports them, then they are 0.
         self.connect_time = 0.0
         self.closed = False
+        # Paused for a slow client: remembered, so releasing an unpaused connection (nearly
+        # every one) costs no call into the transport.
+        self.reading_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -98,6 +101,16 @@ class UpstreamConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self.user is not None:
             self.user.resume_client()
+
+    def pause_reading(self) -> None:
+        if self.transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def close(self) -> None:
         self.closed = True
