@@ -2,15 +2,14 @@
 request ids, the retry budget and the counters the metrics read.
 
 :class:`ClientSide` is what an exchange needs of its client connection; the connection
-(:mod:`balancer.proxy`) provides it, so the exchange's executor (:mod:`balancer.forward`)
+(:mod:`balancer.proxy`) subclasses it, so the exchange's executor (:mod:`balancer.forward`)
 never imports the Protocol class that creates it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sized
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from balancer import tracing
 from balancer.backends import Backend, BackendSet
@@ -28,26 +27,49 @@ UPSTREAM_FULL: Final = 4
 STOPPED: Final = 8
 
 
-class ClientSide(Protocol):
-    """The client connection as its exchanges see it."""
+class ClientSide(asyncio.Protocol):
+    """The client connection as its exchanges see it: the fields they use and the methods
+    they call, which :class:`balancer.proxy.ClientConnection` implements. A base class, not
+    a typing Protocol, so that compiled (``balancer/_build.py``) the exchange reaches them
+    directly rather than by name."""
 
-    client_ip: bytes
-    out: list[bytes]
-    paused: int
-    writing_paused: bool
+    def __init__(self) -> None:
+        self.client_ip = b""
+        # Response bytes waiting for the next write (a head and its body go out together).
+        self.out: list[bytes] = []
+        self.paused = 0  # why reading is paused: PIPELINE_FULL | BODY_WAIT | …
+        self.writing_paused = False
 
-    @property
-    def exchanges(self) -> Sized: ...
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
 
-    def write(self, data: bytes) -> None: ...
-    def flush(self) -> None: ...
-    def pause_reading(self, reason: int) -> None: ...
-    def resume_reading(self, reason: int) -> None: ...
-    def stop_reading(self) -> None: ...
-    def close(self) -> None: ...
-    def abort(self) -> None: ...
-    def exchange_done(self, exchange: Any) -> None: ...
-    def sweep(self, now: float, config: BalancerConfig) -> None: ...
+    def flush(self) -> None:
+        raise NotImplementedError
+
+    def pause_reading(self, reason: int) -> None:
+        raise NotImplementedError
+
+    def resume_reading(self, reason: int) -> None:
+        raise NotImplementedError
+
+    def stop_reading(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def exchange_done(self, exchange: Any) -> None:
+        raise NotImplementedError
+
+    def sweep(self, now: float, config: BalancerConfig) -> None:
+        raise NotImplementedError
+
+    def busy(self) -> bool:
+        """Whether a request on this connection is unanswered."""
+        raise NotImplementedError
 
 
 class ProxyContext:
@@ -69,6 +91,10 @@ class ProxyContext:
         self.access_log = config.access_log
         # A body not yet sent on is kept up to this size; beyond it the client must wait.
         self.body_buffer_cap = max(REPLAY_LIMIT, config.request_buffer)
+        # Read on every request: copied out of the configuration, whose fields (a plain
+        # dataclass) would be looked up by name.
+        self.request_buffer = config.request_buffer
+        self.max_body_size = config.max_body_size
         self.max_client_connections = config.max_client_connections
         self.connections_by_address: dict[bytes, int] = {}
         self.clients: set[ClientSide] = set()

@@ -47,7 +47,7 @@ class Exchange(Dispatching):
         """Become the active exchange of the connection: dispatch the request."""
         ctx = self.ctx
         ctx.in_flight += 1
-        action = self.begin(ctx.config.request_buffer)
+        action = self.begin(ctx.request_buffer)
         if action is FAIL:
             assert self.error is not None
             self.fail(self.error)
@@ -68,7 +68,7 @@ class Exchange(Dispatching):
         head = self.head
         assert head is not None
         size = self.body_size = self.body_size + len(data)
-        if self.body_over(self.ctx.config.max_body_size):
+        if self.body_over(self.ctx.max_body_size):
             self.conn.stop_reading()
             if self.phase is not QUEUED and self.phase is not DONE:
                 assert self.error is not None

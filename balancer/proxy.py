@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Final, cast
 
-from balancer.context import PIPELINE_FULL, STOPPED, ProxyContext
+from balancer.context import PIPELINE_FULL, STOPPED, ClientSide, ProxyContext
 from balancer.errors import HttpError, ProtocolError
 from balancer.exchange import IN_FLIGHT, Phase
 from balancer.forward import Exchange
@@ -34,28 +34,29 @@ PIPELINE_DEPTH: Final = 16
 LINGER_S: Final = 2.0
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(ClientSide):
     """One client connection: parses requests and runs their exchanges one after another."""
 
     def __init__(self, ctx: ProxyContext) -> None:
+        # Named, not super(): mypyc compiles the named call to a direct one.
+        ClientSide.__init__(self)
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
         self.parser = RequestParser(self, max_header_size=ctx.config.max_header_size)
-        self.client_ip = b""
         self.exchanges: deque[Exchange] = deque()
         self.parsing: Exchange | None = None
-        self.out: list[bytes] = []
         self.head_since: float | None = None
         # When the request being read began: the whole of it must arrive in request_timeout.
         self.request_since = 0.0
         self.body_at = 0.0
         self.idle_since = 0.0
         self.received = False
-        self.paused = 0
-        self.writing_paused = False
         self.closed = False
         self.eof = False
         self.lingering = False
+
+    def busy(self) -> bool:
+        return bool(self.exchanges)
 
     @property
     def active(self) -> Exchange | None:
@@ -163,7 +164,7 @@ class ClientConnection(asyncio.Protocol):
         self.received = False
         self.body_at = clock
         exchange = Exchange(self, self.ctx, head)
-        limit = self.ctx.config.max_body_size
+        limit = self.ctx.max_body_size
         if limit and head.content_length is not None and head.content_length > limit:
             exchange.error = HttpError("request body too large", status=413, code="body_too_large")
             self.stop_reading()

@@ -175,7 +175,7 @@ class Balancer:
         if self._server is not None:
             self._server.close()
         for client in list(ctx.clients):
-            if not client.exchanges:
+            if not client.busy():
                 client.close()
         if ctx.clients:
             with contextlib.suppress(TimeoutError):
