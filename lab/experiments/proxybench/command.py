@@ -90,7 +90,7 @@ def _measure(targets: Targets, backend_pid: int, args: argparse.Namespace) -> li
                 )
             )
             print(
-                f"  {name:<9} run {repeat}: {result.rps:,.0f} req/s, "
+                f"  {name:<11} run {repeat}: {result.rps:,.0f} req/s, "
                 f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms",
                 file=sys.stderr,
             )
