@@ -72,7 +72,8 @@ class OptionalBuildExt(build_ext):
                 Path(output).unlink(missing_ok=True)
             _refuse(f"the C build failed: {exc}")
             return
-        self._write_manifest()
+        if self.extensions:
+            self._write_manifest()
 
     def _write_manifest(self) -> None:
         """Record which sources were compiled, so a changed source is noticed at import
