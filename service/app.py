@@ -246,9 +246,18 @@ async def _announce(app: ServiceApp) -> None:
 
 
 async def _begin_shutdown(app: ServiceApp) -> None:
-    app.ctx.stopping = True
-    if app.ctx.metrics_server is not None:
-        app.ctx.metrics_server.close()
+    ctx = app.ctx
+    ctx.stopping = True
+    delay = ctx.config.shutdown_delay
+    if delay > 0:
+        # Sanic still accepts and serves while this listener runs. Readiness now answers
+        # 503 and every response closes its connection, so a balancer stops sending here
+        # before the idle keep-alive connections are closed: closed under a request it is
+        # writing, they would cost that request (a POST is never replayed).
+        SERVICE.info("stopping: not ready, serving %.1f s more (AUTH_SHUTDOWN_DELAY)", delay)
+        await asyncio.sleep(delay)
+    if ctx.metrics_server is not None:
+        ctx.metrics_server.close()
 
 
 async def _close_stores(app: ServiceApp) -> None:

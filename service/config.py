@@ -25,6 +25,9 @@ Environment variables (flags override the ones they name):
     AUTH_DB_POOL_MIN, AUTH_DB_POOL_MAX          asyncpg pool size (2, 10)
     AUTH_IO_TIMEOUT                             Postgres/Redis command timeout, seconds (2)
     AUTH_STARTUP_TIMEOUT                        wait this long for Postgres/Redis at start (15)
+    AUTH_SHUTDOWN_DELAY                         on SIGTERM, answer /health/ready with 503 and
+                                                keep serving this long before stopping, so a
+                                                balancer takes the instance out first (0)
     AUTH_LOGIN_MAX_FAILURES                     failed logins per account per window (10)
     AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS         failed logins per client address per window (100)
     AUTH_LOGIN_WINDOW                           throttling window, seconds (300)
@@ -117,6 +120,7 @@ class ServiceConfig:
     io_timeout: float = 2.0
     ready_timeout: float = 1.0
     startup_timeout: float = 15.0
+    shutdown_delay: float = 0.0
     login_max_failures: int = 10
     login_max_failures_per_address: int = 100
     login_window: int = 300
@@ -200,6 +204,7 @@ class ServiceConfig:
         self._check(self.io_timeout > 0, "AUTH_IO_TIMEOUT must be positive")
         self._check(self.ready_timeout > 0, "ready_timeout must be positive")
         self._check(self.startup_timeout >= 0, "AUTH_STARTUP_TIMEOUT must not be negative")
+        self._check(self.shutdown_delay >= 0, "AUTH_SHUTDOWN_DELAY must not be negative")
         self._check(self.login_max_failures >= 1, "AUTH_LOGIN_MAX_FAILURES must be at least 1")
         self._check(
             self.login_max_failures_per_address >= 1,

@@ -105,6 +105,7 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         "db_pool_max": _int(env, "AUTH_DB_POOL_MAX"),
         "io_timeout": _float(env, "AUTH_IO_TIMEOUT"),
         "startup_timeout": _float(env, "AUTH_STARTUP_TIMEOUT"),
+        "shutdown_delay": _float(env, "AUTH_SHUTDOWN_DELAY"),
         "login_max_failures": _int(env, "AUTH_LOGIN_MAX_FAILURES"),
         "login_max_failures_per_address": _int(env, "AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS"),
         "login_window": _int(env, "AUTH_LOGIN_WINDOW"),

@@ -217,6 +217,12 @@ class Routes:
     async def ready(self, request: Request) -> HTTPResponse:
         """Minimal on the public port: which store is down is for the metrics listener."""
         ctx = self.ctx
+        if ctx.stopping:
+            body = {
+                "status": "stopping",
+                "error": {"code": "unavailable", "message": "shutting down"},
+            }
+            return json_response(body, status=503, headers={"Retry-After": "1"})
         checks = await check_ready(
             {"postgres": ctx.users.ping, "redis": ctx.sessions.ping},
             limit=ctx.config.ready_timeout,

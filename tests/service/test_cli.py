@@ -177,3 +177,27 @@ async def test_sigterm_lets_an_in_flight_request_finish(
         await connection.execute("DELETE FROM users WHERE email = $1", email)
     finally:
         await connection.close()
+
+
+@pytest.mark.integration
+async def test_sigterm_with_a_shutdown_delay_goes_unready_and_keeps_serving(
+    spawn: Callable[..., ServiceProcess], http: aiohttp.ClientSession
+) -> None:
+    service = await asyncio.to_thread(spawn, "drain", AUTH_SHUTDOWN_DELAY="1.5")
+    api = Api(http, service.url)
+    assert (await api.call("GET", "/health/ready")).status == 200
+    loop = asyncio.get_running_loop()
+    service.process.terminate()
+    stopped_at = loop.time()
+    await asyncio.sleep(0.3)
+    # Still serving, but a balancer's readiness check now takes it out of rotation, and
+    # each response closes its connection instead of leaving it idle to be closed later.
+    ready = await api.call("GET", "/health/ready")
+    assert ready.status == 503
+    assert ready.json()["status"] == "stopping"
+    user = await api.new_user()
+    me = await api.me(user.access)
+    assert me.status == 200
+    assert await asyncio.to_thread(service.process.wait, 15) == 0
+    assert loop.time() - stopped_at >= 1.4
+    assert "not ready, serving 1.5 s more" in service.log()
