@@ -53,9 +53,7 @@ class Build:
         return self.kind == "compiled"
 
     def describe(self) -> str:
-        if self.compiled:
-            return "compiled (mypyc)"
-        return f"pure Python ({self.reason})" if self.reason else "pure Python"
+        return "compiled (mypyc)" if self.compiled else f"pure Python ({self.reason})"
 
 
 def manifest_name() -> str:
@@ -93,7 +91,10 @@ def _manifest_matches(package: Path) -> bool:
 
 def up_to_date(package: Path = PACKAGE) -> bool:
     """Whether every module of the request path is compiled from its current source."""
-    present = _compiled_present(package)
+    return _all_compiled(_compiled_present(package), package)
+
+
+def _all_compiled(present: list[str], package: Path) -> bool:
     return len(present) == len(COMPILED_MODULES) and _manifest_matches(package)
 
 
@@ -134,11 +135,12 @@ def select(package: Path = PACKAGE) -> Build:
 
 
 def _decide(package: Path) -> Build:
-    if not _compiled_present(package):
+    present = _compiled_present(package)
+    if not present:
         return Build("python", "not compiled")
     if os.environ.get(PURE_ENV, "") not in {"", "0"}:
         reason = f"{PURE_ENV} is set"
-    elif not up_to_date(package):
+    elif not _all_compiled(present, package):
         reason = "its sources changed since they were compiled; reinstall to compile them"
         print(f"balancer: running pure Python: {reason}", file=sys.stderr)
     else:

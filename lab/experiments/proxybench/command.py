@@ -49,12 +49,6 @@ def _workspace() -> Iterator[Path]:
         yield Path(folder)
 
 
-def balancer_build() -> balancer._build.Build:
-    """The build the balancer started by this command runs: the one this process imports
-    (same interpreter, same files)."""
-    return balancer._build.chosen()
-
-
 def _wanted_and_installed(name: str, *, skipped: bool, notes: list[str]) -> bool:
     """Whether to measure the third-party proxy ``name``; a note says why one is missing."""
     found = not skipped and shutil.which(name) is not None
@@ -111,7 +105,9 @@ def main(argv: list[str], prog: str = "python -m lab bench-proxy") -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = args.out / f"proxy-{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
-    build = balancer_build()
+    # The balancer started here runs the build this process imports (same interpreter,
+    # same files).
+    build = balancer.BUILD
     load_before = os.getloadavg()
     for note in notes:
         print(note, file=sys.stderr)
